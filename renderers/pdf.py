@@ -1,0 +1,74 @@
+"""Paper: the print HTML of a form (blank or filled) and its PDF through WeasyPrint.
+
+WeasyPrint reads `file://` URLs by default (SECURITY.md F6); every render here goes
+through `deny_fetcher`, which serves only data: URLs. The CSS is inlined, so nothing
+else is ever fetched.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from markupsafe import Markup
+
+from renderers.environment import render
+from renderers.forms import PRINT, render_layout
+from renderers.plan import plan_for
+from server.definitions import Definition
+from server.settings import STATIC_DIR
+
+
+class FetchRefused(ValueError):
+    pass
+
+
+def deny_fetcher(url: str, *args: Any, **kwargs: Any) -> dict:
+    """Allow only inline data: URLs; local files and the network are refused."""
+    if url.startswith("data:"):
+        from weasyprint.urls import default_url_fetcher
+
+        return default_url_fetcher(url, *args, **kwargs)
+    raise FetchRefused(f"refused to fetch {url[:80]!r}")
+
+
+@lru_cache(maxsize=1)
+def print_css() -> str:
+    path = STATIC_DIR / "css" / "print.css"
+    return path.read_text(encoding="utf-8") if path.exists() else ""
+
+
+def css_string(text: str) -> Markup:
+    """A CSS string literal for <style>: quotes, backslashes and < escaped the CSS way, not HTML's."""
+    escaped = str(text).replace("\\", "\\5C ").replace('"', "\\22 ").replace("<", "\\3C ").replace("\n", " ")
+    return Markup('"' + escaped + '"')
+
+
+def counter_css(template: str) -> str:
+    """CSS `content` from a translated "Page {page} of {pages}": strings around page counters."""
+    import re
+
+    parts = []
+    for piece in re.split(r"(\{page\}|\{pages\})", template):
+        if piece == "{page}":
+            parts.append("counter(page)")
+        elif piece == "{pages}":
+            parts.append("counter(pages)")
+        elif piece:
+            parts.append(css_string(piece))
+    return Markup(" ".join(parts))
+
+
+def print_html(definition: Definition, data: dict | None = None, *, context: dict[str, str] | None = None,
+               blank: bool = False) -> str:
+    plan = plan_for(definition)
+    body = render_layout(definition, PRINT, data or {}, context=context or {}, blank=blank)
+    return render("print.html", plan=plan, body=body, context=context or {}, blank=blank,
+                  css=Markup(print_css()), css_string=css_string, counter_css=counter_css)
+
+
+def html_to_pdf(html: str) -> bytes:
+    """CPU-bound: call from a worker thread or process, never on the event loop."""
+    from weasyprint import HTML
+
+    return HTML(string=html, url_fetcher=deny_fetcher, base_url=None).write_pdf()

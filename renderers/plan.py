@@ -1,0 +1,267 @@
+"""A layout compiled once into plain objects the templates walk: fields resolved, widgets
+chosen, column widths computed. Entry page, view and print all render the same plan.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from renderers.widgets import Widget, widget_for
+from server.definitions import CONTEXT_PREFIX, Definition, FieldSpec
+
+PAPER_MM = {"A4": (210, 297), "A3": (297, 420), "B5": (176, 250)}
+DEFAULT_MARGINS_MM = (18, 14, 16, 14)  # top, right, bottom, left
+BLANK_RE = re.compile(r"\{\{\s*([^{}\s]+)\s*\}\}")
+
+
+@dataclass
+class Cell:
+    kind: str  # "label", "field" or "context"
+    text: str = ""
+    spec: FieldSpec | None = None
+    widget: Widget | None = None
+    context: str = ""
+    span: int = 1
+    rowspan: int = 1
+    lines: int = 0
+    height_mm: float | None = None
+    align: str = ""
+    vertical: bool = False
+    show_title: bool = False
+    help: str = ""
+    when: dict | None = None
+
+
+@dataclass
+class Column:
+    label: str
+    spec: FieldSpec | None = None
+    widget: Widget | None = None
+    context: str = ""
+    width_pct: float = 0
+    lines: int = 0
+
+
+@dataclass
+class Segment:
+    kind: str  # "text", "field" or "context"
+    value: str = ""
+    spec: FieldSpec | None = None
+    widget: Widget | None = None
+
+
+@dataclass
+class Block:
+    type: str
+    when: dict | None = None
+    title: str = ""
+    style: str = ""
+    rows: list[list[Cell]] = field(default_factory=list)
+    col_widths: list[float] = field(default_factory=list)
+    children: list["Block"] = field(default_factory=list)
+    spec: FieldSpec | None = None
+    columns: list[Column] = field(default_factory=list)
+    numbered: bool = False
+    print_rows: int = 0
+    min_items: int = 0
+    row_height_mm: float = 9
+    paragraphs: list[list[Segment]] = field(default_factory=list)
+    name_spec: FieldSpec | None = None
+    date_spec: FieldSpec | None = None
+    seal: bool = False
+
+
+@dataclass
+class Plan:
+    title: str
+    subtitle: str
+    paper_size: str
+    orientation: str
+    margins_mm: tuple[float, float, float, float]
+    confidential: bool
+    header: list[dict]
+    blocks: list[Block]
+
+    @property
+    def content_width_mm(self) -> float:
+        width, height = PAPER_MM[self.paper_size]
+        page_width = height if self.orientation == "landscape" else width
+        return page_width - self.margins_mm[1] - self.margins_mm[3]
+
+
+def plan_for(definition: Definition) -> Plan:
+    """The definition's plan, built on first use and kept with the definition."""
+    plan = definition.cache.get("plan")
+    if plan is None:
+        plan = definition.cache["plan"] = build_plan(definition)
+    return plan
+
+
+def build_plan(definition: Definition) -> Plan:
+    layout = definition.layout
+    paper = definition.paper
+    header = [
+        {**item, "spec": definition.field(item["field"]) if "field" in item else None}
+        for item in layout.get("header", [])
+    ]
+    return Plan(
+        title=definition.title,
+        subtitle=layout.get("subtitle", ""),
+        paper_size=paper.get("size", "A4"),
+        orientation=paper.get("orientation", "portrait"),
+        margins_mm=tuple(paper.get("margins_mm", DEFAULT_MARGINS_MM)),
+        confidential=bool(layout.get("confidential")),
+        header=header,
+        blocks=[_block(definition, raw, None) for raw in layout.get("blocks", [])],
+    )
+
+
+def _spec(definition: Definition, path: str, scope: str | None) -> FieldSpec:
+    spec = definition.field(path, within=scope)
+    if spec is None:  # the checks guarantee this cannot happen for a loaded definition
+        raise KeyError(path)
+    return spec
+
+
+def _percentages(weights: list[float]) -> list[float]:
+    total = sum(weights) or 1
+    return [round(100 * w / total, 3) for w in weights]
+
+
+def _block(definition: Definition, raw: dict, scope: str | None) -> Block:
+    kind = raw["type"]
+    block = Block(type=kind, when=raw.get("when"), title=raw.get("title", ""), style=raw.get("style", ""))
+    if kind == "grid":
+        columns = raw.get("columns", 1)
+        block.col_widths = _percentages([1] * columns if isinstance(columns, int) else columns)
+        block.rows = [[_cell(definition, c, scope) for c in row] for row in raw.get("rows", [])]
+    elif kind == "section":
+        block.style = raw.get("style", "band")
+        block.children = [_block(definition, b, scope) for b in raw.get("blocks", [])]
+    elif kind in ("table", "ledger_row"):
+        inner = raw["field"] if kind == "table" else scope
+        if kind == "table":
+            block.spec = _spec(definition, raw["field"], scope)
+        block.columns = [_column(definition, c, inner) for c in raw.get("columns", [])]
+        widths = _percentages([c.get("width", 1) for c in raw.get("columns", [])])
+        for column, width in zip(block.columns, widths):
+            column.width_pct = width
+        block.numbered = raw.get("numbered", False)
+        block.print_rows = raw.get("print_rows", 0)
+        block.min_items = raw.get("min_items", 1 if kind == "table" else 0)
+        block.row_height_mm = raw.get("row_height_mm", 9)
+    elif kind == "repeat":
+        block.spec = _spec(definition, raw["field"], scope)
+        block.children = [_block(definition, b, raw["field"]) for b in raw.get("blocks", [])]
+        block.print_rows = raw.get("print_items", 1)
+        block.min_items = raw.get("min_items", 1)
+    elif kind == "text":
+        texts = raw["text"] if isinstance(raw["text"], list) else [raw["text"]]
+        block.paragraphs = [_segments(definition, t, scope) for t in texts]
+        block.style = raw.get("style", "paragraph")
+    elif kind == "signature":
+        block.title = raw["label"]
+        block.name_spec = _spec(definition, raw["field"], scope) if "field" in raw else None
+        block.date_spec = _spec(definition, raw["date_field"], scope) if "date_field" in raw else None
+        block.seal = raw.get("seal", False)
+    elif kind == "cut_line":
+        block.title = raw.get("label", "")
+    return block
+
+
+def _cell(definition: Definition, raw: dict, scope: str | None) -> Cell:
+    cell = Cell(
+        kind="label",
+        span=raw.get("span", 1),
+        rowspan=raw.get("rowspan", 1),
+        lines=raw.get("lines", 0),
+        height_mm=raw.get("height_mm"),
+        align=raw.get("align", ""),
+        vertical=raw.get("vertical", False),
+        help=raw.get("help", ""),
+        when=raw.get("when"),
+    )
+    label = raw.get("label")
+    if "field" in raw:
+        cell.kind = "field"
+        cell.spec = _spec(definition, raw["field"], scope)
+        cell.widget = widget_for(cell.spec, raw.get("widget"))
+        cell.show_title = label is True
+        cell.text = label if isinstance(label, str) else cell.spec.title
+        cell.help = cell.help or cell.spec.description
+    elif "context" in raw:
+        cell.kind, cell.context = "context", raw["context"]
+    else:
+        cell.text = label or ""
+    return cell
+
+
+def _column(definition: Definition, raw: dict, scope: str | None) -> Column:
+    if "field" in raw:
+        spec = _spec(definition, raw["field"], scope)
+        return Column(label=raw.get("label") or spec.title, spec=spec, widget=widget_for(spec, raw.get("widget")),
+                      lines=raw.get("lines", 0))
+    return Column(label=raw.get("label", ""), context=raw["context"])
+
+
+def _segments(definition: Definition, text: str, scope: str | None) -> list[Segment]:
+    segments, position = [], 0
+    for match in BLANK_RE.finditer(text):
+        if match.start() > position:
+            segments.append(Segment("text", text[position:match.start()]))
+        name = match.group(1)
+        if name.startswith(CONTEXT_PREFIX):
+            segments.append(Segment("context", name))
+        else:
+            spec = _spec(definition, name, scope)
+            segments.append(Segment("field", name, spec, widget_for(spec)))
+        position = match.end()
+    if position < len(text):
+        segments.append(Segment("text", text[position:]))
+    return segments
+
+
+def blank_width_em(spec: FieldSpec) -> int:
+    """How long an underlined blank is on paper, from the field's length limit."""
+    limit = spec.schema.get("maxLength", 20)
+    return max(4, min(16, limit // 2))
+
+
+
+def field_widgets(definition: Definition) -> dict[tuple[str | None, str], Widget]:
+    """(enclosing array field, path) → the widget the layout shows it with."""
+    cached = definition.cache.get("widgets")
+    if cached is not None:
+        return cached
+    found: dict[tuple[str | None, str], Widget] = {}
+
+    def visit(blocks: list[Block], scope: str | None) -> None:
+        for block in blocks:
+            for row in block.rows:
+                for cell in row:
+                    if cell.spec:
+                        found[(scope, cell.spec.path)] = cell.widget
+            inner = block.spec.path if block.type == "table" else scope
+            for column in block.columns:
+                if column.spec:
+                    found[(inner, column.spec.path)] = column.widget
+            for paragraph in block.paragraphs:
+                for segment in paragraph:
+                    if segment.spec:
+                        found[(scope, segment.spec.path)] = segment.widget
+            for spec in (block.name_spec, block.date_spec):
+                if spec:
+                    found[(scope, spec.path)] = widget_for(spec)
+            visit(block.children, block.spec.path if block.type == "repeat" else scope)
+
+    plan = plan_for(definition)
+    for item in plan.header:
+        if item["spec"]:
+            found[(None, item["spec"].path)] = widget_for(item["spec"])
+    visit(plan.blocks, None)
+    for path, spec in definition.fields.items():
+        found.setdefault((None, path), widget_for(spec))
+        for sub_path, sub_spec in spec.item_fields.items():
+            found.setdefault((path, sub_path), widget_for(sub_spec))
+    definition.cache["widgets"] = found
+    return found

@@ -1,0 +1,1 @@
+"""心档 xindang: the web server (settings, storage, routes, CLI)."""

@@ -1,0 +1,146 @@
+"""The Litestar app factory: settings → registry → routes, with sessions, CSRF and headers."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
+
+from litestar import Litestar, Request, Response
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import State
+from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException, ValidationException
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.response import Redirect
+from litestar.static_files import create_static_files_router
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from server.auth import AuthMiddleware, is_api
+from server.db import close_database, open_database
+from server.i18n import current_locale, gettext as _, pick_locale
+from server.registry import Registry
+from server.routes.api import ApiController
+from server.routes.auth_pages import AuthPages
+from server.routes.pages import FormPages
+from server.sessions import DatabaseSessionConfig, DatabaseStore
+from server.settings import STATIC_DIR, Settings
+from server.web import page
+
+log = logging.getLogger("xindang")
+MAX_BODY_BYTES = 2_000_000
+SESSION_MAX_AGE = 8 * 3600
+
+SECURITY_HEADERS = [
+    (b"content-security-policy", b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+                                 b"object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+]
+
+
+def request_setup_middleware(app: ASGIApp) -> ASGIApp:
+    """Security headers on every response (F4) and the locale of the request (cookie `lang`)."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        settings: Settings = scope["app"].state.settings
+        cookies = dict(part.strip().split("=", 1) for part in _cookie_header(scope).split(";") if "=" in part)
+        token = current_locale.set(pick_locale(cookies.get("lang"), settings.locale))
+
+        async def send_with_headers(message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = list(message["headers"]) + SECURITY_HEADERS
+            await send(message)
+
+        try:
+            await app(scope, receive, send_with_headers)
+        finally:
+            current_locale.reset(token)
+
+    return middleware
+
+
+def _cookie_header(scope: Scope) -> str:
+    for name, value in scope.get("headers", []):
+        if name == b"cookie":
+            return value.decode("latin-1")
+    return ""
+
+
+def _wants_json(request: Request) -> bool:
+    return is_api(request.url.path) or request.url.path.startswith("/schema")
+
+
+def not_authorized(request: Request, exc: NotAuthorizedException) -> Response:
+    if _wants_json(request):
+        return Response({"errors": [{"field": "", "message": _("A valid API token is required.")}]}, status_code=401)
+    target = request.url.path
+    if request.headers.get("hx-request") == "true":
+        return Response("", status_code=401, headers={"HX-Redirect": "/login"})
+    return Redirect(f"/login?next={target}" if request.method == "GET" else "/login", status_code=303)
+
+
+def http_error(request: Request, exc: HTTPException) -> Response:
+    status = exc.status_code
+    if isinstance(exc, NotFoundException):
+        message = exc.detail if exc.detail and exc.detail != "Not Found" and not exc.detail.startswith("No route") else _("The page or record does not exist.")
+    elif isinstance(exc, ValidationException):
+        message = _("The request is not valid.")
+    elif status == 413:
+        message = _("The request is too large.")
+    elif status == 403:
+        message = _("The request was refused (security check failed). Reload the page and try again.")
+    elif status == 405:
+        message = _("This action is not allowed here.")
+    else:
+        message = _("The request could not be handled.")
+    if _wants_json(request):
+        return Response({"errors": [{"field": "", "message": message}]}, status_code=status)
+    return page(request, "pages/message.html", status_code=status, heading=_("Sorry"), message=message)
+
+
+def server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    message = _("Something went wrong on the server. Nothing was saved by this request; please try again.")
+    if _wants_json(request):
+        return Response({"errors": [{"field": "", "message": message}]}, status_code=500)
+    return Response(message, status_code=500, media_type="text/plain; charset=utf-8")
+
+
+def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Litestar:
+    settings = settings or Settings.from_env()
+    registry = Registry.load(settings.form_dirs)
+
+    @asynccontextmanager
+    async def database(app: Litestar) -> AsyncIterator[None]:
+        await open_database(settings, migrate=migrate)
+        try:
+            yield
+        finally:
+            await close_database()
+
+    cookie_prefix = "__Host-" if settings.secure_cookies else ""
+    session_config = DatabaseSessionConfig(key=f"{cookie_prefix}xd_session", max_age=SESSION_MAX_AGE, store="sessions",
+                                           httponly=True, samesite="lax", secure=settings.secure_cookies)
+    csrf = CSRFConfig(secret=settings.secret_key, cookie_name=f"{cookie_prefix}xd_csrf", cookie_secure=settings.secure_cookies,
+                      cookie_samesite="lax", cookie_httponly=True, exclude=["^/api/"])
+    auth = DefineMiddleware(AuthMiddleware, exclude=["^/login$", "^/static/", "^/schema", "^/favicon.ico$"])
+    return Litestar(
+        route_handlers=[AuthPages, FormPages, ApiController,
+                        create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False)],
+        middleware=[request_setup_middleware, session_config.middleware, auth],
+        csrf_config=csrf,
+        stores={"sessions": DatabaseStore()},
+        state=State({"settings": settings, "registry": registry}),
+        lifespan=[database],
+        exception_handlers={NotAuthorizedException: not_authorized, HTTPException: http_error, Exception: server_error},
+        request_max_body_size=MAX_BODY_BYTES,
+        openapi_config=OpenAPIConfig(title="xindang", version="1", path="/schema", render_plugins=[JsonRenderPlugin()]),
+        debug=False,
+    )

@@ -1,0 +1,304 @@
+"""Definition checks: every problem of a form folder, with file, JSON pointer and a sentence.
+
+Used by `xindang check-forms`, by the registry at start-up (a broken form is left out)
+and later by the form editor. A check never raises; it collects.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterator
+
+import re2
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from server.definitions import CONTEXT_PREFIX, Definition, FieldSpec, collect_fields, inline_fields
+from server.i18n import gettext as _
+from server.settings import FORM_DEFS_DIR
+
+LAYOUT_META_SCHEMA = FORM_DEFS_DIR / "layout.schema.json"
+MAX_DEFINITION_BYTES = 2_000_000
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    pointer: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.pointer or '/'}: {self.message}"
+
+
+def pointer(parts: Any) -> str:
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+@lru_cache(maxsize=1)
+def layout_meta() -> tuple[dict, Draft202012Validator]:
+    meta = json.loads(LAYOUT_META_SCHEMA.read_text(encoding="utf-8"))
+    return meta, Draft202012Validator(meta)
+
+
+def read_json(path: Path, problems: list[Problem], label: str) -> Any:
+    if not path.is_file():
+        problems.append(Problem(label, "", _("The file is missing.")))
+        return None
+    if path.stat().st_size > MAX_DEFINITION_BYTES:
+        problems.append(Problem(label, "", _("The file is larger than 2 MB.")))
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        problems.append(Problem(label, "", _("The file is not valid JSON: %(error)s", error=str(exc))))
+        return None
+
+
+def load_form_dir(form_dir: Path) -> tuple[Definition | None, list[Problem]]:
+    """Read, check and compile one form folder. The definition is None when anything is wrong."""
+    problems: list[Problem] = []
+    form_id = form_dir.name
+    schema_file, layout_file = f"{form_id}/schema.json", f"{form_id}/layout.json"
+    schema = read_json(form_dir / "schema.json", problems, schema_file)
+    layout = read_json(form_dir / "layout.json", problems, layout_file)
+    examples = {}
+    for path in sorted((form_dir / "examples").glob("*.json")):
+        example = read_json(path, problems, f"{form_id}/examples/{path.name}")
+        if example is not None:
+            examples[path.stem] = example
+    if schema is None or layout is None:
+        return None, problems
+    problems += check_definition(form_id, schema, layout, examples)
+    if problems:
+        return None, problems
+    return Definition(form_id=form_id, schema=schema, layout=layout, source_dir=form_dir, examples=examples), []
+
+
+def check_definition(form_id: str, schema: Any, layout: Any, examples: dict[str, Any] | None = None) -> list[Problem]:
+    schema_file, layout_file = f"{form_id}/schema.json", f"{form_id}/layout.json"
+    problems = list(check_schema(schema, schema_file))
+    problems += check_layout_shape(layout, layout_file)
+    if problems:
+        return problems
+    fields = collect_fields(schema)
+    problems += check_layout_fields(fields, layout, layout_file)
+    problems += check_grids(layout, layout_file)
+    if problems:
+        return problems
+    validator = Definition(form_id=form_id, schema=schema, layout=layout).validator
+    for name, example in (examples or {}).items():
+        for error in validator.iter_errors(example):
+            problems.append(Problem(f"{form_id}/examples/{name}.json", pointer(error.absolute_path),
+                                    _("The example does not match the schema: %(error)s", error=error.message)))
+    return problems
+
+
+def check_schema(schema: Any, file: str) -> Iterator[Problem]:
+    if not isinstance(schema, dict):
+        yield Problem(file, "", _("The schema must be a JSON object."))
+        return
+    for error in Draft202012Validator(Draft202012Validator.META_SCHEMA).iter_errors(schema):
+        yield Problem(file, pointer(error.absolute_path), _("Not a valid JSON Schema: %(error)s", error=error.message))
+    if schema.get("type") != "object" or not isinstance(schema.get("properties"), dict):
+        yield Problem(file, "", _("The schema must describe an object with properties."))
+    yield from check_refs_and_patterns(schema, file, [])
+
+
+def check_refs_and_patterns(node: Any, file: str, path: list) -> Iterator[Problem]:
+    """Remote `$ref`s (F8) and patterns RE2 refuses (F7), anywhere in a schema."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            here = [*path, key]
+            if key in ("$ref", "$dynamicRef") and isinstance(value, str) and not value.startswith("#"):
+                yield Problem(file, pointer(here), _("Only references inside the same file (starting with #) are allowed: %(ref)s", ref=value))
+            elif key == "pattern" and isinstance(value, str):
+                yield from _check_pattern(value, file, here)
+            elif key == "patternProperties" and isinstance(value, dict):
+                for regex in value:
+                    yield from _check_pattern(regex, file, [*here, regex])
+            yield from check_refs_and_patterns(value, file, here)
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from check_refs_and_patterns(value, file, [*path, index])
+
+
+def _check_pattern(regex: str, file: str, path: list) -> Iterator[Problem]:
+    try:
+        re2.compile(regex)
+    except Exception as exc:  # re2.error has no stable public base class
+        yield Problem(file, pointer(path), _("The pattern cannot be used (no backreferences or look-arounds allowed): %(error)s", error=str(exc)))
+
+
+def check_layout_shape(layout: Any, file: str) -> Iterator[Problem]:
+    meta, validator = layout_meta()
+    block_types = [ref["$ref"].rsplit("/", 1)[-1] for ref in meta["$defs"]["block"]["oneOf"]]
+    for error in validator.iter_errors(layout):
+        yield from _explain_layout_error(error, block_types, file)
+
+
+def _explain_layout_error(error: ValidationError, block_types: list[str], file: str) -> Iterator[Problem]:
+    """A `oneOf` over block kinds says little; report the errors of the kind the block names."""
+    instance = error.instance
+    if error.validator == "oneOf" and isinstance(instance, dict) and "type" in instance and error.context:
+        kind = instance.get("type")
+        if kind not in block_types:
+            yield Problem(file, pointer(error.absolute_path) + "/type",
+                          _("Unknown block type %(type)s; use one of: %(types)s.", type=json.dumps(kind, ensure_ascii=False), types=", ".join(block_types)))
+            return
+        branch = block_types.index(kind)
+        for sub in error.context:
+            if sub.relative_schema_path and sub.relative_schema_path[0] == branch:
+                yield from _explain_layout_error(sub, block_types, file)
+        return
+    yield Problem(file, pointer(error.absolute_path), _layout_message(error))
+
+
+def _layout_message(error: ValidationError) -> str:
+    value = error.validator_value
+    if error.validator == "required":
+        missing = [name for name in value if name not in error.instance]
+        return _("Required key missing: %(names)s.", names=", ".join(missing))
+    if error.validator == "additionalProperties":
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        return _("Unknown key: %(names)s.", names=", ".join(extra))
+    if error.validator == "enum":
+        return _("Must be one of: %(options)s.", options=", ".join(json.dumps(v, ensure_ascii=False) for v in value))
+    if error.validator == "pattern":
+        return _("Not a valid field path: %(value)s.", value=json.dumps(error.instance, ensure_ascii=False))
+    if error.validator == "type":
+        return _("Wrong type: expected %(type)s.", type=value)
+    return _("Does not match the layout format: %(error)s", error=error.message)
+
+
+def iter_field_refs(layout: dict) -> Iterator[tuple[str, list, str | None]]:
+    """(path, pointer parts, enclosing array field) of every field the layout shows.
+
+    A table's or repeat's own field is yielded with pointer parts ending in "field"
+    right after the block, which is how `check_layout_fields` knows it must hold rows."""
+    for header_key in ("header", "footer"):
+        for index, item in enumerate(layout.get(header_key, [])):
+            if "field" in item:
+                yield item["field"], [header_key, index, "field"], None
+    yield from _block_refs(layout.get("blocks", []), ["blocks"], None)
+
+
+def _block_refs(blocks: list, base: list, scope: str | None) -> Iterator[tuple[str, list, str | None]]:
+    for index, block in enumerate(blocks):
+        here = [*base, index]
+        kind = block.get("type")
+        if kind == "grid":
+            for r, row in enumerate(block.get("rows", [])):
+                for c, cell in enumerate(row):
+                    if "field" in cell:
+                        yield cell["field"], [*here, "rows", r, c, "field"], scope
+        elif kind == "section":
+            yield from _block_refs(block.get("blocks", []), [*here, "blocks"], scope)
+        elif kind in ("table", "ledger_row"):
+            inner = block["field"] if kind == "table" else scope
+            if kind == "table":
+                yield block["field"], [*here, "field"], scope
+            for c, column in enumerate(block.get("columns", [])):
+                if "field" in column:
+                    yield column["field"], [*here, "columns", c, "field"], inner
+        elif kind == "repeat":
+            yield block["field"], [*here, "field"], scope
+            yield from _block_refs(block.get("blocks", []), [*here, "blocks"], block["field"])
+        elif kind == "signature":
+            for key in ("field", "date_field"):
+                if key in block:
+                    yield block[key], [*here, key], scope
+        elif kind == "text":
+            for name in inline_fields(block.get("text", "")):
+                yield name, [*here, "text"], scope
+
+
+def check_layout_fields(fields: dict[str, FieldSpec], layout: dict, file: str) -> Iterator[Problem]:
+    seen: dict[tuple[str | None, str], int] = {}
+    for path, parts, scope in iter_field_refs(layout):
+        where = pointer(parts)
+        known = fields if scope is None else fields[scope].item_fields if scope in fields else {}
+        spec = known.get(path)
+        if spec is None:
+            yield Problem(file, where, _("The layout shows the field %(path)s, which the schema does not have.", path=path))
+            continue
+        if _is_rows_ref(layout, parts) and not spec.item_fields:
+            yield Problem(file, where, _("A table or repeat needs an array of objects; %(path)s is not one.", path=path))
+        seen[(scope, path)] = seen.get((scope, path), 0) + 1
+        if seen[(scope, path)] == 2:
+            yield Problem(file, where, _("The field %(path)s is shown twice; show each field once.", path=path))
+    for path, spec in fields.items():
+        if (None, path) not in seen:
+            yield Problem(file, "/blocks", _("The schema field %(path)s is not shown anywhere in the layout.", path=path))
+        elif spec.item_fields:
+            for item_path in spec.item_fields:
+                if (path, item_path) not in seen:
+                    yield Problem(file, "/blocks", _("The field %(path)s of %(parent)s is not shown in its table or repeat.", path=item_path, parent=path))
+    yield from _check_when(layout, [], file)
+    yield from _check_list(fields, layout.get("list", {}), file)
+
+
+def _is_rows_ref(layout: dict, parts: list) -> bool:
+    """Whether the reference is the `field` of a table or repeat block itself."""
+    node: Any = layout
+    for part in parts[:-1]:
+        node = node[part]
+    return parts[-1] == "field" and isinstance(node, dict) and node.get("type") in ("table", "repeat")
+
+
+def _check_when(node: Any, path: list, file: str) -> Iterator[Problem]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "when":
+                where = [*path, key]
+                if not isinstance(value, dict):
+                    yield Problem(file, pointer(where), _("A condition must be a JSON Schema object."))
+                    continue
+                for error in Draft202012Validator(Draft202012Validator.META_SCHEMA).iter_errors(value):
+                    yield Problem(file, pointer([*where, *error.absolute_path]), _("The condition is not a valid JSON Schema: %(error)s", error=error.message))
+                yield from check_refs_and_patterns(value, file, where)
+            else:
+                yield from _check_when(value, [*path, key], file)
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _check_when(value, [*path, index], file)
+
+
+def _check_list(fields: dict[str, FieldSpec], config: dict, file: str) -> Iterator[Problem]:
+    for key in ("columns", "filters", "search"):
+        for index, path in enumerate(config.get(key, [])):
+            if not path.startswith(CONTEXT_PREFIX) and path not in fields:
+                yield Problem(file, pointer(["list", key, index]), _("The list names the field %(path)s, which the schema does not have.", path=path))
+    sort = config.get("sort", "").lstrip("-")
+    if sort and not sort.startswith(CONTEXT_PREFIX) and sort not in fields:
+        yield Problem(file, "/list/sort", _("The list sorts by %(path)s, which the schema does not have.", path=sort))
+
+
+def check_grids(layout: dict, file: str) -> Iterator[Problem]:
+    """Spans in each grid row must fill the grid's columns, counting rowspans from above."""
+    for parts, block in _grids(layout.get("blocks", []), ["blocks"]):
+        columns = block.get("columns", 1)
+        width = columns if isinstance(columns, int) else len(columns)
+        carried: list[int] = []  # remaining rowspans of cells from rows above, one entry per column taken
+        for r, row in enumerate(block.get("rows", [])):
+            taken = sum(1 for left in carried if left > 0)
+            used = taken + sum(cell.get("span", 1) for cell in row)
+            if used != width:
+                yield Problem(file, pointer([*parts, "rows", r]),
+                              _("This row fills %(used)d of the grid's %(width)d columns.", used=used, width=width))
+            carried = [left - 1 for left in carried if left > 1]
+            for cell in row:
+                if cell.get("rowspan", 1) > 1:
+                    carried += [cell["rowspan"] - 1] * cell.get("span", 1)
+
+
+def _grids(blocks: list, base: list) -> Iterator[tuple[list, dict]]:
+    for index, block in enumerate(blocks):
+        here = [*base, index]
+        if block.get("type") == "grid":
+            yield here, block
+        elif block.get("type") in ("section", "repeat"):
+            yield from _grids(block.get("blocks", []), [*here, "blocks"])

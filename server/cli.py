@@ -1,0 +1,142 @@
+"""The `xindang` command: init, serve, check-forms, token create."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import sys
+from pathlib import Path
+
+import click
+
+from server.settings import Settings
+
+
+def _run(coro):
+    return asyncio.run(coro)
+
+
+@click.group()
+def main() -> None:
+    """心档 xindang: student mental-health files (一生一档)."""
+
+
+@main.command()
+@click.option("--demo", is_flag=True, help="Load the fictional demo school.")
+@click.option("--admin-user", default=None, help="Administrator user name (default: admin).")
+@click.option("--admin-password", default=None, help="Administrator password (generated when omitted).")
+@click.option("--school-name", default=None, help="The school's name.")
+def init(demo: bool, admin_user: str | None, admin_password: str | None, school_name: str | None) -> None:
+    """Create and migrate the database and the administrator; with --demo, load demo data."""
+    _run(_init(Settings.from_env(), demo, admin_user, admin_password, school_name))
+
+
+async def _init(settings: Settings, demo: bool, admin_user: str | None, admin_password: str | None, school_name: str | None) -> None:
+    from server.auth import hash_password
+    from server.db import close_database, open_database
+    from server.demo import DEMO_SCHOOL, ensure_school, load_demo
+    from server.models import User
+    from server.registry import Registry
+
+    await open_database(settings, migrate=True)
+    try:
+        username = admin_user or "admin"
+        credentials = settings.data_dir / "initial-admin.txt"
+        user = await User.get_or_none(username=username)
+        if user is None:
+            if demo:
+                school = await ensure_school(DEMO_SCHOOL["name"], DEMO_SCHOOL["code"])
+            else:
+                school = await ensure_school(school_name)
+            password = admin_password or secrets.token_urlsafe(12)
+            user = await User.create(school=school, username=username, display_name="系统管理员",
+                                     password_hash=hash_password(password), is_admin=True)
+            if not admin_password:
+                credentials.write_text(f"{username}\n{password}\n", encoding="utf-8")
+                credentials.chmod(0o600)
+        elif admin_password:
+            user.password_hash = hash_password(admin_password)
+            await user.save(update_fields=["password_hash"])
+        if demo:
+            await load_demo(Registry.load(settings.form_dirs), user)
+        click.echo(f"数据库：{settings.database_url.split('?')[0]}")
+        click.echo(f"管理员账号：{username}")
+        if admin_password:
+            click.echo("管理员密码：（由 --admin-password 指定）")
+        elif credentials.exists():
+            click.echo(f"管理员密码：{credentials.read_text(encoding='utf-8').splitlines()[1]}")
+    finally:
+        await close_database()
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int)
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the web pages and the API (migrates the database first)."""
+    import uvicorn
+
+    settings = Settings.from_env()
+    _run(_migrate_only(settings))
+    click.echo(f"心档已启动：http://{host}:{port}/")
+    uvicorn.run("server.app:create_app", factory=True, host=host, port=port, workers=workers,
+                log_level="info", proxy_headers=False, server_header=False)
+
+
+async def _migrate_only(settings: Settings) -> None:
+    from server.db import close_database, open_database
+
+    await open_database(settings, migrate=True)
+    await close_database()
+
+
+@main.command("check-forms")
+@click.argument("directory", required=False, type=click.Path(path_type=Path))
+def check_forms(directory: Path | None) -> None:
+    """Check every definition; print each problem with file, JSON pointer and a sentence."""
+    from server.checks import load_form_dir
+    from server.registry import form_dir_list
+
+    settings = Settings.from_env()
+    dirs = [directory] if directory else settings.form_dirs
+    if directory and (directory / "schema.json").exists():
+        form_dirs = [directory]
+    else:
+        form_dirs = form_dir_list(dirs)
+    problems = []
+    for form_dir in form_dirs:
+        _definition, found = load_form_dir(form_dir)
+        problems += found
+    for problem in problems:
+        click.echo(str(problem))
+    click.echo(f"检查了 {len(form_dirs)} 个表单定义，发现 {len(problems)} 个问题。")
+    sys.exit(1 if problems else 0)
+
+
+@main.group()
+def token() -> None:
+    """API tokens."""
+
+
+@token.command("create")
+@click.argument("username")
+def token_create(username: str) -> None:
+    """Print a new bearer token for USERNAME (shown once; only its hash is stored)."""
+    _run(_token_create(Settings.from_env(), username))
+
+
+async def _token_create(settings: Settings, username: str) -> None:
+    from server.auth import create_token
+    from server.db import close_database, open_database
+    from server.models import User
+
+    await open_database(settings, migrate=True)
+    try:
+        user = await User.get_or_none(username=username, is_active=True)
+        if user is None:
+            click.echo(f"没有这个用户：{username}", err=True)
+            sys.exit(1)
+        click.echo(await create_token(user))
+    finally:
+        await close_database()

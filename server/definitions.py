@@ -1,0 +1,252 @@
+"""A form definition, compiled once: its fields, its validator and its `when` conditions.
+
+A field is named by its dotted path from the schema's root (`family.structure`); an
+array of objects is one field whose items have fields of their own (`sessions` →
+`topic`). Everything here is computed at load time so requests only look things up.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Iterator
+
+import re2
+import referencing
+from jsonschema import Draft202012Validator, FormatChecker, validators
+from jsonschema.exceptions import ValidationError
+
+CONTEXT_PREFIX = "@"
+FORMAT_CHECKER = FormatChecker()
+
+
+def _re2_pattern(validator, pattern, instance, schema):
+    """`pattern` checked with RE2: linear time, so an admin's pattern cannot hang the server (F7)."""
+    if validator.is_type(instance, "string") and not re2.search(pattern, instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+SafeValidator = validators.extend(Draft202012Validator, {"pattern": _re2_pattern})
+EMPTY_REGISTRY: referencing.Registry = referencing.Registry()
+
+
+def build_validator(schema: dict) -> Draft202012Validator:
+    """A prebuilt validator that checks formats and never fetches a remote `$ref` (F8)."""
+    return SafeValidator(schema, registry=EMPTY_REGISTRY, format_checker=FORMAT_CHECKER)
+
+
+@dataclass
+class Option:
+    value: Any
+    label: str
+
+
+@dataclass
+class FieldSpec:
+    """One field of the schema, with what every layer needs to know about it."""
+
+    path: str
+    schema: dict
+    required: bool
+    item_fields: dict[str, "FieldSpec"] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit(".", 1)[-1]
+
+    @property
+    def title(self) -> str:
+        return self.schema.get("title") or self.name
+
+    @property
+    def description(self) -> str:
+        return self.schema.get("description", "")
+
+    @property
+    def type(self) -> str:
+        t = self.schema.get("type", "string")
+        if isinstance(t, list):
+            t = next((x for x in t if x != "null"), "string")
+        return t
+
+    @cached_property
+    def options(self) -> list[Option]:
+        """The choices of an enum field, or of the items of an array of enums."""
+        source = self.schema.get("items", {}) if self.type == "array" else self.schema
+        return options_of(source)
+
+    @property
+    def kind(self) -> str:
+        """A short key describing the shape of the data; widgets are looked up by it."""
+        if self.type == "array":
+            if self.item_fields:
+                return "rows"
+            return "multi_choice"
+        if self.options:
+            return "choice"
+        if self.type == "boolean":
+            return "boolean"
+        if self.type in ("integer", "number"):
+            return "number"
+        if self.schema.get("format") == "date":
+            return "date"
+        if self.schema.get("format") == "date-time":
+            return "datetime"
+        max_length = self.schema.get("maxLength")
+        return "short_text" if max_length is not None and max_length <= 100 else "long_text"
+
+
+def options_of(schema: dict) -> list[Option]:
+    if "enum" in schema:
+        return [Option(v, str(v)) for v in schema["enum"]]
+    for key in ("oneOf", "anyOf"):
+        branches = schema.get(key)
+        if branches and all(isinstance(b, dict) and "const" in b for b in branches):
+            return [Option(b["const"], b.get("title", str(b["const"]))) for b in branches]
+    return []
+
+
+def collect_fields(schema: dict, prefix: str = "") -> dict[str, FieldSpec]:
+    """Every field of an object schema: nested plain objects are flattened into dotted paths."""
+    fields: dict[str, FieldSpec] = {}
+    required = set(schema.get("required", []))
+    for name, sub in (schema.get("properties") or {}).items():
+        if not isinstance(sub, dict):
+            continue
+        path = f"{prefix}{name}"
+        if sub.get("type") == "object" and "properties" in sub:
+            fields.update(collect_fields(sub, prefix=path + "."))
+            continue
+        spec = FieldSpec(path=path, schema=sub, required=name in required)
+        items = sub.get("items")
+        if sub.get("type") == "array" and isinstance(items, dict) and items.get("type") == "object":
+            spec.item_fields = collect_fields(items)
+        fields[path] = spec
+    return fields
+
+
+def get_path(data: Any, path: str) -> Any:
+    for part in path.split("."):
+        if not isinstance(data, dict):
+            return None
+        data = data.get(part)
+    return data
+
+
+def set_path(data: dict, path: str, value: Any) -> None:
+    parts = path.split(".")
+    for part in parts[:-1]:
+        data = data.setdefault(part, {})
+    data[parts[-1]] = value
+
+
+def delete_path(data: dict, path: str) -> None:
+    parts = path.split(".")
+    for part in parts[:-1]:
+        data = data.get(part)
+        if not isinstance(data, dict):
+            return
+    data.pop(parts[-1], None)
+
+
+def walk_blocks(blocks: list[dict]) -> Iterator[dict]:
+    """Every block, depth first, including those nested in sections (not in repeats)."""
+    for block in blocks:
+        yield block
+        if block.get("type") == "section":
+            yield from walk_blocks(block.get("blocks", []))
+
+
+@dataclass
+class Definition:
+    """A checked, compiled form: what the registry hands to renderers and routes."""
+
+    form_id: str
+    schema: dict
+    layout: dict
+    version: int = 1
+    source_dir: Path | None = None
+    examples: dict[str, dict] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.fields = collect_fields(self.schema)
+        self.validator = build_validator(self.schema)
+        self._when_validators: dict[str, Draft202012Validator] = {}
+        self.cache: dict[str, Any] = {}  # renderers keep their compiled pieces here
+
+    @property
+    def title(self) -> str:
+        return self.layout.get("title") or self.schema.get("title") or self.form_id
+
+    @property
+    def subject(self) -> str:
+        return self.schema.get("x-subject", "student")
+
+    @property
+    def paper(self) -> dict:
+        return {"size": "A4", "orientation": "portrait", **self.layout.get("paper", {})}
+
+    @property
+    def list_config(self) -> dict:
+        return self.layout.get("list", {})
+
+    def field(self, path: str, within: str | None = None) -> FieldSpec | None:
+        if within:
+            parent = self.fields.get(within)
+            return parent.item_fields.get(path) if parent else None
+        return self.fields.get(path)
+
+    def when_matches(self, when: dict | None, data: dict) -> bool:
+        if not when:
+            return True
+        key = json.dumps(when, sort_keys=True)
+        validator = self._when_validators.get(key)
+        if validator is None:
+            validator = self._when_validators[key] = build_validator(when)
+        return validator.is_valid(data)
+
+    def hidden_paths(self, data: dict) -> set[str]:
+        """Fields inside blocks or cells whose `when` does not match this record."""
+        hidden: set[str] = set()
+        for block in walk_blocks(self.layout.get("blocks", [])):
+            if not self.when_matches(block.get("when"), data):
+                hidden.update(paths_in_block(block))
+            elif block.get("type") == "grid":
+                for row in block.get("rows", []):
+                    for cell in row:
+                        if "field" in cell and not self.when_matches(cell.get("when"), data):
+                            hidden.add(cell["field"])
+        return hidden
+
+
+def paths_in_block(block: dict) -> set[str]:
+    """Top-level field paths a block shows (an array field counts once for its table or repeat)."""
+    kind = block.get("type")
+    if kind in ("table", "repeat"):
+        return {block["field"]}
+    if kind == "section":
+        return set().union(*(paths_in_block(b) for b in block.get("blocks", []))) if block.get("blocks") else set()
+    if kind == "grid":
+        return {c["field"] for row in block.get("rows", []) for c in row if "field" in c}
+    if kind == "ledger_row":
+        return {c["field"] for c in block.get("columns", []) if "field" in c}
+    if kind == "signature":
+        return {block[k] for k in ("field", "date_field") if k in block}
+    if kind == "text":
+        return set(inline_fields(block.get("text", "")))
+    return set()
+
+
+def inline_fields(text: str | list[str]) -> list[str]:
+    """The `{{field}}` blanks of a text block (context blanks `{{@…}}` excluded)."""
+    import re
+
+    paragraphs = [text] if isinstance(text, str) else text
+    found = []
+    for paragraph in paragraphs:
+        for name in re.findall(r"\{\{\s*([^{}\s]+)\s*\}\}", paragraph):
+            if not name.startswith(CONTEXT_PREFIX):
+                found.append(name)
+    return found

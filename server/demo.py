@@ -1,0 +1,59 @@
+"""The fictional demo school: classes, students and a few records made from the forms' examples.
+
+Every name here is invented. Loading twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+from server.definitions import Definition
+from server.models import Record, School, SchoolClass, Student, User
+from server.records import create_record
+from server.registry import Registry
+
+DEMO_SCHOOL = {"code": "demo", "name": "示例市第一实验学校（九年一贯制）"}
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+GIVEN = ["子涵", "欣怡", "梓轩", "雨桐", "浩然", "一诺", "思远", "佳琪", "宇航", "诗涵", "俊熙", "若曦", "明哲", "可馨", "嘉怡", "天佑"]
+DEMO_CLASSES = [(3, "三年级(1)班"), (5, "五年级(2)班"), (7, "七年级(1)班"), (8, "八年级(3)班")]
+
+
+def school_year(today: dt.date | None = None) -> str:
+    today = today or dt.date.today()
+    start = today.year if today.month >= 9 else today.year - 1
+    return f"{start}-{start + 1}"
+
+
+async def ensure_school(name: str | None = None, code: str = "main") -> School:
+    school = await School.get_or_none(code=code)
+    return school or await School.create(code=code, name=name or "我的学校")
+
+
+async def load_demo(registry: Registry, admin: User, students_per_class: int = 12) -> School:
+    school = await School.get(id=admin.school_id)
+    if await Student.filter(school=school).exists():
+        return school
+    rng = random.Random(20261129)
+    year = school_year()
+    number = 1
+    for grade, name in DEMO_CLASSES:
+        klass = await SchoolClass.create(school=school, grade=grade, name=name, school_year=year)
+        for _ in range(students_per_class):
+            birth_year = dt.date.today().year - grade - 6
+            await Student.create(
+                school=school, klass=klass, student_number=f"DEMO{number:05d}",
+                name=rng.choice(SURNAMES) + rng.choice(GIVEN), gender=rng.choice(["男", "女"]),
+                birth_date=dt.date(birth_year, rng.randint(1, 12), rng.randint(1, 28)),
+                enrolled_on=dt.date(birth_year + 6 + (0 if grade < 7 else 6), 9, 1))
+            number += 1
+    students = await Student.filter(school=school).order_by("id").limit(len(registry.forms) * 2)
+    for index, definition in enumerate(registry.forms.values()):
+        for offset, example in enumerate(sorted(definition.examples.values(), key=len)):
+            await create_demo_record(definition, school, admin, example, students[(2 * index + offset) % len(students)])
+    return school
+
+
+async def create_demo_record(definition: Definition, school: School, user: User, data: dict, student: Student) -> Record:
+    subjects = [student] if definition.subject in ("student", "students") else []
+    return await create_record(definition, school, user, dict(data), subjects)

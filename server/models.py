@@ -1,0 +1,122 @@
+"""Storage: schools, classes, students, users, records and their revisions.
+
+Records keep the JSON `data` of a form and the definition version they were made
+with; `version` is the row version for optimistic locking (F9: no row locks on SQLite).
+"""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class School(Model):
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=200)
+    code = fields.CharField(max_length=50, unique=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "school"
+
+
+class SchoolClass(Model):
+    id = fields.IntField(primary_key=True)
+    school = fields.ForeignKeyField("models.School", related_name="classes", on_delete=fields.RESTRICT)
+    grade = fields.SmallIntField()
+    name = fields.CharField(max_length=100)
+    school_year = fields.CharField(max_length=20)
+
+    class Meta:
+        table = "school_class"
+        unique_together = (("school", "school_year", "name"),)
+
+
+class Student(Model):
+    id = fields.IntField(primary_key=True)
+    school = fields.ForeignKeyField("models.School", related_name="students", on_delete=fields.RESTRICT)
+    klass = fields.ForeignKeyField("models.SchoolClass", related_name="students", null=True, on_delete=fields.SET_NULL)
+    student_number = fields.CharField(max_length=40)
+    name = fields.CharField(max_length=100)
+    gender = fields.CharField(max_length=10)
+    birth_date = fields.DateField(null=True)
+    enrolled_on = fields.DateField(null=True)
+    left_on = fields.DateField(null=True)
+
+    class Meta:
+        table = "student"
+        unique_together = (("school", "student_number"),)
+
+
+class User(Model):
+    id = fields.IntField(primary_key=True)
+    school = fields.ForeignKeyField("models.School", related_name="users", on_delete=fields.RESTRICT)
+    username = fields.CharField(max_length=80, unique=True)
+    display_name = fields.CharField(max_length=100)
+    password_hash = fields.CharField(max_length=255)
+    is_active = fields.BooleanField(default=True, db_default=True)
+    is_admin = fields.BooleanField(default=False, db_default=False)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "app_user"
+
+
+class ApiToken(Model):
+    """A bearer token for the JSON API (only its SHA-256 is stored)."""
+
+    id = fields.IntField(primary_key=True)
+    user = fields.ForeignKeyField("models.User", related_name="tokens", on_delete=fields.CASCADE)
+    token_hash = fields.CharField(max_length=64, unique=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    last_used_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "api_token"
+
+
+class SessionEntry(Model):
+    """Server-side session data (the session store), so several workers share sessions."""
+
+    key = fields.CharField(max_length=128, primary_key=True)
+    data = fields.BinaryField()
+    expires_at = fields.DatetimeField(null=True, db_index=True)
+
+    class Meta:
+        table = "session_entry"
+
+
+class Record(Model):
+    id = fields.IntField(primary_key=True)
+    school = fields.ForeignKeyField("models.School", related_name="records", on_delete=fields.RESTRICT)
+    form_id = fields.CharField(max_length=64, db_index=True)
+    form_version = fields.IntField(default=1)
+    data = fields.JSONField()
+    status = fields.CharField(max_length=16, default="done")
+    version = fields.IntField(default=1)
+    students = fields.ManyToManyField("models.Student", related_name="records", through="record_student")
+    created_by = fields.ForeignKeyField("models.User", related_name="records_created", on_delete=fields.RESTRICT)
+    updated_by = fields.ForeignKeyField("models.User", related_name="records_updated", on_delete=fields.RESTRICT)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "record"
+
+
+class RecordRevision(Model):
+    """One change of a record: before, after and the field diff. Never edited or deleted by a route."""
+
+    id = fields.IntField(primary_key=True)
+    record = fields.ForeignKeyField("models.Record", related_name="revisions", on_delete=fields.CASCADE)
+    version = fields.IntField()
+    action = fields.CharField(max_length=16)
+    data_before = fields.JSONField(null=True)
+    data_after = fields.JSONField()
+    diff = fields.JSONField()
+    changed_by = fields.ForeignKeyField("models.User", related_name="revisions", on_delete=fields.RESTRICT)
+    changed_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "record_revision"
+        unique_together = (("record", "version"),)

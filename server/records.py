@@ -1,0 +1,166 @@
+"""Record storage: create and update with revisions and optimistic locking, and list queries.
+
+An update is a conditional UPDATE on the row version (F9: SQLite has no row locks), so
+of two concurrent saves exactly one wins and the other is told, never overwritten.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from tortoise.expressions import RawSQL
+from tortoise.transactions import in_transaction
+
+from server.definitions import Definition
+from server.models import Record, RecordRevision, School, Student, User
+
+
+class VersionConflict(Exception):
+    """The record changed since the editor loaded it."""
+
+    def __init__(self, current: Record):
+        super().__init__(f"record {current.id} is at version {current.version}")
+        self.current = current
+
+
+def field_diff(before: dict | None, after: dict) -> dict[str, list]:
+    """{field: [before, after]} for every top-level field that changed."""
+    before = before or {}
+    return {key: [before.get(key), after.get(key)] for key in sorted(set(before) | set(after)) if before.get(key) != after.get(key)}
+
+
+async def create_record(definition: Definition, school: School, user: User, data: dict, students: list[Student],
+                        status: str = "done") -> Record:
+    async with in_transaction():
+        record = await Record.create(school=school, form_id=definition.form_id, form_version=definition.version,
+                                     data=data, status=status, version=1, created_by=user, updated_by=user)
+        if students:
+            await record.students.add(*students)
+        await RecordRevision.create(record=record, version=1, action="create", data_before=None, data_after=data,
+                                    diff=field_diff(None, data), changed_by=user)
+    return record
+
+
+async def update_record(record: Record, expected_version: int, data: dict, user: User) -> Record:
+    async with in_transaction():
+        updated = await Record.filter(id=record.id, version=expected_version).update(
+            data=data, version=expected_version + 1, updated_by_id=user.id, updated_at=datetime.now(timezone.utc))
+        if updated != 1:
+            raise VersionConflict(await Record.get(id=record.id))
+        await RecordRevision.create(record_id=record.id, version=expected_version + 1, action="update",
+                                    data_before=record.data, data_after=data, diff=field_diff(record.data, data),
+                                    changed_by=user)
+    return await Record.get(id=record.id)
+
+
+async def students_of(school: School, ids: list[Any]) -> list[Student] | None:
+    """The students with these ids in this school, or None if any id is unknown there."""
+    try:
+        wanted = {int(i) for i in ids}
+    except (TypeError, ValueError):
+        return None
+    found = await Student.filter(school=school, id__in=wanted).select_related("klass") if wanted else []
+    return list(found) if len(found) == len(wanted) else None
+
+
+# --- list queries -----------------------------------------------------------------
+
+@dataclass
+class ListQuery:
+    filters: dict[str, str]
+    search: str = ""
+    sort: str = ""
+    page: int = 1
+    page_size: int = 50
+
+
+@dataclass
+class ListPage:
+    records: list[Record]
+    total: int
+    page: int
+    pages: int
+
+
+def json_value_sql(path: str, dialect: str) -> str:
+    """SQL for one JSON key of `data`. Paths are checked against `^[a-z][a-z0-9_.]*$` by the layout meta-schema."""
+    if not all(part.isidentifier() and part.isascii() for part in path.split(".")):
+        raise ValueError(f"unsafe path {path!r}")
+    if dialect == "sqlite":
+        return f"json_extract(\"record\".\"data\", '$.{path}')"
+    keys = path.split(".")
+    head = "".join(f"->'{k}'" for k in keys[:-1])
+    return f"(\"record\".\"data\"{head}->>'{keys[-1]}')"
+
+
+def _dialect() -> str:
+    from tortoise import connections
+
+    return "sqlite" if "sqlite" in type(connections.get("default")).__module__ else "postgres"
+
+
+async def list_records(definition: Definition, school: School, query: ListQuery) -> ListPage:
+    dialect = _dialect()
+    qs = Record.filter(school=school, form_id=definition.form_id)
+    allowed = set(definition.list_config.get("filters", []))
+    for index, (path, value) in enumerate(sorted(query.filters.items())):
+        if path not in allowed or value == "":
+            continue
+        spec = definition.fields[path]
+        if spec.type == "array":
+            # membership in a multiple-choice answer: the JSON text contains the quoted option
+            alias = f"f{index}"
+            qs = qs.annotate(**{alias: RawSQL(f"CAST(\"record\".\"data\" AS TEXT)" if dialect == "sqlite" else "\"record\".\"data\"::text")})
+            qs = qs.filter(**{f"{alias}__contains": _json_quoted(value)})
+        else:
+            alias = f"f{index}"
+            qs = qs.annotate(**{alias: RawSQL(_as_text(json_value_sql(path, dialect)))}).filter(**{alias: _filter_text(spec, value, dialect)})
+    if query.search.strip():
+        qs = qs.filter(id__in=await _search_ids(definition, school, query.search.strip(), dialect))
+    total = await qs.count()
+    sort = query.sort or definition.list_config.get("sort", "-@record.created_on")
+    descending = sort.startswith("-")
+    key = sort.lstrip("-")
+    if key.startswith("@"):
+        qs = qs.order_by(("-" if descending else "") + "created_at", "-id")
+    else:
+        qs = qs.annotate(sort_key=RawSQL(json_value_sql(key, dialect))).order_by(("-" if descending else "") + "sort_key", "-id")
+    pages = max(1, -(-total // query.page_size))
+    page = min(max(1, query.page), pages)
+    records = await qs.offset((page - 1) * query.page_size).limit(query.page_size).prefetch_related("students__klass")
+    return ListPage(records=list(records), total=total, page=page, pages=pages)
+
+
+def _as_text(expression: str) -> str:
+    return f"CAST({expression} AS TEXT)"
+
+
+def _filter_text(spec, value: str, dialect: str) -> str:
+    """The filter value as the database prints the JSON value (SQLite: booleans are 1/0)."""
+    if spec.type == "boolean" and dialect == "sqlite":
+        return {"true": "1", "false": "0"}.get(value, value)
+    return value
+
+
+def _json_quoted(value: str) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False)
+
+
+async def _search_ids(definition: Definition, school: School, text: str, dialect: str) -> list[int]:
+    """Records whose search fields or student name contain the text (case-insensitive)."""
+    fields = [p for p in definition.list_config.get("search", []) if not p.startswith("@")]
+    ids = set(await Record.filter(school=school, form_id=definition.form_id, students__name__icontains=text).values_list("id", flat=True))
+    for path in fields:
+        found = await Record.filter(school=school, form_id=definition.form_id).annotate(
+            s=RawSQL(_as_text(json_value_sql(path, dialect)))).filter(s__icontains=text).values_list("id", flat=True)
+        ids.update(found)
+    return list(ids)
+
+
+def record_number(record: Record) -> str:
+    return f"{record.created_at:%Y}-{record.id:06d}" if record.created_at else str(record.id)
+

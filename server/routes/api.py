@@ -1,0 +1,139 @@
+"""The JSON API (bearer tokens): forms, records, students. Same storage and validation as the pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from litestar import Controller, Request, Response, get, post, put
+from litestar.exceptions import NotFoundException
+
+from server.definitions import Definition
+from server.i18n import gettext as _
+from server.models import Record, Student
+from server.records import ListQuery, VersionConflict, create_record, list_records, students_of, update_record
+from server.validation import FieldError, field_title, validate
+from server.web import definition_or_404, registry, school_of
+
+MAX_JSON_BYTES = 1_000_000
+
+
+def record_json(record: Record, student_ids: list[int]) -> dict:
+    return {"id": record.id, "form_id": record.form_id, "form_version": record.form_version, "version": record.version,
+            "students": student_ids, "status": record.status, "data": record.data,
+            "created_at": record.created_at.isoformat() if record.created_at else None,
+            "updated_at": record.updated_at.isoformat() if record.updated_at else None}
+
+
+def errors_response(errors: list[FieldError], definition: Definition | None = None, status_code: int = 422) -> Response:
+    items = []
+    for error in errors:
+        title = field_title(definition, error.path) if definition else ""
+        items.append({"field": error.pointer, "message": f"{title}：{error.message}" if title else error.message})
+    return Response({"errors": items}, status_code=status_code)
+
+
+async def read_body(request: Request) -> tuple[Any, Response | None]:
+    raw = await request.body()
+    if len(raw) > MAX_JSON_BYTES:
+        return None, errors_response([FieldError((), _("The request body is too large."))], status_code=413)
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None, errors_response([FieldError((), _("The request body is not valid JSON."))], status_code=400)
+    if not isinstance(body, dict):
+        return None, errors_response([FieldError((), _("The request body must be a JSON object."))], status_code=400)
+    return body, None
+
+
+class ApiController(Controller):
+    path = "/api"
+
+    @get("/forms")
+    async def forms(self, request: Request) -> list[dict]:
+        return [{"id": d.form_id, "title": d.title, "version": d.version, "part": part.title, "subject": d.subject}
+                for part in registry(request).parts for d in part.forms]
+
+    @get("/forms/{form_id:str}")
+    async def form(self, request: Request, form_id: str) -> dict:
+        definition = definition_or_404(request, form_id)
+        return {"id": definition.form_id, "title": definition.title, "version": definition.version,
+                "schema": definition.schema, "layout": definition.layout}
+
+    @get("/forms/{form_id:str}/records")
+    async def records(self, request: Request, form_id: str, page: int = 1) -> dict:
+        definition = definition_or_404(request, form_id)
+        school = await school_of(request.user)
+        result = await list_records(definition, school, ListQuery(filters={}, page=page, page_size=100))
+        return {"total": result.total, "page": result.page, "pages": result.pages,
+                "records": [record_json(r, [s.id for s in r.students]) for r in result.records]}
+
+    @post("/forms/{form_id:str}/records")
+    async def create(self, request: Request, form_id: str) -> Response:
+        definition = definition_or_404(request, form_id)
+        school = await school_of(request.user)
+        body, problem = await read_body(request)
+        if problem:
+            return problem
+        data = body.get("data")
+        students = await students_of(school, body.get("students") or [])
+        errors = validate(definition, data)
+        if students is None or not isinstance(body.get("students", []), list):
+            errors.append(FieldError(("students",), _("Unknown student id.")))
+        elif definition.subject == "student" and len(students) != 1:
+            errors.append(FieldError(("students",), _("A record of this form is about exactly one student.")))
+        if errors:
+            return errors_response(errors, definition)
+        record = await create_record(definition, school, request.user, data, students)
+        return Response(record_json(record, [s.id for s in students]), status_code=201)
+
+    @get("/records/{record_id:int}")
+    async def record(self, request: Request, record_id: int) -> dict:
+        record, _definition = await _load(request, record_id)
+        return record_json(record, [s.id for s in await record.students.all()])
+
+    @put("/records/{record_id:int}")
+    async def update(self, request: Request, record_id: int) -> Response:
+        record, definition = await _load(request, record_id)
+        body, problem = await read_body(request)
+        if problem:
+            return problem
+        version = body.get("version")
+        if not isinstance(version, int) or isinstance(version, bool):
+            return errors_response([FieldError(("version",), _("The record version is required (an integer)."))])
+        data = body.get("data")
+        errors = validate(definition, data)
+        if errors:
+            return errors_response(errors, definition)
+        try:
+            record = await update_record(record, version, data, request.user)
+        except VersionConflict as conflict:
+            current = conflict.current
+            return Response({"errors": [{"field": "/version", "message": _("The record was changed by someone else (now version %(version)s). Reload it and apply your change again.", version=current.version)}],
+                             "current": record_json(current, [s.id for s in await current.students.all()])}, status_code=409)
+        return Response(record_json(record, [s.id for s in await record.students.all()]), status_code=200)
+
+    @get("/students")
+    async def students(self, request: Request) -> list[dict]:
+        school = await school_of(request.user)
+        rows = await Student.filter(school=school).select_related("klass").order_by("id")
+        return [{"id": s.id, "name": s.name, "gender": s.gender, "student_number": s.student_number,
+                 "class": s.klass.name if s.klass else None} for s in rows]
+
+    @get("/students/{student_id:int}/records")
+    async def student_records(self, request: Request, student_id: int) -> list[dict]:
+        school = await school_of(request.user)
+        student = await Student.get_or_none(id=student_id, school=school)
+        if student is None:
+            raise NotFoundException(_("There is no such student."))
+        records = await student.records.filter(school=school).order_by("-created_at")
+        return [record_json(r, [student.id]) for r in records if registry(request).get(r.form_id)]
+
+
+async def _load(request: Request, record_id: int) -> tuple[Record, Definition]:
+    school = await school_of(request.user)
+    record = await Record.get_or_none(id=record_id, school_id=school.id)
+    definition = registry(request).get(record.form_id) if record else None
+    if record is None or definition is None:
+        raise NotFoundException(_("There is no such record."))
+    return record, definition

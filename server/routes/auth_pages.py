@@ -1,0 +1,39 @@
+"""Log in and out."""
+
+from __future__ import annotations
+
+from litestar import Controller, Request, Response, get, post
+from litestar.response import Redirect
+
+from server.auth import authenticate_password
+from server.i18n import gettext as _
+from server.sessions import rotate_session
+from server.web import page
+
+
+def safe_next(target: str) -> str:
+    """Only local paths: never redirect a login to another site."""
+    return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else "/forms"
+
+
+class AuthPages(Controller):
+    @get("/login")
+    async def login_page(self, request: Request, next: str = "/forms") -> Response:
+        return page(request, "pages/login.html", next=safe_next(next), error="", username="")
+
+    @post("/login", status_code=200)
+    async def login(self, request: Request) -> Response:
+        form = await request.form()
+        username = str(form.get("username", ""))[:80]
+        password = str(form.get("password", ""))[:1024]
+        user = await authenticate_password(username, password)
+        if user is None:
+            return page(request, "pages/login.html", status_code=401, next=safe_next(str(form.get("next", ""))),
+                        error=_("The user name or password is not correct."), username=username)
+        rotate_session(request, {"user_id": user.id})
+        return Redirect(safe_next(str(form.get("next", "/forms"))), status_code=303)
+
+    @post("/logout", status_code=200)
+    async def logout(self, request: Request) -> Response:
+        request.clear_session()
+        return Redirect("/login", status_code=303)

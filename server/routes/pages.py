@@ -1,0 +1,244 @@
+"""HTML pages: catalog, list, entry, view, edit and print. Thin: ask the registry, storage
+and renderers; no form is named here."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+import anyio
+from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import NotFoundException
+from litestar.response import Redirect
+
+from renderers.environment import option_label
+from renderers.forms import ENTRY, VIEW, render_layout
+from renderers.pdf import html_to_pdf, print_html
+from server.definitions import Definition, get_path
+from server.i18n import gettext as _
+from server.models import Record, Student, User
+from server.records import ListQuery, VersionConflict, create_record, list_records, record_number, students_of, update_record
+from server.validation import apply_row_action, parse_form, validate
+from server.web import NO_STORE, definition_or_404, is_htmx, page, registry, school_of, subject_context
+
+MAX_STUDENT_CHOICES = 3000
+
+
+class FormPages(Controller):
+    @get("/")
+    async def home(self) -> Redirect:
+        return Redirect("/forms")
+
+    @get("/forms")
+    async def catalog(self, request: Request) -> Response:
+        return page(request, "pages/catalog.html", parts=registry(request).parts)
+
+    @get("/forms/{form_id:str}")
+    async def list_view(self, request: Request, form_id: str) -> Response:
+        definition = definition_or_404(request, form_id)
+        school = await school_of(request.user)
+        params = request.query_params
+        filters = {key[2:]: value for key, value in params.items() if key.startswith("f.")}
+        search = params.get("q", "")[:100]
+        if params.get("format") == "csv":
+            return await _csv_export(definition, school, filters, search)
+        page_no = int(params.get("page", "1")) if params.get("page", "1").isdigit() else 1
+        result = await list_records(definition, school, ListQuery(filters=filters, search=search, page=page_no, page_size=request.app.state.settings.page_size))
+        columns = _list_columns(definition)
+        rows = [{"record": r, "cells": [_cell_text(definition, r, c["key"]) for c in columns]} for r in result.records]
+        kept = {k: v for k, v in params.items() if k in ("q",) or k.startswith("f.")}
+        filter_specs = [{"spec": definition.fields[p], "value": filters.get(p, "")} for p in definition.list_config.get("filters", [])]
+        return page(request, "pages/list.html", definition=definition, columns=columns, rows=rows, page=result,
+                    filters=filter_specs, search=search, query_string=urlencode(kept))
+
+    @get("/forms/{form_id:str}/new")
+    async def new(self, request: Request, form_id: str) -> Response:
+        definition = definition_or_404(request, form_id)
+        school = await school_of(request.user)
+        student_id = request.query_params.get("student", "")
+        students = await students_of(school, [student_id]) if student_id else []
+        if students is None:
+            raise NotFoundException(_("There is no such student."))
+        return await _entry_page(request, definition, {}, {}, students, action=f"/forms/{form_id}")
+
+    @post("/forms/{form_id:str}", status_code=200)
+    async def create(self, request: Request, form_id: str) -> Response:
+        definition = definition_or_404(request, form_id)
+        school = await school_of(request.user)
+        form = await request.form()
+        action = form.get("_action", "save")
+        chosen = form.get("_student", "")
+        students = await students_of(school, [chosen]) if chosen else []
+        data = parse_form(definition, form, keep_empty_rows=action != "save")
+        if action != "save":
+            apply_row_action(definition, data, action)
+            return await _entry_page(request, definition, data, {}, students or [], action=f"/forms/{form_id}")
+        errors = {e.name: e.message for e in validate(definition, data)}
+        if definition.subject == "student" and not students:
+            errors["_student"] = _("Please choose the student this record is about.")
+        if errors:
+            return await _entry_page(request, definition, data, errors, students or [], action=f"/forms/{form_id}", status_code=422)
+        record = await create_record(definition, school, request.user, data, students or [])
+        return _after_save(request, record)
+
+    @get("/records/{record_id:int}")
+    async def view(self, request: Request, record_id: int) -> Response:
+        record, definition, students = await _load(request, record_id)
+        school = await school_of(request.user)
+        body = render_layout(definition, VIEW, record.data, context=subject_context(school, students, record))
+        return page(request, "pages/record.html", definition=definition, record=record, body=body,
+                    record_number=record_number(record), saved=request.query_params.get("saved") == "1")
+
+    @get("/records/{record_id:int}/edit")
+    async def edit(self, request: Request, record_id: int) -> Response:
+        record, definition, students = await _load(request, record_id)
+        return await _entry_page(request, definition, record.data, {}, students, action=f"/records/{record_id}",
+                                 record=record, version=record.version)
+
+    @post("/records/{record_id:int}", status_code=200)
+    async def update(self, request: Request, record_id: int) -> Response:
+        record, definition, students = await _load(request, record_id)
+        form = await request.form()
+        action = form.get("_action", "save")
+        version_text = form.get("_version", "")
+        version = int(version_text) if str(version_text).isdigit() else record.version
+        data = parse_form(definition, form, keep_empty_rows=action != "save")
+        common = dict(action=f"/records/{record_id}", record=record, version=version)
+        if action != "save":
+            apply_row_action(definition, data, action)
+            return await _entry_page(request, definition, data, {}, students, **common)
+        errors = {e.name: e.message for e in validate(definition, data)}
+        if errors:
+            return await _entry_page(request, definition, data, errors, students, status_code=422, **common)
+        try:
+            record = await update_record(record, version, data, request.user)
+        except VersionConflict as conflict:
+            return await _conflict_page(request, definition, conflict.current, data, students)
+        return _after_save(request, record)
+
+    @get("/records/{record_id:int}/print.pdf")
+    async def print_record(self, request: Request, record_id: int) -> Response:
+        record, definition, students = await _load(request, record_id)
+        school = await school_of(request.user)
+        html = print_html(definition, record.data, context=subject_context(school, students, record))
+        pdf = await anyio.to_thread.run_sync(html_to_pdf, html)
+        return _pdf_response(pdf, f"record-{record.id}.pdf")
+
+    @get("/forms/{form_id:str}/blank.pdf")
+    async def print_blank(self, request: Request, form_id: str) -> Response:
+        definition = definition_or_404(request, form_id)
+        school = await school_of(request.user)
+        html = print_html(definition, {}, context={"@school.name": school.name}, blank=True)
+        pdf = await anyio.to_thread.run_sync(html_to_pdf, html)
+        return _pdf_response(pdf, f"{definition.form_id}-blank.pdf")
+
+
+async def _load(request: Request, record_id: int) -> tuple[Record, Definition, list[Student]]:
+    school = await school_of(request.user)
+    record = await Record.get_or_none(id=record_id, school_id=school.id)
+    definition = registry(request).get(record.form_id) if record else None
+    if record is None or definition is None:
+        raise NotFoundException(_("There is no such record."))
+    students = list(await record.students.all().select_related("klass"))
+    return record, definition, students
+
+
+async def _entry_page(request: Request, definition: Definition, data: dict, errors: dict[str, str], students: list[Student],
+                      *, action: str, status_code: int = 200, record: Record | None = None, version: int | None = None,
+                      conflict: str = "", theirs: str = "") -> Response:
+    school = await school_of(request.user)
+    body = render_layout(definition, ENTRY, data, errors=errors, context=subject_context(school, students, record), refresh_url=action)
+    choices = None
+    if definition.subject == "student" and record is None and not (students and "_student" not in errors and request.query_params.get("student")):
+        choices = await Student.filter(school=school, left_on__isnull=True).select_related("klass").order_by("klass__grade", "klass__name", "name").limit(MAX_STUDENT_CHOICES)
+    template = "pages/record_form.html" if is_htmx(request) else "pages/entry.html"
+    return page(request, template, status_code=status_code, definition=definition, body=body, action=action,
+                errors=errors, version=version, student_choices=choices, chosen_student=students[0].id if students else None,
+                cancel_url=f"/records/{record.id}" if record else f"/forms/{definition.form_id}", conflict=conflict,
+                theirs=theirs)
+
+
+async def _conflict_page(request: Request, definition: Definition, current: Record, mine: dict, students: list[Student]) -> Response:
+    """The second of two concurrent saves: both versions side by side, nothing overwritten."""
+    school = await school_of(request.user)
+    theirs = render_layout(definition, VIEW, current.data, context=subject_context(school, students, current))
+    message = _("Someone else saved this record while you were editing. Your version is in the form; the saved version is shown beside it. Saving again keeps your version.")
+    return await _entry_page(request, definition, mine, {}, students, action=f"/records/{current.id}", status_code=409,
+                             record=current, version=current.version, conflict=message, theirs=theirs)
+
+
+def _after_save(request: Request, record: Record) -> Response:
+    target = f"/records/{record.id}?saved=1"
+    if is_htmx(request):
+        return Response("", status_code=200, headers={"HX-Redirect": target, **NO_STORE})
+    return Redirect(target, status_code=303)
+
+
+def _pdf_response(pdf: bytes, filename: str) -> Response:
+    return Response(pdf, media_type="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{filename}"', **NO_STORE})
+
+
+def _list_columns(definition: Definition) -> list[dict[str, str]]:
+    labels = {"@student.name": _("Student"), "@student.class": _("Class"), "@student.number": _("Student number"),
+              "@record.created_on": _("Created"), "@student.gender": _("Gender")}
+    columns = definition.list_config.get("columns") or ["@student.name", *list(definition.fields)[:4]]
+    return [{"key": c, "label": labels.get(c, c) if c.startswith("@") else definition.fields[c].title} for c in columns]
+
+
+def _cell_text(definition: Definition, record: Record, key: str) -> str:
+    if key.startswith("@"):
+        students = list(record.students)
+        if not students:
+            return ""
+        student = students[0]
+        return {"@student.name": "、".join(s.name for s in students), "@student.class": student.klass.name if student.klass else "",
+                "@student.number": student.student_number, "@student.gender": student.gender,
+                "@record.created_on": record.created_at.date().isoformat()}.get(key, "")
+    spec = definition.fields[key]
+    value = get_path(record.data, key)
+    if value is None:
+        return ""
+    if spec.item_fields:
+        return _("%(count)s rows", count=len(value))
+    if isinstance(value, list):
+        return "、".join(option_label(spec, v) for v in value)
+    if spec.options or spec.type == "boolean":
+        return option_label(spec, value) if spec.options else (_("Yes") if value else _("No"))
+    return str(value)
+
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(text: str) -> str:
+    """Spreadsheets run cells that start like a formula: prefix them with an apostrophe (SECURITY.md item 7)."""
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+async def _csv_export(definition: Definition, school, filters: dict, search: str) -> Response:
+    result = await list_records(definition, school, ListQuery(filters=filters, search=search, page=1, page_size=100_000))
+    out = io.StringIO()
+    writer = csv.writer(out)
+    paths = list(definition.fields)
+    writer.writerow([_("Record"), _("Student"), _("Class"), _("Student number"), _("Form version"), _("Version"), _("Saved")]
+                    + [definition.fields[p].title for p in paths])
+    for record in result.records:
+        students = list(record.students)
+        row = [record_number(record), "、".join(s.name for s in students),
+               "、".join(s.klass.name for s in students if s.klass), "、".join(s.student_number for s in students),
+               str(record.form_version), str(record.version), record.updated_at.isoformat()]
+        for path in paths:
+            value = get_path(record.data, path)
+            spec = definition.fields[path]
+            if spec.item_fields:
+                row.append(json.dumps(value, ensure_ascii=False) if value else "")
+            else:
+                row.append(_cell_text(definition, record, path))
+        writer.writerow([csv_safe(str(cell)) for cell in row])
+    body = "\ufeff" + out.getvalue()  # BOM: Excel opens UTF-8 Chinese correctly
+    return Response(body.encode("utf-8"), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{definition.form_id}.csv"', **NO_STORE})

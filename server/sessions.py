@@ -1,0 +1,108 @@
+"""Server-side sessions kept in the database, with the fixation fix of SECURITY.md F1.
+
+Litestar's backend accepts any session id a browser sends and keeps it across login.
+Ours only reuses an id the store already knows, and issues a new one when the
+session asks for it (`rotate_session`), e.g. at login.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
+from litestar.stores.base import Store
+from litestar.types import Empty, Message, ScopeSession
+from litestar.datastructures import Cookie, MutableScopeHeaders
+from litestar.utils.dataclass import extract_dataclass_items
+
+from server.models import SessionEntry
+
+ROTATE_FLAG = "_rotate"
+KNOWN_ID_STATE = "xindang_session_id"
+
+
+def _expiry(expires_in: int | timedelta | None) -> datetime | None:
+    if expires_in is None:
+        return None
+    seconds = expires_in.total_seconds() if isinstance(expires_in, timedelta) else expires_in
+    return datetime.now(timezone.utc) + timedelta(seconds=seconds)
+
+
+class DatabaseStore(Store):
+    async def set(self, key: str, value: str | bytes, expires_in: int | timedelta | None = None) -> None:
+        data = value.encode() if isinstance(value, str) else value
+        await SessionEntry.update_or_create(key=key, defaults={"data": data, "expires_at": _expiry(expires_in)})
+
+    async def get(self, key: str, renew_for: int | timedelta | None = None) -> bytes | None:
+        entry = await SessionEntry.get_or_none(key=key)
+        if entry is None:
+            return None
+        if entry.expires_at and entry.expires_at <= datetime.now(timezone.utc):
+            await entry.delete()
+            return None
+        if renew_for and entry.expires_at:
+            entry.expires_at = _expiry(renew_for)
+            await entry.save(update_fields=["expires_at"])
+        return bytes(entry.data)
+
+    async def delete(self, key: str) -> None:
+        await SessionEntry.filter(key=key).delete()
+
+    async def delete_all(self) -> None:
+        await SessionEntry.all().delete()
+
+    async def exists(self, key: str) -> bool:
+        return await self.get(key) is not None
+
+    async def expires_in(self, key: str) -> int | None:
+        entry = await SessionEntry.get_or_none(key=key)
+        if entry is None or entry.expires_at is None:
+            return None
+        return int((entry.expires_at - datetime.now(timezone.utc)).total_seconds())
+
+    async def delete_expired(self) -> None:
+        await SessionEntry.filter(expires_at__lte=datetime.now(timezone.utc)).delete()
+
+
+def rotate_session(connection: ASGIConnection, data: dict[str, Any]) -> None:
+    """Replace the session's contents and ask for a fresh id (login, logout, privilege change)."""
+    connection.set_session({**data, ROTATE_FLAG: True})
+
+
+class RotatingSessionBackend(ServerSideSessionBackend):
+    async def load_from_connection(self, connection: ASGIConnection) -> dict[str, Any]:
+        session_id = connection.cookies.get(self.config.key)
+        if session_id:
+            store = self.config.get_store_from_app(connection.scope["app"])
+            data = await self.get(session_id, store=store)
+            if data is not None:
+                connection.scope.setdefault("state", {})[KNOWN_ID_STATE] = (session_id, data)
+                return self.deserialize_data(data)
+        return {}
+
+    async def store_in_message(self, scope_session: ScopeSession, message: Message, connection: ASGIConnection) -> None:
+        store = self.config.get_store_from_app(connection.scope["app"])
+        headers = MutableScopeHeaders.from_message(message)
+        known_id, loaded = connection.scope.get("state", {}).get(KNOWN_ID_STATE, (None, None))
+        cookie_params = dict(extract_dataclass_items(self.config, exclude_none=True, include=Cookie.__dict__.keys()))
+        if scope_session is Empty or not scope_session:
+            if known_id:
+                await self.delete(known_id, store=store)
+                headers.add("Set-Cookie", Cookie(value="", key=self.config.key, expires=0, **cookie_params).to_header(header=""))
+            return
+        session = dict(scope_session)
+        if session.pop(ROTATE_FLAG, False) and known_id:
+            await self.delete(known_id, store=store)
+            known_id = None
+        session_id = known_id or self.generate_session_id()
+        serialized = self.serialize_data(session, connection.scope)
+        if session_id != known_id or serialized != loaded:  # unchanged sessions cost no write
+            await self.set(session_id=session_id, data=serialized, store=store)
+        if session_id != connection.cookies.get(self.config.key):
+            headers.add("Set-Cookie", Cookie(value=session_id, key=self.config.key, **cookie_params).to_header(header=""))
+
+
+class DatabaseSessionConfig(ServerSideSessionConfig):
+    _backend_class = RotatingSessionBackend

@@ -1,0 +1,184 @@
+"""From a form post or an API body to checked data, with a Chinese message per field.
+
+HTML posts are strings: each field's widget turns them into the schema's type, then
+the definition's prebuilt validator runs. Fields hidden by a `when` are dropped first:
+neither shown, nor validated, nor stored.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Iterable, Protocol
+
+from jsonschema.exceptions import ValidationError
+
+from renderers.plan import field_widgets
+from renderers.widgets import MISSING
+from server.definitions import Definition, FieldSpec, delete_path, set_path
+from server.i18n import gettext as _
+
+MAX_STRING_CHARS = 20_000  # a single answer; schemas usually set a lower maxLength
+MAX_ROWS = 500
+ROW_KEY = re.compile(r"^(?P<index>\d{1,4})\.(?P<rest>.+)$")
+
+
+class FormLike(Protocol):
+    def getall(self, key: str, default: Any = ...) -> list[Any]: ...
+    def keys(self) -> Iterable[str]: ...
+
+
+@dataclass(frozen=True)
+class FieldError:
+    path: tuple  # ("sessions", 0, "topic")
+    message: str
+
+    @property
+    def name(self) -> str:
+        """The input name on the entry page."""
+        return ".".join(str(p) for p in self.path)
+
+    @property
+    def pointer(self) -> str:
+        return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in self.path)
+
+
+def parse_form(definition: Definition, form: FormLike, keep_empty_rows: bool = False) -> dict:
+    """Typed data from posted strings; what was left empty is left out."""
+    widgets = field_widgets(definition)
+    keys = list(form.keys())
+    data: dict = {}
+    for path, spec in definition.fields.items():
+        if spec.item_fields:
+            rows = _parse_rows(spec, form, keys, widgets, keep_empty_rows)
+            if rows:
+                set_path(data, path, rows)
+            continue
+        value = widgets[(None, path)].parse(_strings(form, path), spec)
+        if value is not MISSING:
+            set_path(data, path, value)
+    return data
+
+
+def _strings(form: FormLike, key: str) -> list[str]:
+    return [v if isinstance(v, str) else "" for v in form.getall(key, [])]
+
+
+def _parse_rows(spec: FieldSpec, form: FormLike, keys: list[str], widgets: dict, keep_empty: bool) -> list[dict]:
+    prefix = spec.path + "."
+    indexes = sorted({int(m.group("index")) for k in keys if k.startswith(prefix) and (m := ROW_KEY.match(k[len(prefix):]))})
+    rows = []
+    for index in indexes[:MAX_ROWS]:
+        item: dict = {}
+        for sub_path, sub_spec in spec.item_fields.items():
+            value = widgets[(spec.path, sub_path)].parse(_strings(form, f"{prefix}{index}.{sub_path}"), sub_spec)
+            if value is not MISSING:
+                set_path(item, sub_path, value)
+        if item or keep_empty:
+            rows.append(item)
+    return rows
+
+
+def apply_row_action(definition: Definition, data: dict, action: str) -> None:
+    """`add:<field>` appends an empty row, `remove:<field>:<n>` drops one (entry page buttons)."""
+    verb, _sep, rest = action.partition(":")
+    path, _sep, index = rest.partition(":")
+    spec = definition.fields.get(path)
+    if spec is None or not spec.item_fields:
+        return
+    rows = data.setdefault(path, [])
+    if verb == "add" and len(rows) < MAX_ROWS:
+        rows.append({})
+    elif verb == "remove" and index.isdigit() and int(index) < len(rows):
+        rows.pop(int(index))
+
+
+def drop_hidden(definition: Definition, data: dict) -> dict:
+    for path in definition.hidden_paths(data):
+        delete_path(data, path)
+    return data
+
+
+def validate(definition: Definition, data: Any) -> list[FieldError]:
+    """Every problem, one per field, in Chinese; hidden fields are removed from `data` first."""
+    if not isinstance(data, dict):
+        return [FieldError((), _("The data must be a JSON object."))]
+    too_long = [FieldError(path, _("This answer is too long.")) for path in _oversized(data, ())]
+    if too_long:
+        return too_long
+    drop_hidden(definition, data)
+    errors: dict[tuple, FieldError] = {}
+    for error in definition.validator.iter_errors(data):
+        for found in _explain(definition, error):
+            errors.setdefault(found.path, found)
+    return list(errors.values())
+
+
+def _oversized(value: Any, path: tuple) -> Iterable[tuple]:
+    if isinstance(value, str) and len(value) > MAX_STRING_CHARS:
+        yield path
+    elif isinstance(value, dict):
+        for key, sub in value.items():
+            yield from _oversized(sub, (*path, key))
+    elif isinstance(value, list):
+        for index, sub in enumerate(value):
+            yield from _oversized(sub, (*path, index))
+
+
+def _explain(definition: Definition, error: ValidationError) -> list[FieldError]:
+    path = tuple(error.absolute_path)
+    kind, value = error.validator, error.validator_value
+    if kind == "required":
+        return [FieldError((*path, name), _("This field is required.")) for name in value if name not in error.instance]
+    if kind == "dependentRequired":
+        return [FieldError((*path, name), _("This field is required.")) for names in value.values() for name in names
+                if name not in error.instance]
+    if kind == "additionalProperties":
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        return [FieldError((*path, name), _("This form has no field with this name.")) for name in extra]
+    return [FieldError(path, _message(kind, value, error))]
+
+
+def _message(kind: str, value: Any, error: ValidationError) -> str:
+    if kind == "type":
+        wanted = value if isinstance(value, str) else value[0]
+        return {
+            "integer": _("Please enter a whole number."),
+            "number": _("Please enter a number."),
+            "string": _("Please enter text."),
+            "boolean": _("Please choose yes or no."),
+            "array": _("Please choose from the options."),
+        }.get(wanted, _("The value has the wrong type."))
+    if kind in ("enum", "const", "oneOf", "anyOf"):
+        return _("Please choose one of the options.")
+    if kind == "minLength":
+        return _("Please enter at least %(limit)s characters.", limit=value)
+    if kind == "maxLength":
+        return _("Please enter at most %(limit)s characters (now %(count)s).", limit=value, count=len(error.instance))
+    if kind in ("minimum", "exclusiveMinimum"):
+        return _("The value must be at least %(limit)s.", limit=value) if kind == "minimum" else _("The value must be greater than %(limit)s.", limit=value)
+    if kind in ("maximum", "exclusiveMaximum"):
+        return _("The value must be at most %(limit)s.", limit=value) if kind == "maximum" else _("The value must be less than %(limit)s.", limit=value)
+    if kind == "pattern":
+        return _("The format is not valid.")
+    if kind == "format":
+        return _("Please enter a valid date (YYYY-MM-DD).") if value == "date" else _("The format is not valid.")
+    if kind == "minItems":
+        return _("Please choose or add at least %(limit)s.", limit=value)
+    if kind == "maxItems":
+        return _("Please choose or add at most %(limit)s.", limit=value)
+    if kind == "uniqueItems":
+        return _("Each option may be chosen only once.")
+    return _("The value is not valid.")
+
+
+def field_title(definition: Definition, path: tuple) -> str:
+    """The title of the field an error is about, for messages outside the page (API)."""
+    names = [p for p in path if isinstance(p, str)]
+    if not names:
+        return ""
+    top = definition.fields.get(".".join(names)) or definition.fields.get(names[0])
+    if top and top.item_fields and len(names) > 1:
+        sub = top.item_fields.get(".".join(names[1:]))
+        return f"{top.title} · {sub.title}" if sub else top.title
+    return top.title if top else names[-1]

@@ -1,0 +1,113 @@
+"""Shared fixtures: a real database (a SQLite file, and PostgreSQL when XINDANG_TEST_POSTGRES_URL
+is set), the app on it, a logged-in client and a small fictional school."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from litestar.testing import TestClient
+
+from server.settings import SQLITE_PRAGMAS, Settings
+
+PG_URL = os.environ.get("XINDANG_TEST_POSTGRES_URL", "")
+DATABASES = ["sqlite"] + (["postgres"] if PG_URL else [])
+PASSWORD = "correct horse battery"
+
+
+def _pg_admin(sql: str) -> None:
+    import asyncpg
+
+    async def run() -> None:
+        conn = await asyncpg.connect(PG_URL.replace("postgres://", "postgresql://", 1))
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
+def make_settings(tmp_path: Path, database: str) -> Settings:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(exist_ok=True)
+    env = {"XINDANG_DATA_DIR": str(data_dir), "XINDANG_SECRET_KEY": "test-secret-" + uuid.uuid4().hex}
+    if database == "postgres":
+        name = "xd_test_" + uuid.uuid4().hex[:12]
+        _pg_admin(f"CREATE DATABASE {name}")
+        env["XINDANG_DATABASE_URL"] = PG_URL.rsplit("/", 1)[0] + "/" + name
+    return Settings.from_env(env)
+
+
+def drop_settings_db(settings: Settings) -> None:
+    if not settings.is_sqlite:
+        name = settings.database_url.rsplit("/", 1)[1]
+        _pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@dataclass
+class World:
+    """A fictional school with one class, two students and an admin user."""
+
+    client: TestClient
+    settings: Settings
+    student_ids: list[int]
+    other_school_student_id: int
+    admin_username: str = "admin"
+
+    def run(self, coro_fn, *args):
+        return self.client.blocking_portal.call(coro_fn, *args)
+
+    def login(self, username: str = "admin", password: str = PASSWORD) -> None:
+        self.client.get("/login")
+        response = self.client.post("/login", data={"username": username, "password": password,
+                                                    "_csrf_token": self.csrf()}, follow_redirects=False)
+        assert response.status_code == 303, response.text
+
+    def csrf(self) -> str:
+        token = self.client.cookies.get("xd_csrf")
+        if not token:
+            self.client.get("/login")
+            token = self.client.cookies.get("xd_csrf")
+        return token
+
+
+async def seed() -> tuple[list[int], int]:
+    from server.auth import hash_password
+    from server.models import School, SchoolClass, Student, User
+
+    school = await School.create(code="t1", name="测试实验学校")
+    klass = await SchoolClass.create(school=school, grade=7, name="七年级(1)班", school_year="2026-2027")
+    await User.create(school=school, username="admin", display_name="管理员", password_hash=hash_password(PASSWORD), is_admin=True)
+    ids = []
+    for number, (name, gender) in enumerate([("林小雨", "女"), ("周明轩", "男")], start=1):
+        student = await Student.create(school=school, klass=klass, student_number=f"T{number:04d}", name=name, gender=gender)
+        ids.append(student.id)
+    other = await School.create(code="t2", name="另一所学校")
+    other_class = await SchoolClass.create(school=other, grade=7, name="七年级(9)班", school_year="2026-2027")
+    stranger = await Student.create(school=other, klass=other_class, student_number="X0001", name="外校学生", gender="男")
+    return ids, stranger.id
+
+
+@pytest.fixture(params=DATABASES)
+def world(request, tmp_path):
+    from server.app import create_app
+
+    settings = make_settings(tmp_path, request.param)
+    app = create_app(settings, migrate=True)
+    try:
+        with TestClient(app, base_url="http://testserver.local") as client:
+            ids, stranger = client.blocking_portal.call(seed)
+            yield World(client=client, settings=settings, student_ids=ids, other_school_student_id=stranger)
+    finally:
+        drop_settings_db(settings)
+
+
+@pytest.fixture
+def logged_in(world):
+    world.login()
+    return world
