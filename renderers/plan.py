@@ -10,7 +10,7 @@ from renderers.widgets import Widget, widget_for
 from server.definitions import CONTEXT_PREFIX, Definition, FieldSpec
 
 PAPER_MM = {"A4": (210, 297), "A3": (297, 420), "B5": (176, 250)}
-DEFAULT_MARGINS_MM = (18, 14, 16, 14)  # top, right, bottom, left
+DEFAULT_MARGINS_MM = (15, 14, 14, 14)  # top, right, bottom, left
 BLANK_RE = re.compile(r"\{\{\s*([^{}\s]+)\s*\}\}")
 
 

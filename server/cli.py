@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from server.i18n import gettext as _
 from server.settings import Settings
 
 
@@ -59,12 +60,12 @@ async def _init(settings: Settings, demo: bool, admin_user: str | None, admin_pa
             await user.save(update_fields=["password_hash"])
         if demo:
             await load_demo(Registry.load(settings.form_dirs), user)
-        click.echo(f"数据库：{settings.database_url.split('?')[0]}")
-        click.echo(f"管理员账号：{username}")
+        click.echo(_("Database: %(url)s", url=settings.database_url.split('?')[0]))
+        click.echo(_("Administrator account: %(username)s", username=username))
         if admin_password:
-            click.echo("管理员密码：（由 --admin-password 指定）")
+            click.echo(_("Administrator password: (set by --admin-password)"))
         elif credentials.exists():
-            click.echo(f"管理员密码：{credentials.read_text(encoding='utf-8').splitlines()[1]}")
+            click.echo(_("Administrator password: %(password)s", password=credentials.read_text(encoding='utf-8').splitlines()[1]))
     finally:
         await close_database()
 
@@ -79,7 +80,7 @@ def serve(host: str, port: int, workers: int) -> None:
 
     settings = Settings.from_env()
     _run(_migrate_only(settings))
-    click.echo(f"心档已启动：http://{host}:{port}/")
+    click.echo(_("Xindang is running at http://%(host)s:%(port)s/", host=host, port=port))
     uvicorn.run("server.app:create_app", factory=True, host=host, port=port, workers=workers,
                 log_level="info", proxy_headers=False, server_header=False)
 
@@ -110,7 +111,7 @@ def check_forms(directory: Path | None) -> None:
         problems += found
     for problem in problems:
         click.echo(str(problem))
-    click.echo(f"检查了 {len(form_dirs)} 个表单定义，发现 {len(problems)} 个问题。")
+    click.echo(_("Checked %(forms)s form definitions, found %(problems)s problems.", forms=len(form_dirs), problems=len(problems)))
     sys.exit(1 if problems else 0)
 
 
@@ -135,7 +136,7 @@ async def _token_create(settings: Settings, username: str) -> None:
     try:
         user = await User.get_or_none(username=username, is_active=True)
         if user is None:
-            click.echo(f"没有这个用户：{username}", err=True)
+            click.echo(_("No such user: %(username)s", username=username), err=True)
             sys.exit(1)
         click.echo(await create_token(user))
     finally:

@@ -38,7 +38,7 @@ async def open_database(settings: Settings, migrate: bool = True) -> None:
 
 
 async def close_database() -> None:
-    await connections.close_all()
+    await Tortoise.close_connections()
 
 
 async def assert_durable(settings: Settings) -> None:

@@ -108,23 +108,39 @@ def options_of(schema: dict) -> list[Option]:
     return []
 
 
-def collect_fields(schema: dict, prefix: str = "") -> dict[str, FieldSpec]:
-    """Every field of an object schema: nested plain objects are flattened into dotted paths."""
+def collect_fields(schema: dict, prefix: str = "", root: dict | None = None) -> dict[str, FieldSpec]:
+    """Every field of an object schema: nested plain objects are flattened into dotted paths.
+    A local `$ref` (`#/$defs/phone`) is resolved, so the field sees the type, limits and options."""
+    root = schema if root is None else root
     fields: dict[str, FieldSpec] = {}
     required = set(schema.get("required", []))
     for name, sub in (schema.get("properties") or {}).items():
         if not isinstance(sub, dict):
             continue
+        sub = resolve_local_ref(sub, root)
         path = f"{prefix}{name}"
         if sub.get("type") == "object" and "properties" in sub:
-            fields.update(collect_fields(sub, prefix=path + "."))
+            fields.update(collect_fields(sub, prefix=path + ".", root=root))
             continue
         spec = FieldSpec(path=path, schema=sub, required=name in required)
-        items = sub.get("items")
+        items = resolve_local_ref(sub.get("items"), root) if isinstance(sub.get("items"), dict) else sub.get("items")
         if sub.get("type") == "array" and isinstance(items, dict) and items.get("type") == "object":
-            spec.item_fields = collect_fields(items)
+            spec.item_fields = collect_fields(items, root=root)
         fields[path] = spec
     return fields
+
+
+def resolve_local_ref(schema: dict, root: dict, depth: int = 0) -> dict:
+    """`{"$ref": "#/$defs/x", "title": …}` → the referenced schema with the local keys on top."""
+    ref = schema.get("$ref")
+    if not isinstance(ref, str) or not ref.startswith("#/") or depth > 10:
+        return schema
+    target: Any = root
+    for part in ref[2:].split("/"):
+        target = target.get(part.replace("~1", "/").replace("~0", "~")) if isinstance(target, dict) else None
+    if not isinstance(target, dict):
+        return schema
+    return {**resolve_local_ref(target, root, depth + 1), **{k: v for k, v in schema.items() if k != "$ref"}}
 
 
 def get_path(data: Any, path: str) -> Any:

@@ -104,6 +104,11 @@ def world(request, tmp_path):
             ids, stranger = client.blocking_portal.call(seed)
             yield World(client=client, settings=settings, student_ids=ids, other_school_student_id=stranger)
     finally:
+        # Tortoise caches insert statements per connection name, not per dialect: forget
+        # them so the next test can run on the other database in this process.
+        from tortoise.backends.base.executor import EXECUTOR_CACHE
+
+        EXECUTOR_CACHE.clear()
         drop_settings_db(settings)
 
 
