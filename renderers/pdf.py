@@ -23,13 +23,27 @@ class FetchRefused(ValueError):
     pass
 
 
-def deny_fetcher(url: str, *args: Any, **kwargs: Any) -> dict:
-    """Allow only inline data: URLs; local files and the network are refused."""
-    if url.startswith("data:"):
-        from weasyprint.urls import default_url_fetcher
+@lru_cache(maxsize=1)
+def _deny_fetcher_class() -> type:
+    from weasyprint.urls import URLFetcher
 
-        return default_url_fetcher(url, *args, **kwargs)
-    raise FetchRefused(f"refused to fetch {url[:80]!r}")
+    class DenyFetcher(URLFetcher):
+        """WeasyPrint (>= 66) wants a URLFetcher object: a plain function breaks its error handling."""
+
+        def __init__(self) -> None:
+            super().__init__(allowed_protocols={"data"}, allow_redirects=False)
+
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            if not url[:5].lower() == "data:":
+                raise FetchRefused(f"refused to fetch {url[:80]!r}")
+            return super().fetch(url, headers)
+
+    return DenyFetcher
+
+
+def deny_fetcher(url: str, *args: Any, **kwargs: Any) -> Any:
+    """Allow only inline data: URLs; local files and the network are refused."""
+    return _deny_fetcher_class()().fetch(url)
 
 
 @lru_cache(maxsize=1)
@@ -71,4 +85,4 @@ def html_to_pdf(html: str) -> bytes:
     """CPU-bound: call from a worker thread or process, never on the event loop."""
     from weasyprint import HTML
 
-    return HTML(string=html, url_fetcher=deny_fetcher, base_url=None).write_pdf()
+    return HTML(string=html, url_fetcher=_deny_fetcher_class()(), base_url=None).write_pdf()

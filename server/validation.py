@@ -15,7 +15,7 @@ from jsonschema.exceptions import ValidationError
 
 from renderers.plan import field_widgets
 from renderers.widgets import MISSING
-from server.definitions import Definition, FieldSpec, delete_path, set_path
+from server.definitions import Definition, FieldSpec, delete_path, get_path, set_path
 from server.i18n import gettext as _
 
 MAX_STRING_CHARS = 20_000  # a single answer; schemas usually set a lower maxLength
@@ -86,7 +86,10 @@ def apply_row_action(definition: Definition, data: dict, action: str) -> None:
     spec = definition.fields.get(path)
     if spec is None or not spec.item_fields:
         return
-    rows = data.setdefault(path, [])
+    rows = get_path(data, path)
+    if not isinstance(rows, list):  # a nested array (`family.members`) lives under its parent object
+        rows = []
+        set_path(data, path, rows)
     if verb == "add" and len(rows) < MAX_ROWS:
         rows.append({})
     elif verb == "remove" and index.isdigit() and int(index) < len(rows):
@@ -177,8 +180,12 @@ def field_title(definition: Definition, path: tuple) -> str:
     names = [p for p in path if isinstance(p, str)]
     if not names:
         return ""
-    top = definition.fields.get(".".join(names)) or definition.fields.get(names[0])
-    if top and top.item_fields and len(names) > 1:
-        sub = top.item_fields.get(".".join(names[1:]))
+    # the longest leading path that is a field: `family.members` of ("family", "members", 1, "age")
+    cut = next((n for n in range(len(names), 0, -1) if ".".join(names[:n]) in definition.fields), 0)
+    if not cut:
+        return names[-1]
+    top = definition.fields[".".join(names[:cut])]
+    if top.item_fields and cut < len(names):
+        sub = top.item_fields.get(".".join(names[cut:]))
         return f"{top.title} · {sub.title}" if sub else top.title
-    return top.title if top else names[-1]
+    return top.title

@@ -1,0 +1,64 @@
+"""Shared by the benchmarks: the project root on sys.path, a fresh demo data dir, payloads."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+ADMIN_PASSWORD = "bench password 1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def demo_env() -> tuple[dict[str, str], Path]:
+    """A temporary data dir with the demo school and an admin (via `xindang init --demo`)."""
+    data_dir = Path(tempfile.mkdtemp(prefix="xindang-bench-"))
+    env = {**os.environ, "XINDANG_DATA_DIR": str(data_dir), "XINDANG_SECRET_KEY": "bench-secret",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH", "")]))}
+    env.pop("XINDANG_DATABASE_URL", None)
+    script = Path(sys.executable).parent / "xindang"
+    command = [str(script)] if script.exists() else [sys.executable, "-c", "from server.cli import main; main()"]
+    subprocess.run([*command, "init", "--demo", "--admin-user", "admin", "--admin-password", ADMIN_PASSWORD],
+                   env=env, cwd=ROOT, check=True, capture_output=True)
+    return env, data_dir
+
+
+def example(form_id: str, name: str = "full") -> dict:
+    return json.loads((ROOT / "form_defs" / form_id / "examples" / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def flatten(data: dict, prefix: str = "") -> list[tuple[str, str]]:
+    """Record data → the (name, value) pairs a browser posts from the entry page."""
+    pairs: list[tuple[str, str]] = []
+    for key, value in data.items():
+        name = prefix + key
+        if isinstance(value, dict):
+            pairs += flatten(value, name + ".")
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                if isinstance(item, dict):
+                    pairs += flatten(item, f"{name}.{index}.")
+                else:
+                    pairs.append((name, _form_text(item)))
+        else:
+            pairs.append((name, _form_text(value)))
+    return pairs
+
+
+def _form_text(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -1,0 +1,144 @@
+"""Shared helpers for the HTTP tests: example data → posted form fields, the shipped forms."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from server.definitions import Definition, get_path
+from server.i18n import translations
+from server.registry import Registry
+from server.settings import FORM_DEFS_DIR, I18N_DIR
+
+FORMS = ["registration", "screening_consent", "attention_ledger", "individual_counseling"]
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+@lru_cache(maxsize=1)
+def shipped_registry() -> Registry:
+    return Registry.load([FORM_DEFS_DIR])
+
+
+def definition(form_id: str) -> Definition:
+    found = shipped_registry().get(form_id)
+    assert found is not None, shipped_registry().problems.get(form_id)
+    return found
+
+
+def catalog_compiled() -> bool:
+    """Whether the Chinese UI catalog exists (then messages must be Chinese)."""
+    return (I18N_DIR / "zh_Hans_CN" / "LC_MESSAGES" / "messages.mo").exists()
+
+
+def assert_chinese(message: str) -> None:
+    """Chinese once the catalog is compiled; until then a non-empty English msgid."""
+    assert message.strip()
+    if catalog_compiled():
+        assert CJK.search(message), f"not translated: {message!r}"
+
+
+def form_text(value: Any) -> list[str]:
+    if isinstance(value, bool):
+        return ["true" if value else "false"]
+    if isinstance(value, list):
+        return [form_text(v)[0] for v in value]
+    return ["" if value is None else str(value)]
+
+
+def form_fields(definition: Definition, data: dict) -> dict[str, list[str]]:
+    """Example data as the entry page would post it: enum lists as repeated keys, booleans as
+    "true"/"false", rows as `field.N.sub`."""
+    fields: dict[str, list[str]] = {}
+    for path, spec in definition.fields.items():
+        value = get_path(data, path)
+        if value is None:
+            continue
+        if spec.item_fields:
+            for index, item in enumerate(value):
+                for sub_path in spec.item_fields:
+                    sub = get_path(item, sub_path)
+                    if sub is not None:
+                        fields[f"{path}.{index}.{sub_path}"] = form_text(sub)
+        else:
+            fields[path] = form_text(value)
+    return fields
+
+
+def example(form_id: str, name: str = "full") -> dict:
+    import json
+
+    return json.loads((FORM_DEFS_DIR / form_id / "examples" / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def squash(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def layout_labels(definition: Definition, *, entry: bool = False) -> list[str]:
+    """The label texts a layout prints: grid label cells, section/table titles, column labels,
+    signature labels, repeat titles (first item), cut-line labels. With entry=True, label cells
+    carrying a `when` are skipped (they show only when the condition matches)."""
+    labels: list[str] = []
+
+    def walk(blocks: list[dict], scope: str | None) -> None:
+        for block in blocks:
+            kind = block.get("type")
+            if entry and block.get("when"):
+                continue
+            if kind == "grid":
+                for row in block.get("rows", []):
+                    for cell in row:
+                        if entry and cell.get("when"):
+                            continue
+                        if isinstance(cell.get("label"), str) and "field" not in cell:
+                            labels.append(cell["label"])
+                        elif cell.get("label") is True:
+                            labels.append(definition.field(cell["field"], within=scope).title)
+            elif kind == "section":
+                labels.append(block.get("title", ""))
+                walk(block.get("blocks", []), scope)
+            elif kind in ("table", "ledger_row"):
+                inner = block["field"] if kind == "table" else scope
+                if block.get("title"):
+                    labels.append(block["title"])
+                for column in block.get("columns", []):
+                    label = column.get("label") or (definition.field(column["field"], within=inner).title if "field" in column else "")
+                    labels.append(label)
+            elif kind == "repeat":
+                if block.get("title"):
+                    labels.append(block["title"].replace("{n}", "1"))
+                walk(block.get("blocks", []), block["field"])
+            elif kind == "signature":
+                labels.append(block["label"])
+            elif kind == "cut_line" and block.get("label"):
+                labels.append(block["label"])
+
+    walk(definition.layout.get("blocks", []), None)
+    for item in definition.layout.get("header", []):
+        if item.get("label"):
+            labels.append(item["label"])
+    return [label for label in labels if label]
+
+
+def short_text_field(definition: Definition) -> str:
+    """A top-level free-text field (no options, no pattern) to change in an update."""
+    for path, spec in definition.fields.items():
+        if spec.kind == "short_text" and "pattern" not in spec.schema and spec.schema.get("maxLength", 0) >= 10:
+            return path
+    raise AssertionError("no short text field")
+
+
+def text_values(definition: Definition, data: dict) -> list[str]:
+    """Free-text answers (no options) of the example, top level and in rows."""
+    found = []
+    for path, spec in definition.fields.items():
+        specs = spec.item_fields.items() if spec.item_fields else [(path, spec)]
+        rows = (get_path(data, path) or []) if spec.item_fields else [data]
+        for row in rows:
+            for sub_path, sub in specs:
+                value = get_path(row, sub_path)
+                if isinstance(value, str) and not sub.options and sub.kind in ("short_text", "long_text"):
+                    found.append(value)
+    return found

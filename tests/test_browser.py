@@ -1,0 +1,169 @@
+"""End to end in a real browser: Debian's Chromium driven by Playwright against the real server.
+
+The server runs as a subprocess (`xindang init --demo`, then `xindang serve`) on a free
+loopback port with a temporary data directory. The scenario is the teacher's: log in,
+open a new 综合登记表, make one mistake, see the Chinese message next to the field with the
+typed values kept (htmx swaps the form in place), fix it, save, and find the record in the list.
+Never downloads a browser: without /usr/bin/chromium the test is skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ZH_CATALOG = PROJECT_ROOT / "i18n" / "zh_Hans_CN" / "LC_MESSAGES" / "messages.mo"
+ADMIN_PASSWORD = "browser test pw 1"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+pytestmark = pytest.mark.browser
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _xindang() -> list[str]:
+    script = Path(sys.executable).parent / "xindang"
+    return [str(script)] if script.exists() else [sys.executable, "-c", "from server.cli import main; main()"]
+
+
+def _wait_until_up(url: str, proc: subprocess.Popen, log: Path, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited with {proc.returncode}:\n{log.read_text(errors='replace')}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"the server did not answer within {timeout} s:\n{log.read_text(errors='replace')}")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    if not CHROMIUM.exists():
+        pytest.skip("Debian Chromium (/usr/bin/chromium) is not installed")
+    tmp = tmp_path_factory.mktemp("browser")
+    env = {**os.environ, "XINDANG_DATA_DIR": str(tmp / "data"), "XINDANG_SECRET_KEY": "x"}
+    env.pop("XINDANG_DATABASE_URL", None)
+    init = subprocess.run([*_xindang(), "init", "--demo", "--admin-user", "admin", "--admin-password", ADMIN_PASSWORD],
+                          env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
+    assert init.returncode == 0, init.stdout + init.stderr
+    port = _free_port()
+    log = tmp / "server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([*_xindang(), "serve", "--host", "127.0.0.1", "--port", str(port)],
+                                env=env, cwd=PROJECT_ROOT, stdout=out, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(base + "/login", proc, log)
+        yield {"base": base, "tmp": tmp, "log": log}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_entry_error_then_save(server):
+    from playwright.sync_api import expect, sync_playwright
+
+    base, tmp = server["base"], server["tmp"]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(locale="zh-CN", viewport={"width": 1280, "height": 1600})
+        page.set_default_timeout(10_000)
+        problems: list[str] = []
+        page.on("pageerror", lambda exc: problems.append(str(exc)))
+        try:
+            # Log in.
+            page.goto(base + "/login")
+            page.fill("#username", "admin")
+            page.fill("#password", ADMIN_PASSWORD)
+            with page.expect_navigation():
+                page.click("form[action='/login'] button[type=submit]")
+            assert page.url.rstrip("/").endswith("/forms"), page.url
+
+            # A new 综合登记表: choose a student, fill everything but the required 建档日期.
+            page.goto(base + "/forms/registration/new")
+            student = page.locator("#f-_student")
+            options = student.locator("option").all()
+            chosen = next(o for o in options if o.get_attribute("value"))
+            student_id = chosen.get_attribute("value")
+            student_name = chosen.inner_text().split()[-1]
+            student.select_option(student_id)
+            page.fill("#f-basic-ethnicity", "汉族")
+            page.fill("#f-basic-interests", "绘画、羽毛球")
+            page.check("input[name='family.structure'][value='双亲']")
+            page.fill("#f-family-guardian", "王丽（母亲）")
+            page.fill("#f-family-guardian_phone", "13800000001")
+            page.fill("#f-family-members-0-relation", "母亲")
+            page.fill("#f-family-members-1-relation", "父亲")
+            assert page.input_value("#f-established_on") == ""
+            form_url = page.url
+
+            with page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/forms/registration")) as posted:
+                page.click("button[name='_action'][value='save']")
+            assert posted.value.status == 422
+            error = page.locator("#err-established_on")
+            expect(error).to_be_visible()
+            page.screenshot(path=str(tmp / "registration-error.png"), full_page=True)
+
+            # Not navigated: htmx swapped the form in place, the typed values are kept.
+            assert page.url == form_url
+            assert urlpath(page.url) == "/forms/registration/new"
+            assert "error" in (error.get_attribute("class") or "").split()
+            message = error.inner_text().strip()
+            assert message
+            if ZH_CATALOG.exists():
+                assert "必填" in message, message
+            # Next to the field: in the same table cell as the 建档日期 input.
+            cell = page.locator("td.field", has=page.locator("#f-established_on"))
+            expect(cell.locator(".error")).to_have_text(message)
+            assert page.get_attribute("#f-established_on", "aria-invalid") == "true"
+            assert page.input_value("#f-basic-ethnicity") == "汉族"
+            assert page.input_value("#f-family-guardian") == "王丽（母亲）"
+            assert page.is_checked("input[name='family.structure'][value='双亲']")
+            assert page.input_value("#f-_student") == student_id
+
+            # Fix the mistake and save: the browser lands on the new record.
+            page.fill("#f-established_on", "2024-09-05")
+            with page.expect_navigation(url=re.compile(r"/records/\d+")):
+                page.click("button[name='_action'][value='save']")
+            assert re.fullmatch(r"/records/\d+", urlpath(page.url)), page.url
+            expect(page.locator("main")).to_contain_text("汉族")
+            page.screenshot(path=str(tmp / "registration-saved.png"), full_page=True)
+
+            # The list shows the student.
+            page.goto(base + "/forms/registration")
+            expect(page.locator("main")).to_contain_text(student_name)
+            assert not problems, problems
+        except Exception:
+            page.screenshot(path=str(tmp / "failure.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
+
+
+def urlpath(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).path

@@ -1,0 +1,280 @@
+"""The generated HTML pages of the four shipped forms, over HTTP, on SQLite (and PostgreSQL)."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+
+from _formdata import (CJK, FORMS, assert_chinese, definition, example, form_fields, layout_labels, short_text_field,
+                       squash, text_values)
+from server.definitions import get_path
+from server.models import Record, RecordRevision
+
+
+async def count_records(form_id: str | None = None) -> int:
+    return await (Record.filter(form_id=form_id) if form_id else Record.all()).count()
+
+
+async def record_state(record_id: int) -> tuple[int, dict]:
+    record = await Record.get(id=record_id)
+    return record.version, record.data
+
+
+def page_text(response) -> str:
+    return squash(html.unescape(response.text))
+
+
+def valid_post(world, form_id: str, data: dict | None = None) -> dict:
+    d = definition(form_id)
+    fields = form_fields(d, example(form_id) if data is None else data)
+    fields["_student"] = [str(world.student_ids[0])]
+    fields["_csrf_token"] = [world.csrf()]
+    return fields
+
+
+def first_required(form_id: str) -> str:
+    d = definition(form_id)
+    return next(p for p in d.fields if d.fields[p].required and "." not in p)
+
+
+def assert_error_next_to(page: str, name: str) -> None:
+    dashed = name.replace(".", "-")
+    field_at = page.find(f'id="f-{dashed}')
+    error_at = page.find(f'class="error" id="err-{dashed}"')
+    assert field_at > 0, f"no input for {name}"
+    assert error_at > field_at, f"no error element after the input of {name}"
+    between = page[field_at:error_at]
+    assert "<td" not in between and "<th" not in between and "</td>" not in between, between
+    assert f'aria-describedby="err-{dashed}"' in page
+    message = re.search(rf'id="err-{re.escape(dashed)}">([^<]+)<', page).group(1)
+    assert_chinese(html.unescape(message))
+
+
+def create(world, form_id: str) -> int:
+    response = world.client.post(f"/forms/{form_id}", data=valid_post(world, form_id), follow_redirects=False)
+    assert response.status_code == 303, response.text[:2000]
+    match = re.fullmatch(r"/records/(\d+)\?saved=1", response.headers["location"])
+    assert match, response.headers["location"]
+    return int(match.group(1))
+
+
+@pytest.mark.parametrize("form_id", FORMS)
+def test_entry_page_and_invalid_post(logged_in, form_id):
+    world, client, d = logged_in, logged_in.client, definition(form_id)
+    response = client.get(f"/forms/{form_id}/new")
+    assert response.status_code == 200
+    text = page_text(response)
+    assert squash(d.title) in text
+    missing = [label for label in layout_labels(d, entry=True) if squash(label) not in text]
+    assert not missing, missing
+    assert "<html" in response.text and 'name="_csrf_token"' in response.text
+
+    fields = valid_post(world, form_id)
+    broken = first_required(form_id)
+    fields.pop(broken)
+    response = client.post(f"/forms/{form_id}", data=fields, follow_redirects=False)
+    assert response.status_code == 422
+    assert_error_next_to(response.text, broken)
+    assert 'class="error-summary"' in response.text
+    # what was typed is still there
+    for value in text_values(d, example(form_id)):
+        if value != get_path(example(form_id), broken):
+            assert html.escape(value, quote=True) in response.text or html.escape(value, quote=False) in response.text, value
+    assert f'<option value="{world.student_ids[0]}" selected' in response.text
+    assert world.run(count_records) == 0
+
+
+@pytest.mark.parametrize("form_id", FORMS)
+def test_create_list_view_edit_conflict_csv(logged_in, form_id):
+    world, client, d = logged_in, logged_in.client, definition(form_id)
+    data = example(form_id)
+    record_id = create(world, form_id)
+    version, stored = world.run(record_state, record_id)
+    assert version == 1 and stored == data
+
+    listing = client.get(f"/forms/{form_id}")
+    assert listing.status_code == 200
+    assert f'href="/records/{record_id}"' in listing.text and "林小雨" in listing.text
+
+    view = client.get(f"/records/{record_id}")
+    assert view.status_code == 200
+    text = page_text(view)
+    assert "林小雨" in text and squash(d.title) in text
+    for value in text_values(d, data):
+        assert squash(value) in text, value
+
+    edit = client.get(f"/records/{record_id}/edit")
+    assert edit.status_code == 200
+    assert 'name="_version" value="1"' in edit.text
+    path = short_text_field(d)
+    changed = {**data}
+    changed_value = "改过的内容"
+    from server.definitions import set_path
+    import copy
+    changed = copy.deepcopy(data)
+    set_path(changed, path, changed_value)
+    fields = valid_post(world, form_id, changed)
+    fields["_version"] = ["1"]
+    response = client.post(f"/records/{record_id}", data=fields, follow_redirects=False)
+    assert response.status_code == 303, response.text[:2000]
+    assert response.headers["location"] == f"/records/{record_id}?saved=1"
+    version, stored = world.run(record_state, record_id)
+    assert version == 2 and get_path(stored, path) == changed_value
+    assert changed_value in client.get(f"/records/{record_id}").text
+
+    # a save based on version 1 is now stale: 409, nothing overwritten
+    stale = valid_post(world, form_id, data)
+    stale["_version"] = ["1"]
+    response = client.post(f"/records/{record_id}", data=stale, follow_redirects=False)
+    assert response.status_code == 409
+    assert CJK.search(response.text)
+    assert 'name="_version" value="2"' in response.text
+    version, stored = world.run(record_state, record_id)
+    assert version == 2 and get_path(stored, path) == changed_value
+
+    csv = client.get(f"/forms/{form_id}?format=csv")
+    assert csv.status_code == 200
+    assert csv.content.startswith(b"\xef\xbb\xbf")
+    body = csv.content.decode("utf-8")
+    assert "林小雨" in body and changed_value in body
+    assert csv.headers["content-type"].startswith("text/csv")
+
+
+@pytest.mark.parametrize("form_id", FORMS)
+def test_htmx_post(logged_in, form_id):
+    world, client = logged_in, logged_in.client
+    headers = {"HX-Request": "true"}
+    fields = valid_post(world, form_id)
+    broken = first_required(form_id)
+    fields.pop(broken)
+    response = client.post(f"/forms/{form_id}", data=fields, headers=headers)
+    assert response.status_code == 422
+    assert "<html" not in response.text.lower()
+    assert response.text.lstrip().startswith('<form id="record-form"')
+    assert_error_next_to(response.text, broken)
+    assert world.run(count_records) == 0
+
+    response = client.post(f"/forms/{form_id}", data=valid_post(world, form_id), headers=headers, follow_redirects=False)
+    assert response.status_code == 200
+    assert re.fullmatch(r"/records/\d+\?saved=1", response.headers["hx-redirect"])
+    assert world.run(count_records) == 1
+
+
+def test_unknown_ids_are_404(logged_in):
+    client = logged_in.client
+    for url in ["/forms/no_such_form", "/forms/no_such_form/new", "/forms/no_such_form/blank.pdf", "/records/999999",
+                "/records/999999/edit", "/records/999999/print.pdf"]:
+        response = client.get(url)
+        assert response.status_code == 404, url
+        assert CJK.search(response.text), url
+    response = client.post("/forms/no_such_form", data={"_csrf_token": logged_in.csrf()})
+    assert response.status_code == 404
+
+
+async def _foreign_record(student_id: int) -> int:
+    from server.auth import hash_password
+    from server.models import School, Student, User
+    from server.records import create_record
+
+    student = await Student.get(id=student_id)
+    school = await School.get(id=student.school_id)
+    user = await User.create(school=school, username="other-admin", display_name="外校", password_hash=hash_password("x"))
+    record = await create_record(definition("screening_consent"), school, user, example("screening_consent"), [student])
+    return record.id
+
+
+def test_other_schools_record_is_404(logged_in):
+    world, client = logged_in, logged_in.client
+    record_id = world.run(_foreign_record, world.other_school_student_id)
+    for url in [f"/records/{record_id}", f"/records/{record_id}/edit", f"/records/{record_id}/print.pdf"]:
+        response = client.get(url)
+        assert response.status_code == 404, url
+        assert "外校学生" not in response.text
+    fields = valid_post(world, "screening_consent")
+    fields["_version"] = ["1"]
+    assert client.post(f"/records/{record_id}", data=fields).status_code == 404
+    assert world.run(record_state, record_id)[0] == 1
+    assert "外校学生" not in client.get("/forms/screening_consent").text
+    # nor can a record be made about another school's student
+    fields = valid_post(world, "screening_consent")
+    fields["_student"] = [str(world.other_school_student_id)]
+    response = client.post("/forms/screening_consent", data=fields, follow_redirects=False)
+    assert response.status_code == 422
+    assert world.run(count_records, "screening_consent") == 1
+
+
+def test_not_logged_in_redirects_to_login(world):
+    client = world.client
+    for url in ["/forms", "/forms/registration", "/forms/registration/new", "/records/1"]:
+        response = client.get(url, follow_redirects=False)
+        assert response.status_code in (302, 303), url
+        assert response.headers["location"].startswith("/login"), url
+    response = client.post("/forms/screening_consent", data=valid_post(world, "screening_consent"), follow_redirects=False)
+    assert response.status_code in (302, 303, 401)
+    assert world.run(count_records) == 0
+
+
+def test_post_without_csrf_token_is_403(logged_in):
+    world, client = logged_in, logged_in.client
+    fields = valid_post(world, "screening_consent")
+    fields.pop("_csrf_token")
+    response = client.post("/forms/screening_consent", data=fields, follow_redirects=False)
+    assert response.status_code == 403
+    assert CJK.search(response.text)
+    fields["_csrf_token"] = ["forged" + world.csrf()[6:]]
+    assert client.post("/forms/screening_consent", data=fields, follow_redirects=False).status_code == 403
+    assert world.run(count_records) == 0
+
+
+def test_row_add_and_remove_rerender_without_saving(logged_in):
+    world, client = logged_in, logged_in.client
+    base = {"_csrf_token": [world.csrf()], "_student": [str(world.student_ids[0])],
+            "family.members.0.relation": ["父亲"], "family.members.1.relation": ["母亲"], "established_on": ["2024-09-01"]}
+    response = client.post("/forms/registration", data={**base, "_action": ["add:family.members"]})
+    assert response.status_code == 200
+    assert 'name="family.members.2.relation"' in response.text
+    assert 'name="family.members.3.relation"' not in response.text
+    assert 'value="父亲"' in response.text and 'value="母亲"' in response.text
+    assert 'class="error"' not in response.text  # not validated: nothing was saved yet
+
+    response = client.post("/forms/registration", data={**base, "_action": ["remove:family.members:0"]})
+    assert response.status_code == 200
+    assert 'value="父亲"' not in response.text
+    assert re.search(r'name="family\.members\.0\.relation" value="母亲"', response.text)
+
+    response = client.post("/forms/individual_counseling", data={**base, "_action": ["add:sessions"],
+                                                                 "sessions.0.topic": ["第一次"]})
+    assert response.status_code == 200
+    assert 'name="sessions.1.topic"' in response.text and 'name="sessions.2.topic"' not in response.text
+    assert world.run(count_records) == 0
+
+
+def test_revision_written_on_create_and_update(logged_in):
+    world, client = logged_in, logged_in.client
+    record_id = create(world, "attention_ledger")
+    fields = valid_post(world, "attention_ledger")
+    fields["owner"] = ["王老师"]
+    fields["_version"] = ["1"]
+    assert client.post(f"/records/{record_id}", data=fields, follow_redirects=False).status_code == 303
+
+    async def revisions():
+        return [(r.version, r.action, r.diff) for r in await RecordRevision.filter(record_id=record_id).order_by("version")]
+
+    found = world.run(revisions)
+    assert [(v, a) for v, a, _d in found] == [(1, "create"), (2, "update")]
+    assert found[1][2] == {"owner": ["李华", "王老师"]}
+
+
+def test_when_hides_label_and_field_until_it_matches(logged_in):
+    world, client = logged_in, logged_in.client
+    page = client.get("/forms/registration/new").text
+    assert ">说明</th>" not in page and 'name="health.prior_help_note"' not in page
+    # changing 既往就诊 re-renders the form (the `refresh` round trip): now 说明 is asked for
+    response = client.post("/forms/registration", data={"_csrf_token": world.csrf(), "_action": "refresh",
+                                                         "health.prior_help": "有"}, headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert ">说明</th>" in response.text and 'name="health.prior_help_note"' in response.text
+    assert 'class="error"' not in response.text
+    assert world.run(count_records) == 0
