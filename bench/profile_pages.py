@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import sqlite3
 import sys
 import time
@@ -81,7 +82,10 @@ def main() -> None:
     env, data_dir = demo_env()
     os.environ.update({k: env[k] for k in ("XINDANG_DATA_DIR", "XINDANG_SECRET_KEY")})
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    asyncio.run(run(args.case, args.n, data_dir))
+    try:
+        asyncio.run(run(args.case, args.n, data_dir))
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -155,6 +156,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     env, data_dir = demo_env()
     port = free_port()
     proc = start_server(env, port, pin)
+    affinity = os.sched_getaffinity(0) if pin else None
     if pin:
         os.sched_setaffinity(0, {1})
     base = f"http://127.0.0.1:{port}"
@@ -194,6 +196,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+        if affinity:
+            os.sched_setaffinity(0, affinity)
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ is set), the app on it, a logged-in client and a small fictional school."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import uuid
 from dataclasses import dataclass
@@ -76,13 +77,21 @@ class World:
         return token
 
 
+@functools.lru_cache(maxsize=None)
+def light_password_hash(password: str) -> str:
+    """A real argon2id hash with light parameters: login verifies it with the app's own hasher
+    (the parameters travel in the hash), at a fraction of the production cost."""
+    from argon2 import PasswordHasher
+
+    return PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(password)
+
+
 async def seed() -> tuple[list[int], int]:
-    from server.auth import hash_password
     from server.models import School, SchoolClass, Student, User
 
     school = await School.create(code="t1", name="测试实验学校")
     klass = await SchoolClass.create(school=school, grade=7, name="七年级(1)班", school_year="2026-2027")
-    await User.create(school=school, username="admin", display_name="管理员", password_hash=hash_password(PASSWORD), is_admin=True)
+    await User.create(school=school, username="admin", display_name="管理员", password_hash=light_password_hash(PASSWORD), is_admin=True)
     ids = []
     for number, (name, gender) in enumerate([("林小雨", "女"), ("周明轩", "男")], start=1):
         student = await Student.create(school=school, klass=klass, student_number=f"T{number:04d}", name=name, gender=gender)
@@ -116,3 +125,24 @@ def world(request, tmp_path):
 def logged_in(world):
     world.login()
     return world
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_definitions():
+    """Checking and compiling the shipped definitions costs ~0.6 s per app: every app of the
+    session reuses a folder's definition while its files are unchanged (definitions are immutable)."""
+    import server.registry
+
+    original = server.registry.load_form_dir
+    cache: dict = {}
+
+    def cached(form_dir: Path):
+        files = sorted(p for p in form_dir.rglob("*.json") if p.is_file())
+        key = (str(form_dir.resolve()), tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files))
+        if key not in cache:
+            cache[key] = original(form_dir)
+        return cache[key]
+
+    server.registry.load_form_dir = cached
+    yield
+    server.registry.load_form_dir = original

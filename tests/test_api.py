@@ -116,13 +116,13 @@ def test_students_must_be_own_school_and_exactly_one(api):
 
 
 async def _foreign_record(student_id: int) -> int:
-    from server.auth import hash_password
+    from conftest import light_password_hash
     from server.models import School, Student, User
     from server.records import create_record
 
     student = await Student.get(id=student_id)
     school = await School.get(id=student.school_id)
-    user = await User.create(school=school, username="other", display_name="外校", password_hash=hash_password("x"))
+    user = await User.create(school=school, username="other", display_name="外校", password_hash=light_password_hash("x"))
     return (await create_record(definition("attention_ledger"), school, user, example("attention_ledger"), [student])).id
 
 

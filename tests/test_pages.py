@@ -174,13 +174,13 @@ def test_unknown_ids_are_404(logged_in):
 
 
 async def _foreign_record(student_id: int) -> int:
-    from server.auth import hash_password
+    from conftest import light_password_hash
     from server.models import School, Student, User
     from server.records import create_record
 
     student = await Student.get(id=student_id)
     school = await School.get(id=student.school_id)
-    user = await User.create(school=school, username="other-admin", display_name="外校", password_hash=hash_password("x"))
+    user = await User.create(school=school, username="other-admin", display_name="外校", password_hash=light_password_hash("x"))
     record = await create_record(definition("screening_consent"), school, user, example("screening_consent"), [student])
     return record.id
 
