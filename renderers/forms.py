@@ -2,18 +2,28 @@
 
 The three modes walk the same plan (`renderers.plan`); only the cell contents differ:
 an input, a formatted value, or a value on an underline with □/☑ boxes.
+
+Most of a page is the same for every record (grids, labels, bands). That part is
+rendered once per definition, mode and locale into a skeleton with holes; a request
+fills only the holes: its field values, context values, and blocks whose shape
+depends on the record (tables, repeats, anything with `when`).
 """
 
 from __future__ import annotations
 
+import re
+import secrets
 from dataclasses import dataclass, field
-from typing import Any
+from functools import lru_cache
+from typing import Any, Callable
 
 from markupsafe import Markup, escape
 
 from renderers.environment import environment
-from renderers.plan import Plan, plan_for
-from server.definitions import Definition, FieldSpec, walk_blocks
+from server.i18n import current_locale
+from renderers.plan import Cell, plan_for
+from renderers.widgets import Widget, widget_for
+from server.definitions import Definition, FieldSpec, get_path
 
 ENTRY, VIEW, PRINT = "entry", "view", "print"
 
@@ -82,34 +92,144 @@ class RenderState:
     def error(self, name: str) -> str:
         return self.errors.get(name, "")
 
-    def input_attrs(self, spec: FieldSpec, name: str, suffix: str = "") -> Markup:
+    def input_attrs(self, spec: FieldSpec, name: str, suffix: str = "") -> str:
         """id, name, accessibility and refresh attributes, all quoted and escaped (F5)."""
-        element_id = "f-" + name.replace(".", "-") + suffix
-        parts = [f'id="{escape(element_id)}"', f'name="{escape(name)}"']
+        attrs = _id_and_name(name, suffix)
         if name in self.errors:
-            parts.append(f'aria-invalid="true" aria-describedby="err-{escape(name.replace(".", "-"))}"')
-        if self.refresh_url and spec.path in when_fields(self.definition) and "." not in name:
-            parts.append(
-                f'hx-post="{escape(self.refresh_url)}" hx-trigger="change" hx-target="closest form" '
-                f'hx-swap="outerHTML" hx-vals=\'{{"_action": "refresh"}}\''
-            )
-        return Markup(" ".join(parts))
+            attrs += f' aria-invalid="true" aria-describedby="err-{escape(name.replace(".", "-"))}"'
+        if self.refresh_url and "." not in name and spec.path in when_fields(self.definition):
+            attrs += (f' hx-post="{escape(self.refresh_url)}" hx-trigger="change" hx-target="closest form" '
+                      f'hx-swap="outerHTML" hx-vals=\'{{"_action": "refresh"}}\'')
+        return attrs
+
+    def field(self, spec: FieldSpec, widget: Widget | None, data: dict, prefix: str, cell: Cell | None = None,
+              compact: bool = False) -> Markup:
+        """One field's cell content: an input (entry) or its value (view, paper)."""
+        widget = widget or widget_for(spec)
+        value = get_path(data, spec.path)
+        if not self.entry:
+            lines = cell.lines if cell else 0
+            shown = getattr(display_macros(), widget.display)(self, spec, value, lines, compact)
+            if cell and cell.show_title:
+                return Markup(f'<span class="field-title">{escape(spec.title)}：</span>') + shown
+            return shown
+        name = prefix + spec.path
+        html_id = name.replace(".", "-")
+        parts = []
+        if cell and cell.show_title:
+            required = '<span class="req">*</span>' if spec.required else ""
+            parts.append(f'<label class="field-title" for="f-{escape(html_id)}">{escape(spec.title)}{required}</label>')
+        parts.append(widget.entry(self, spec, name, value))
+        if cell and cell.help:
+            parts.append(f'<small class="help">{escape(cell.help)}</small>')
+        error = self.errors.get(name)
+        if error:
+            parts.append(f'<p class="error" id="err-{escape(html_id)}">{escape(error)}</p>')
+        return Markup("".join(parts))
 
     def items(self, value: Any, minimum: int) -> list[dict]:
         items = [item if isinstance(item, dict) else {} for item in value] if isinstance(value, list) else []
         return items + [{} for _ in range(max(0, minimum - len(items)))]
 
+    def rows(self, block: Any, data: dict, prefix: str) -> Markup:
+        """The rows of a table or the items of a repeat: their number depends on the record."""
+        macro = layout_macros().table_body if block.type == "table" else layout_macros().repeat_body
+        return macro(self, block, data, prefix)
+
+    def error_html(self, name: str) -> Markup:
+        error = self.errors.get(name)
+        if not error:
+            return Markup("")
+        return Markup(f'<p class="error" id="err-{escape(name.replace(".", "-"))}">{escape(error)}</p>')
+
+    def is_deferred(self, block: Any) -> bool:
+        """Only the skeleton pass defers blocks; a request renders what it is given."""
+        return False
+
+
+# --- skeletons ------------------------------------------------------------------------
+
+HOLE_MARK = "\x00" + secrets.token_hex(6) + ":"  # per process: no definition text can forge it
+HOLE_RE = re.compile(re.escape(HOLE_MARK) + r"(\d+)\x00")
+Hole = Callable[[RenderState], str]
+
+
+def _shape_depends_on_record(block: Any) -> bool:
+    return bool(block.when) or any(cell.when for row in block.rows for cell in row)
+
+
+class SkeletonState(RenderState):
+    """Renders the record-independent part once; leaves a numbered hole for everything else."""
+
+    def __init__(self, definition: Definition, mode: str, blank: bool):
+        super().__init__(definition, mode, {}, blank=blank)
+        self.holes: list[Hole] = []
+
+    def _hole(self, fill: Hole) -> Markup:
+        self.holes.append(fill)
+        return Markup(f"{HOLE_MARK}{len(self.holes) - 1}\x00")
+
+    def field(self, spec: FieldSpec, widget: Widget | None, data: dict, prefix: str, cell: Cell | None = None,
+              compact: bool = False) -> Markup:
+        return self._hole(lambda state: state.field(spec, widget, state.data, prefix, cell, compact))
+
+    def context_value(self, key: str) -> str:
+        return self._hole(lambda state: escape(state.context_value(key)))
+
+    def rows(self, block: Any, data: dict, prefix: str) -> Markup:
+        return self._hole(lambda state: state.rows(block, state.data, prefix))
+
+    def error_html(self, name: str) -> Markup:
+        return self._hole(lambda state: state.error_html(name))
+
+    def is_deferred(self, block: Any) -> bool:
+        return _shape_depends_on_record(block)
+
+    def defer(self, block: Any, prefix: str) -> Markup:
+        def fill(state: RenderState) -> str:
+            return layout_macros().block(state, block, state.data, prefix) if state.shown(block.when) else ""
+        return self._hole(fill)
+
+
+@dataclass
+class Skeleton:
+    parts: list[str | int]
+    holes: list[Hole]
+
+    def fill(self, state: RenderState) -> Markup:
+        holes = self.holes
+        return Markup("".join(part if isinstance(part, str) else str(holes[part](state)) for part in self.parts))
+
+
+def skeleton_for(definition: Definition, mode: str, blank: bool) -> Skeleton:
+    key = ("skeleton", mode, blank, current_locale.get())
+    skeleton = definition.cache.get(key)
+    if skeleton is None:
+        state = SkeletonState(definition, mode, blank)
+        html = str(layout_macros().render(state, plan_for(definition)))
+        pieces = HOLE_RE.split(html)  # text, hole number, text, hole number, …
+        parts: list[str | int] = [int(p) if i % 2 else p for i, p in enumerate(pieces) if p or i % 2]
+        skeleton = definition.cache[key] = Skeleton(parts, state.holes)
+    return skeleton
+
 
 def render_layout(definition: Definition, mode: str, data: dict | None = None, *, errors: dict[str, str] | None = None,
                   context: dict[str, str] | None = None, blank: bool = False, refresh_url: str = "") -> Markup:
     state = RenderState(definition, mode, data or {}, errors or {}, context or {}, blank, refresh_url)
-    template = environment().get_template("layout.html")
-    return Markup(template.module.render(state, plan_for(definition)))
+    return skeleton_for(definition, mode, blank).fill(state)
 
 
-def plan(definition: Definition) -> Plan:
-    return plan_for(definition)
+@lru_cache(maxsize=20_000)
+def _id_and_name(name: str, suffix: str) -> str:
+    return f'id="{escape("f-" + name.replace(".", "-") + suffix)}" name="{escape(name)}"'
 
 
-def has_blocks_of(definition: Definition, kind: str) -> bool:
-    return any(b.get("type") == kind for b in walk_blocks(definition.layout.get("blocks", [])))
+@lru_cache(maxsize=1)
+def layout_macros() -> Any:
+    return environment().get_template("layout.html").module
+
+
+@lru_cache(maxsize=1)
+def display_macros() -> Any:
+    """The macros of display.html (one per Widget.display), callable from Python."""
+    return environment().get_template("display.html").module

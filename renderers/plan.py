@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
+
+from markupsafe import Markup, escape
+
 from renderers.widgets import Widget, widget_for
 from server.definitions import CONTEXT_PREFIX, Definition, FieldSpec
 
@@ -40,6 +44,11 @@ class Column:
     context: str = ""
     width_pct: float = 0
     lines: int = 0
+
+    @cached_property
+    def td_open(self) -> Markup:
+        """The opening cell tag of this column in every row (its label names it on a phone)."""
+        return Markup(f'<td data-label="{escape(self.label)}">')
 
 
 @dataclass

@@ -1,14 +1,17 @@
 """The widget registry: how a field is typed on screen, read back from a form post, and shown.
 
 A field's widget is looked up by the shape of its data (`FieldSpec.kind`), unless the
-layout names one. Each widget knows its entry macro (templates/widgets.html), how to
-turn posted strings into the schema's type, and how its value is displayed.
+layout names one. Each widget knows how to write its input (a small Python function:
+the entry page has one per field, so it must be cheap), how to turn posted strings
+into the schema's type, and which display.html macro shows its value.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
+
+from markupsafe import escape
 
 from server.definitions import FieldSpec, Option
 from server.i18n import gettext as _
@@ -78,31 +81,103 @@ def choices(spec: FieldSpec) -> list[Option]:
     return []
 
 
+class InputState(Protocol):
+    """What an input needs from the render state (renderers.forms.RenderState)."""
+
+    def input_attrs(self, spec: FieldSpec, name: str, suffix: str = "") -> str: ...
+
+
+# --- inputs: each returns escaped HTML; every attribute value is quoted (F5) ---------
+
+def _limits(spec: FieldSpec) -> str:
+    out = ""
+    if spec.schema.get("maxLength"):
+        out += f' maxlength="{int(spec.schema["maxLength"])}"'
+    if spec.required:
+        out += ' aria-required="true"'
+    return out
+
+
+def _input(kind: str) -> Callable[[InputState, FieldSpec, str, Any], str]:
+    def render(state: InputState, spec: FieldSpec, name: str, value: Any) -> str:
+        return f'<input type="{kind}" {state.input_attrs(spec, name)} value="{escape(form_value(value))}"{_limits(spec)}>'
+    return render
+
+
+def _textarea_input(state: InputState, spec: FieldSpec, name: str, value: Any) -> str:
+    return f'<textarea {state.input_attrs(spec, name)} rows="3"{_limits(spec)}>{escape(form_value(value))}</textarea>'
+
+
+def _number_input(state: InputState, spec: FieldSpec, name: str, value: Any) -> str:
+    bounds = "".join(f' {attr}="{escape(spec.schema[key])}"' for key, attr in (("minimum", "min"), ("maximum", "max"))
+                     if key in spec.schema)
+    step = "1" if spec.type == "integer" else "any"
+    return (f'<input type="number" {state.input_attrs(spec, name)} value="{escape(form_value(value))}" step="{step}"'
+            f'{bounds}{_limits(spec)}>')
+
+
+def _option_inputs(kind: str, css: str = "options") -> Callable[[InputState, FieldSpec, str, Any], str]:
+    def render(state: InputState, spec: FieldSpec, name: str, value: Any) -> str:
+        picked = {form_value(v) for v in value} if isinstance(value, list) else {form_value(value)} if value is not None else set()
+        items = []
+        for index, option in enumerate(choices(spec)):
+            code = form_value(option.value)
+            checked = " checked" if code in picked else ""
+            items.append(f'<label class="option"><input type="{kind}" {state.input_attrs(spec, name, f"-{index}")} '
+                         f'value="{escape(code)}"{checked}>{escape(option.label)}</label>')
+        role = "radiogroup" if kind == "radio" else "group"
+        return f'<span class="{css}" role="{role}" aria-label="{escape(spec.title)}">{"".join(items)}</span>'
+    return render
+
+
+def _select_input(state: InputState, spec: FieldSpec, name: str, value: Any) -> str:
+    current = form_value(value) if value is not None else None
+    options = "".join(
+        f'<option value="{escape(code)}"{" selected" if code == current else ""}>{escape(option.label)}</option>'
+        for option in choices(spec) for code in [form_value(option.value)])
+    return (f'<select {state.input_attrs(spec, name)}{_limits(spec)}><option value="">{escape(_("Please choose"))}</option>'
+            f'{options}</select>')
+
+
+def _checkbox_input(state: InputState, spec: FieldSpec, name: str, value: Any) -> str:
+    checked = " checked" if value is True else ""
+    return (f'<label class="option"><input type="checkbox" {state.input_attrs(spec, name)} value="true"{checked}>'
+            f'{escape(spec.title)}</label>')
+
+
+def _readonly_input(state: InputState, spec: FieldSpec, name: str, value: Any) -> str:
+    return f'<span class="readonly">{escape(form_value(value))}</span>'
+
+
+def _photo_input(state: InputState, spec: FieldSpec, name: str, value: Any) -> str:
+    return f'<span class="photo-box">{escape(_("Photo"))}</span>'
+
+
 @dataclass(frozen=True)
 class Widget:
     name: str
+    entry: Callable[[InputState, FieldSpec, str, Any], str]
     parse: Callable[[list[str], FieldSpec], Any]
     display: str  # the display.html macro: text, long, date, choice, multi, boolean
-    inline: bool = True  # fits inside a line of text (letter blanks)
 
 
 WIDGETS: dict[str, Widget] = {
     w.name: w
     for w in [
-        Widget("text", _text, "text"),
-        Widget("textarea", _text, "long", inline=False),
-        Widget("number", _number, "text"),
-        Widget("date", _text, "date"),
-        Widget("time", _text, "text"),
-        Widget("datetime", _text, "text"),
-        Widget("radio", _choice, "choice"),
-        Widget("select", _choice, "choice"),
-        Widget("scale", _choice, "choice"),
-        Widget("checkboxes", _choices, "multi", inline=False),
-        Widget("checkbox", _checkbox, "boolean"),
-        Widget("readonly", _readonly, "text"),
-        Widget("file", _readonly, "text"),
-        Widget("photo", _readonly, "text"),
+        Widget("text", _input("text"), _text, "text"),
+        Widget("textarea", _textarea_input, _text, "long"),
+        Widget("number", _number_input, _number, "text"),
+        Widget("date", _input("date"), _text, "date"),
+        Widget("time", _input("time"), _text, "text"),
+        Widget("datetime", _input("datetime-local"), _text, "text"),
+        Widget("radio", _option_inputs("radio"), _choice, "choice"),
+        Widget("select", _select_input, _choice, "choice"),
+        Widget("scale", _option_inputs("radio", "options scale"), _choice, "choice"),
+        Widget("checkboxes", _option_inputs("checkbox"), _choices, "multi"),
+        Widget("checkbox", _checkbox_input, _checkbox, "boolean"),
+        Widget("readonly", _readonly_input, _readonly, "text"),
+        Widget("file", _readonly_input, _readonly, "text"),
+        Widget("photo", _photo_input, _readonly, "text"),
     ]
 }
 

@@ -44,7 +44,7 @@ async def create_token(user: User) -> str:
 
 
 async def user_for_token(token: str) -> User | None:
-    row = await ApiToken.get_or_none(token_hash=token_digest(token)).select_related("user")
+    row = await ApiToken.get_or_none(token_hash=token_digest(token)).select_related("user__school")
     if row is None or not row.user.is_active:
         return None
     row.last_used_at = datetime.now(timezone.utc)
@@ -69,7 +69,7 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
                 raise NotAuthorizedException("需要有效的 API 令牌")
             return AuthenticationResult(user=user, auth="token")
         user_id = connection.session.get("user_id") if "session" in connection.scope else None
-        user = await User.get_or_none(id=user_id, is_active=True) if user_id else None
+        user = await User.get_or_none(id=user_id, is_active=True).select_related("school") if user_id else None
         if user is None:
             raise NotAuthorizedException("需要登录")
         return AuthenticationResult(user=user, auth="session")

@@ -45,7 +45,9 @@ def is_htmx(request: Request) -> bool:
 
 
 async def school_of(user: User) -> School:
-    return await School.get(id=user.school_id)
+    """The user's school (loaded with the user by the auth middleware; fetched otherwise)."""
+    school = user.school  # a School once fetched, else a query to await
+    return school if isinstance(school, School) else await school
 
 
 def subject_context(school: School, students: list[Student], record: Record | None = None) -> dict[str, str]:

@@ -19,7 +19,7 @@ from renderers.forms import ENTRY, VIEW, render_layout
 from renderers.pdf import html_to_pdf, print_html
 from server.definitions import Definition, get_path
 from server.i18n import gettext as _
-from server.models import Record, Student, User
+from server.models import Record, School, Student
 from server.records import ListQuery, VersionConflict, create_record, list_records, record_number, students_of, update_record
 from server.validation import apply_row_action, parse_form, validate
 from server.web import NO_STORE, definition_or_404, is_htmx, page, registry, school_of, subject_context
@@ -62,7 +62,7 @@ class FormPages(Controller):
         students = await students_of(school, [student_id]) if student_id else []
         if students is None:
             raise NotFoundException(_("There is no such student."))
-        return await _entry_page(request, definition, {}, {}, students, action=f"/forms/{form_id}")
+        return await _entry_page(request, school, definition, {}, {}, students, action=f"/forms/{form_id}")
 
     @post("/forms/{form_id:str}", status_code=200)
     async def create(self, request: Request, form_id: str) -> Response:
@@ -75,32 +75,31 @@ class FormPages(Controller):
         data = parse_form(definition, form, keep_empty_rows=action != "save")
         if action != "save":
             apply_row_action(definition, data, action)
-            return await _entry_page(request, definition, data, {}, students or [], action=f"/forms/{form_id}")
+            return await _entry_page(request, school, definition, data, {}, students or [], action=f"/forms/{form_id}")
         errors = {e.name: e.message for e in validate(definition, data)}
         if definition.subject == "student" and not students:
             errors["_student"] = _("Please choose the student this record is about.")
         if errors:
-            return await _entry_page(request, definition, data, errors, students or [], action=f"/forms/{form_id}", status_code=422)
+            return await _entry_page(request, school, definition, data, errors, students or [], action=f"/forms/{form_id}", status_code=422)
         record = await create_record(definition, school, request.user, data, students or [])
         return _after_save(request, record)
 
     @get("/records/{record_id:int}")
     async def view(self, request: Request, record_id: int) -> Response:
-        record, definition, students = await _load(request, record_id)
-        school = await school_of(request.user)
+        school, record, definition, students = await _load(request, record_id)
         body = render_layout(definition, VIEW, record.data, context=subject_context(school, students, record))
         return page(request, "pages/record.html", definition=definition, record=record, body=body,
                     record_number=record_number(record), saved=request.query_params.get("saved") == "1")
 
     @get("/records/{record_id:int}/edit")
     async def edit(self, request: Request, record_id: int) -> Response:
-        record, definition, students = await _load(request, record_id)
-        return await _entry_page(request, definition, record.data, {}, students, action=f"/records/{record_id}",
+        school, record, definition, students = await _load(request, record_id)
+        return await _entry_page(request, school, definition, record.data, {}, students, action=f"/records/{record_id}",
                                  record=record, version=record.version)
 
     @post("/records/{record_id:int}", status_code=200)
     async def update(self, request: Request, record_id: int) -> Response:
-        record, definition, students = await _load(request, record_id)
+        school, record, definition, students = await _load(request, record_id)
         form = await request.form()
         action = form.get("_action", "save")
         version_text = form.get("_version", "")
@@ -109,20 +108,19 @@ class FormPages(Controller):
         common = dict(action=f"/records/{record_id}", record=record, version=version)
         if action != "save":
             apply_row_action(definition, data, action)
-            return await _entry_page(request, definition, data, {}, students, **common)
+            return await _entry_page(request, school, definition, data, {}, students, **common)
         errors = {e.name: e.message for e in validate(definition, data)}
         if errors:
-            return await _entry_page(request, definition, data, errors, students, status_code=422, **common)
+            return await _entry_page(request, school, definition, data, errors, students, status_code=422, **common)
         try:
             record = await update_record(record, version, data, request.user)
         except VersionConflict as conflict:
-            return await _conflict_page(request, definition, conflict.current, data, students)
+            return await _conflict_page(request, school, definition, conflict.current, data, students)
         return _after_save(request, record)
 
     @get("/records/{record_id:int}/print.pdf")
     async def print_record(self, request: Request, record_id: int) -> Response:
-        record, definition, students = await _load(request, record_id)
-        school = await school_of(request.user)
+        school, record, definition, students = await _load(request, record_id)
         html = print_html(definition, record.data, context=subject_context(school, students, record))
         pdf = await anyio.to_thread.run_sync(html_to_pdf, html)
         return _pdf_response(pdf, f"record-{record.id}.pdf")
@@ -136,20 +134,19 @@ class FormPages(Controller):
         return _pdf_response(pdf, f"{definition.form_id}-blank.pdf")
 
 
-async def _load(request: Request, record_id: int) -> tuple[Record, Definition, list[Student]]:
+async def _load(request: Request, record_id: int) -> tuple[School, Record, Definition, list[Student]]:
     school = await school_of(request.user)
     record = await Record.get_or_none(id=record_id, school_id=school.id)
     definition = registry(request).get(record.form_id) if record else None
     if record is None or definition is None:
         raise NotFoundException(_("There is no such record."))
     students = list(await record.students.all().select_related("klass"))
-    return record, definition, students
+    return school, record, definition, students
 
 
-async def _entry_page(request: Request, definition: Definition, data: dict, errors: dict[str, str], students: list[Student],
+async def _entry_page(request: Request, school: School, definition: Definition, data: dict, errors: dict[str, str], students: list[Student],
                       *, action: str, status_code: int = 200, record: Record | None = None, version: int | None = None,
                       conflict: str = "", theirs: str = "") -> Response:
-    school = await school_of(request.user)
     body = render_layout(definition, ENTRY, data, errors=errors, context=subject_context(school, students, record), refresh_url=action)
     choices = None
     if definition.subject == "student" and record is None and not (students and "_student" not in errors and request.query_params.get("student")):
@@ -161,12 +158,12 @@ async def _entry_page(request: Request, definition: Definition, data: dict, erro
                 theirs=theirs)
 
 
-async def _conflict_page(request: Request, definition: Definition, current: Record, mine: dict, students: list[Student]) -> Response:
+async def _conflict_page(request: Request, school: School, definition: Definition, current: Record, mine: dict,
+                         students: list[Student]) -> Response:
     """The second of two concurrent saves: both versions side by side, nothing overwritten."""
-    school = await school_of(request.user)
     theirs = render_layout(definition, VIEW, current.data, context=subject_context(school, students, current))
     message = _("Someone else saved this record while you were editing. Your version is in the form; the saved version is shown beside it. Saving again keeps your version.")
-    return await _entry_page(request, definition, mine, {}, students, action=f"/records/{current.id}", status_code=409,
+    return await _entry_page(request, school, definition, mine, {}, students, action=f"/records/{current.id}", status_code=409,
                              record=current, version=current.version, conflict=message, theirs=theirs)
 
 
