@@ -135,8 +135,8 @@ def _select_input(state: InputState, spec: FieldSpec, name: str, value: Any) -> 
     options = "".join(
         f'<option value="{escape(code)}"{" selected" if code == current else ""}>{escape(option.label)}</option>'
         for option in choices(spec) for code in [form_value(option.value)])
-    return (f'<select {state.input_attrs(spec, name)}{_limits(spec)}><option value="">{escape(_("Please choose"))}</option>'
-            f'{options}</select>')
+    prompt = escape(_("Please choose"))
+    return f'<select {state.input_attrs(spec, name)}{_limits(spec)}><option value="">{prompt}</option>{options}</select>'
 
 
 def _checkbox_input(state: InputState, spec: FieldSpec, name: str, value: Any) -> str:
@@ -150,7 +150,8 @@ def _readonly_input(state: InputState, spec: FieldSpec, name: str, value: Any) -
 
 
 def _photo_input(state: InputState, spec: FieldSpec, name: str, value: Any) -> str:
-    return f'<span class="photo-box">{escape(_("Photo"))}</span>'
+    label = escape(_("Photo"))
+    return f'<span class="photo-box">{label}</span>'
 
 
 @dataclass(frozen=True)

@@ -112,7 +112,7 @@ async def list_records(definition: Definition, school: School, query: ListQuery)
         if spec.type == "array":
             # membership in a multiple-choice answer: the JSON text contains the quoted option
             alias = f"f{index}"
-            qs = qs.annotate(**{alias: RawSQL(f"CAST(\"record\".\"data\" AS TEXT)" if dialect == "sqlite" else "\"record\".\"data\"::text")})
+            qs = qs.annotate(**{alias: RawSQL("CAST(\"record\".\"data\" AS TEXT)" if dialect == "sqlite" else "\"record\".\"data\"::text")})
             qs = qs.filter(**{f"{alias}__contains": _json_quoted(value)})
         else:
             alias = f"f{index}"

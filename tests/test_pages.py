@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import html
+import io
 import re
 
+import openpyxl
 import pytest
 
 from _formdata import (CJK, FORMS, assert_chinese, definition, example, form_fields, layout_labels, short_text_field,
@@ -140,6 +142,12 @@ def test_create_list_view_edit_conflict_csv(logged_in, form_id):
     body = csv.content.decode("utf-8")
     assert "林小雨" in body and changed_value in body
     assert csv.headers["content-type"].startswith("text/csv")
+
+    xlsx = client.get(f"/forms/{form_id}?format=xlsx")
+    assert xlsx.status_code == 200 and xlsx.content.startswith(b"PK")
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content), read_only=True).active
+    cells = [str(c) for row in sheet.iter_rows(values_only=True) for c in row if c is not None]
+    assert "林小雨" in cells and changed_value in cells
 
 
 @pytest.mark.parametrize("form_id", FORMS)

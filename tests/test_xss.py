@@ -11,6 +11,7 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
+import openpyxl
 import pytest
 from litestar.testing import TestClient
 
@@ -192,3 +193,9 @@ def test_csv_cells_cannot_start_a_formula(xss):
     for row in body:
         for cell in row:
             assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
+    # the same answers in the Excel export are plain strings, never formulas
+    response = client.get(f"/forms/{FORM_ID}?format=xlsx")
+    sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
+    values = [cell for row in sheet.iter_rows() for cell in row]
+    assert {c.value for c in values} >= {"'" + f for f in formulas}
+    assert all(c.data_type != "f" for c in values)

@@ -3,10 +3,6 @@ and renderers; no form is named here."""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-from typing import Any
 from urllib.parse import urlencode
 
 import anyio
@@ -14,14 +10,14 @@ from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.response import Redirect
 
-from renderers.environment import option_label
 from renderers.forms import ENTRY, VIEW, render_layout
 from renderers.pdf import html_to_pdf, print_html
-from server.definitions import Definition, get_path
+from server.definitions import Definition
 from server.i18n import gettext as _
 from server.models import Record, School, Student
 from server.records import ListQuery, VersionConflict, create_record, list_records, record_number, students_of, update_record
 from server.validation import apply_row_action, parse_form, validate
+from server.tabular import cell_text, export_rows, list_columns, to_csv, to_xlsx
 from server.web import NO_STORE, definition_or_404, is_htmx, page, registry, school_of, subject_context
 
 MAX_STUDENT_CHOICES = 3000
@@ -43,12 +39,12 @@ class FormPages(Controller):
         params = request.query_params
         filters = {key[2:]: value for key, value in params.items() if key.startswith("f.")}
         search = params.get("q", "")[:100]
-        if params.get("format") == "csv":
-            return await _csv_export(definition, school, filters, search)
+        if params.get("format") in EXPORT_TYPES:
+            return await _export(definition, school, params["format"], filters, search)
         page_no = int(params.get("page", "1")) if params.get("page", "1").isdigit() else 1
         result = await list_records(definition, school, ListQuery(filters=filters, search=search, page=page_no, page_size=request.app.state.settings.page_size))
-        columns = _list_columns(definition)
-        rows = [{"record": r, "cells": [_cell_text(definition, r, c["key"]) for c in columns]} for r in result.records]
+        columns = list_columns(definition)
+        rows = [{"record": r, "cells": [cell_text(definition, r, c["key"]) for c in columns]} for r in result.records]
         kept = {k: v for k, v in params.items() if k in ("q",) or k.startswith("f.")}
         filter_specs = [{"spec": definition.fields[p], "value": filters.get(p, "")} for p in definition.list_config.get("filters", [])]
         return page(request, "pages/list.html", definition=definition, columns=columns, rows=rows, page=result,
@@ -179,63 +175,15 @@ def _pdf_response(pdf: bytes, filename: str) -> Response:
                     headers={"Content-Disposition": f'inline; filename="{filename}"', **NO_STORE})
 
 
-def _list_columns(definition: Definition) -> list[dict[str, str]]:
-    labels = {"@student.name": _("Student"), "@student.class": _("Class"), "@student.number": _("Student number"),
-              "@record.created_on": _("Created"), "@student.gender": _("Gender")}
-    columns = definition.list_config.get("columns") or ["@student.name", *list(definition.fields)[:4]]
-    return [{"key": c, "label": labels.get(c, c) if c.startswith("@") else definition.fields[c].title} for c in columns]
+EXPORT_TYPES = {
+    "csv": ("text/csv; charset=utf-8", lambda rows, title: to_csv(rows)),
+    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", to_xlsx),
+}
 
 
-def _cell_text(definition: Definition, record: Record, key: str) -> str:
-    if key.startswith("@"):
-        students = list(record.students)
-        if not students:
-            return ""
-        student = students[0]
-        return {"@student.name": "、".join(s.name for s in students), "@student.class": student.klass.name if student.klass else "",
-                "@student.number": student.student_number, "@student.gender": student.gender,
-                "@record.created_on": record.created_at.date().isoformat()}.get(key, "")
-    spec = definition.fields[key]
-    value = get_path(record.data, key)
-    if value is None:
-        return ""
-    if spec.item_fields:
-        return _("%(count)s rows", count=len(value))
-    if isinstance(value, list):
-        return "、".join(option_label(spec, v) for v in value)
-    if spec.options or spec.type == "boolean":
-        return option_label(spec, value) if spec.options else (_("Yes") if value else _("No"))
-    return str(value)
-
-
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_safe(text: str) -> str:
-    """Spreadsheets run cells that start like a formula: prefix them with an apostrophe (SECURITY.md item 7)."""
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
-
-
-async def _csv_export(definition: Definition, school, filters: dict, search: str) -> Response:
+async def _export(definition: Definition, school: School, kind: str, filters: dict, search: str) -> Response:
+    media_type, write = EXPORT_TYPES[kind]
     result = await list_records(definition, school, ListQuery(filters=filters, search=search, page=1, page_size=100_000))
-    out = io.StringIO()
-    writer = csv.writer(out)
-    paths = list(definition.fields)
-    writer.writerow([_("Record"), _("Student"), _("Class"), _("Student number"), _("Form version"), _("Version"), _("Saved")]
-                    + [definition.fields[p].title for p in paths])
-    for record in result.records:
-        students = list(record.students)
-        row = [record_number(record), "、".join(s.name for s in students),
-               "、".join(s.klass.name for s in students if s.klass), "、".join(s.student_number for s in students),
-               str(record.form_version), str(record.version), record.updated_at.isoformat()]
-        for path in paths:
-            value = get_path(record.data, path)
-            spec = definition.fields[path]
-            if spec.item_fields:
-                row.append(json.dumps(value, ensure_ascii=False) if value else "")
-            else:
-                row.append(_cell_text(definition, record, path))
-        writer.writerow([csv_safe(str(cell)) for cell in row])
-    body = "\ufeff" + out.getvalue()  # BOM: Excel opens UTF-8 Chinese correctly
-    return Response(body.encode("utf-8"), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{definition.form_id}.csv"', **NO_STORE})
+    body = write(export_rows(definition, result.records), definition.form_id)
+    return Response(body, media_type=media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{definition.form_id}.{kind}"', **NO_STORE})
