@@ -23,7 +23,7 @@ from renderers.environment import environment
 from server.i18n import current_locale
 from renderers.plan import Cell, plan_for
 from renderers.widgets import Widget, widget_for
-from server.definitions import Definition, FieldSpec, get_path
+from server.definitions import Definition, FieldSpec, condition_paths, get_path
 
 ENTRY, VIEW, PRINT = "entry", "view", "print"
 
@@ -37,7 +37,7 @@ def when_fields(definition: Definition) -> frozenset[str]:
         def collect(node: Any) -> None:
             if isinstance(node, dict):
                 if isinstance(node.get("when"), dict):
-                    names.update(_condition_fields(node["when"]))
+                    names.update(condition_paths(node["when"]))
                 for value in node.values():
                     collect(value)
             elif isinstance(node, list):
@@ -47,16 +47,6 @@ def when_fields(definition: Definition) -> frozenset[str]:
         collect(definition.layout.get("blocks", []))
         cached = definition.cache["when_fields"] = frozenset(names)
     return cached
-
-
-def _condition_fields(when: dict) -> set[str]:
-    names = set(when.get("properties", {})) | set(when.get("required", []))
-    for key in ("allOf", "anyOf", "oneOf"):
-        for sub in when.get(key, []):
-            names |= _condition_fields(sub)
-    if isinstance(when.get("not"), dict):
-        names |= _condition_fields(when["not"])
-    return names
 
 
 @dataclass
@@ -97,7 +87,7 @@ class RenderState:
         attrs = _id_and_name(name, suffix)
         if name in self.errors:
             attrs += f' aria-invalid="true" aria-describedby="err-{escape(name.replace(".", "-"))}"'
-        if self.refresh_url and "." not in name and spec.path in when_fields(self.definition):
+        if self.refresh_url and name == spec.path and spec.path in when_fields(self.definition):
             attrs += (f' hx-post="{escape(self.refresh_url)}" hx-trigger="change" hx-target="closest form" '
                       f'hx-swap="outerHTML" hx-vals=\'{{"_action": "refresh"}}\'')
         return attrs

@@ -16,7 +16,7 @@ import re2
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from server.definitions import CONTEXT_PREFIX, Definition, FieldSpec, collect_fields, inline_fields
+from server.definitions import CONTEXT_PREFIX, Definition, FieldSpec, collect_fields, condition_paths, inline_fields
 from server.i18n import gettext as _
 from server.settings import FORM_DEFS_DIR
 
@@ -237,7 +237,8 @@ def check_layout_fields(fields: dict[str, FieldSpec], layout: dict, file: str) -
             for item_path in spec.item_fields:
                 if (path, item_path) not in seen:
                     yield Problem(file, "/blocks", _("The field %(path)s of %(parent)s is not shown in its table or repeat.", path=item_path, parent=path))
-    yield from _check_when(layout, [], file)
+    roots = {path.split(".", 1)[0] for path in fields}
+    yield from _check_when(layout, [], file, roots)
     yield from _check_list(fields, layout.get("list", {}), file)
 
 
@@ -249,7 +250,7 @@ def _is_rows_ref(layout: dict, parts: list) -> bool:
     return parts[-1] == "field" and isinstance(node, dict) and node.get("type") in ("table", "repeat")
 
 
-def _check_when(node: Any, path: list, file: str) -> Iterator[Problem]:
+def _check_when(node: Any, path: list, file: str, roots: set[str]) -> Iterator[Problem]:
     if isinstance(node, dict):
         for key, value in node.items():
             if key == "when":
@@ -260,11 +261,13 @@ def _check_when(node: Any, path: list, file: str) -> Iterator[Problem]:
                 for error in Draft202012Validator(Draft202012Validator.META_SCHEMA).iter_errors(value):
                     yield Problem(file, pointer([*where, *error.absolute_path]), _("The condition is not a valid JSON Schema: %(error)s", error=error.message))
                 yield from check_refs_and_patterns(value, file, where)
+                for name in sorted({p.split(".", 1)[0] for p in condition_paths(value)} - roots):
+                    yield Problem(file, pointer(where), _("The condition refers to %(name)s, which the schema does not have.", name=name))
             else:
-                yield from _check_when(value, [*path, key], file)
+                yield from _check_when(value, [*path, key], file, roots)
     elif isinstance(node, list):
         for index, value in enumerate(node):
-            yield from _check_when(value, [*path, index], file)
+            yield from _check_when(value, [*path, index], file, roots)
 
 
 def _check_list(fields: dict[str, FieldSpec], config: dict, file: str) -> Iterator[Problem]:

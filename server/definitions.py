@@ -255,6 +255,21 @@ def paths_in_block(block: dict) -> set[str]:
     return set()
 
 
+def condition_paths(when: Any, prefix: str = "") -> set[str]:
+    """Field paths a `when` looks at: names under `properties`/`required`, nested objects as
+    dotted paths, through allOf/anyOf/oneOf/not."""
+    if not isinstance(when, dict):
+        return set()
+    properties = when.get("properties") if isinstance(when.get("properties"), dict) else {}
+    paths = {prefix + name for name in properties} | {prefix + n for n in when.get("required", []) if isinstance(n, str)}
+    for name, sub in properties.items():
+        paths |= condition_paths(sub, prefix + name + ".")
+    for key in ("allOf", "anyOf", "oneOf"):
+        for sub in when.get(key, []) if isinstance(when.get(key), list) else []:
+            paths |= condition_paths(sub, prefix)
+    return paths | condition_paths(when.get("not"), prefix)
+
+
 def inline_fields(text: str | list[str]) -> list[str]:
     """The `{{field}}` blanks of a text block (context blanks `{{@…}}` excluded)."""
     import re

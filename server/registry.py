@@ -87,5 +87,5 @@ def order_parts(catalog: dict, forms: dict[str, Definition]) -> list[Part]:
             parts.append(part)
     rest = [d for form_id, d in sorted(forms.items()) if form_id not in placed]
     if rest:
-        parts.append(Part(id="other", title="其他表单", forms=rest))
+        parts.append(Part(id="other", title="", forms=rest))  # titled "Other forms" in the UI language
     return parts

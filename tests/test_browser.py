@@ -120,6 +120,20 @@ def test_entry_error_then_save(server):
             assert page.input_value("#f-established_on") == ""
             form_url = page.url
 
+            # A `when`: 说明 shows only once 既往心理咨询或精神科就诊 = 有 (one htmx round trip),
+            # keeping what was typed so far; switching back to 无 hides it again.
+            expect(page.locator("#f-health-prior_help_note")).to_have_count(0)
+            page.check("input[name='health.prior_help'][value='有']")
+            expect(page.locator("#f-health-prior_help_note")).to_be_visible()
+            assert page.input_value("#f-basic-ethnicity") == "汉族"
+            page.fill("#f-health-prior_help_note", "三年级时曾在校外咨询机构做过四次咨询。")
+            page.check("input[name='health.prior_help'][value='无']")
+            expect(page.locator("#f-health-prior_help_note")).to_have_count(0)
+            page.check("input[name='health.prior_help'][value='有']")
+            expect(page.locator("#f-health-prior_help_note")).to_be_visible()
+            page.fill("#f-health-prior_help_note", "三年级时曾在校外咨询机构做过四次咨询。")
+            assert page.url == form_url
+
             with page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/forms/registration")) as posted:
                 page.click("button[name='_action'][value='save']")
             assert posted.value.status == 422
