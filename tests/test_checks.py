@@ -91,6 +91,8 @@ BREAKERS: dict[str, tuple[Callable[[Path], None], str, str, str]] = {
                           "layout.json", f"/blocks/{G}/rows/{PHONE_ROW}/1/field", "guardian_name"),
     "invalid_when": (_edit("layout.json", _set_cell(NOTE_ROW, 1, when={"type": 5})),
                      "layout.json", f"/blocks/{G}/rows/{NOTE_ROW}/1/when/type", "JSON Schema"),
+    "when_unknown_field": (_edit("layout.json", _set_cell(NOTE_ROW, 1, when={"properties": {"decison": {"const": "同意参加"}}})),
+                           "layout.json", f"/blocks/{G}/rows/{NOTE_ROW}/1/when", "decison"),
     "remote_ref": (_edit("schema.json", lambda s: s["properties"]["batch"].__setitem__("$ref", "https://example.com/x.json")),
                    "schema.json", "/properties/batch/$ref", "https://example.com/x.json"),
     "re2_backreference": (_edit("schema.json", lambda s: s["properties"]["batch"].__setitem__("pattern", "^(a)\\1$")),
