@@ -76,6 +76,12 @@ class RenderState:
             return True  # a blank paper form shows its conditional parts ("若有，请说明")
         return self.definition.when_matches(when, self.data)
 
+    def row_shown(self, row: list[Cell]) -> bool:
+        """A grid row whose every cell is conditional and hidden is left out entirely."""
+        if self.blank or not all(cell.when for cell in row):
+            return True
+        return any(self.shown(cell.when) for cell in row)
+
     def context_value(self, key: str) -> str:
         return "" if self.blank else self.context.get(key, "")
 

@@ -34,6 +34,8 @@ class Cell:
     show_title: bool = False
     help: str = ""
     when: dict | None = None
+    label_for: FieldSpec | None = None  # a label cell: the field of the cell right after it
+    label_for_input: bool = False  # …which is one input a <label for> can point at
 
 
 @dataclass
@@ -143,7 +145,7 @@ def _block(definition: Definition, raw: dict, scope: str | None) -> Block:
     if kind == "grid":
         columns = raw.get("columns", 1)
         block.col_widths = _percentages([1] * columns if isinstance(columns, int) else columns)
-        block.rows = [[_cell(definition, c, scope) for c in row] for row in raw.get("rows", [])]
+        block.rows = [_label_fields([_cell(definition, c, scope) for c in row]) for row in raw.get("rows", [])]
     elif kind == "section":
         block.style = raw.get("style", "band")
         block.children = [_block(definition, b, scope) for b in raw.get("blocks", [])]
@@ -203,6 +205,15 @@ def _cell(definition: Definition, raw: dict, scope: str | None) -> Cell:
     else:
         cell.text = label or ""
     return cell
+
+
+def _label_fields(row: list[Cell]) -> list[Cell]:
+    """On paper a label cell names the field cell after it; on screen it becomes that field's <label>."""
+    for label, following in zip(row, row[1:]):
+        if label.kind == "label" and label.text and following.kind == "field" and not following.show_title:
+            label.label_for = following.spec
+            label.label_for_input = following.widget.single_input
+    return row
 
 
 def _column(definition: Definition, raw: dict, scope: str | None) -> Column:

@@ -160,6 +160,7 @@ class Widget:
     entry: Callable[[InputState, FieldSpec, str, Any], str]
     parse: Callable[[list[str], FieldSpec], Any]
     display: str  # the display.html macro: text, long, date, choice, multi, boolean
+    single_input: bool = True  # one element a <label for> can name (not a group of options)
 
 
 WIDGETS: dict[str, Widget] = {
@@ -171,14 +172,14 @@ WIDGETS: dict[str, Widget] = {
         Widget("date", _input("date"), _text, "date"),
         Widget("time", _input("time"), _text, "text"),
         Widget("datetime", _input("datetime-local"), _text, "text"),
-        Widget("radio", _option_inputs("radio"), _choice, "choice"),
+        Widget("radio", _option_inputs("radio"), _choice, "choice", single_input=False),
         Widget("select", _select_input, _choice, "choice"),
-        Widget("scale", _option_inputs("radio", "options scale"), _choice, "choice"),
-        Widget("checkboxes", _option_inputs("checkbox"), _choices, "multi"),
+        Widget("scale", _option_inputs("radio", "options scale"), _choice, "choice", single_input=False),
+        Widget("checkboxes", _option_inputs("checkbox"), _choices, "multi", single_input=False),
         Widget("checkbox", _checkbox_input, _checkbox, "boolean"),
-        Widget("readonly", _readonly_input, _readonly, "text"),
-        Widget("file", _readonly_input, _readonly, "text"),
-        Widget("photo", _photo_input, _readonly, "text"),
+        Widget("readonly", _readonly_input, _readonly, "text", single_input=False),
+        Widget("file", _readonly_input, _readonly, "text", single_input=False),
+        Widget("photo", _photo_input, _readonly, "text", single_input=False),
     ]
 }
 

@@ -6,7 +6,8 @@ of two concurrent saves exactly one wins and the other is told, never overwritte
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -69,11 +70,13 @@ async def students_of(school: School, ids: list[Any]) -> list[Student] | None:
 
 @dataclass
 class ListQuery:
-    filters: dict[str, str]
+    filters: dict[str, str]  # field → the option chosen (enum, boolean, multiple choice)
     search: str = ""
     sort: str = ""
     page: int = 1
     page_size: int = 50
+    date_from: dict[str, str] = field(default_factory=dict)  # date field → first day shown (ISO)
+    date_to: dict[str, str] = field(default_factory=dict)  # date field → last day shown (ISO)
 
 
 @dataclass
@@ -109,14 +112,18 @@ async def list_records(definition: Definition, school: School, query: ListQuery)
         if path not in allowed or value == "":
             continue
         spec = definition.fields[path]
+        alias = f"f{index}"
         if spec.type == "array":
             # membership in a multiple-choice answer: the JSON text contains the quoted option
-            alias = f"f{index}"
-            qs = qs.annotate(**{alias: RawSQL("CAST(\"record\".\"data\" AS TEXT)" if dialect == "sqlite" else "\"record\".\"data\"::text")})
-            qs = qs.filter(**{f"{alias}__contains": _json_quoted(value)})
+            whole = "CAST(\"record\".\"data\" AS TEXT)" if dialect == "sqlite" else "\"record\".\"data\"::text"
+            qs = qs.annotate(**{alias: RawSQL(whole)}).filter(**{f"{alias}__contains": _json_quoted(value)})
         else:
-            alias = f"f{index}"
             qs = qs.annotate(**{alias: RawSQL(_as_text(json_value_sql(path, dialect)))}).filter(**{alias: _filter_text(spec, value, dialect)})
+    for bound, lookup in ((query.date_from, "gte"), (query.date_to, "lte")):
+        for index, (path, day) in enumerate(sorted(bound.items())):
+            if path in allowed and is_iso_date(day):  # ISO dates compare as text
+                alias = f"d{lookup}{index}"
+                qs = qs.annotate(**{alias: RawSQL(_as_text(json_value_sql(path, dialect)))}).filter(**{f"{alias}__{lookup}": day})
     if query.search.strip():
         qs = qs.filter(id__in=await _search_ids(definition, school, query.search.strip(), dialect))
     total = await qs.count()
@@ -150,12 +157,28 @@ def _json_quoted(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+STUDENT_SEARCH = {"@student.name": "students__name", "@student.number": "students__student_number",
+                  "@student.class": "students__klass__name"}
+
+
+def is_iso_date(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return len(text) == 10
+
+
 async def _search_ids(definition: Definition, school: School, text: str, dialect: str) -> list[int]:
-    """Records whose search fields or student name contain the text (case-insensitive)."""
-    fields = [p for p in definition.list_config.get("search", []) if not p.startswith("@")]
-    ids = set(await Record.filter(school=school, form_id=definition.form_id, students__name__icontains=text).values_list("id", flat=True))
-    for path in fields:
-        found = await Record.filter(school=school, form_id=definition.form_id).annotate(
+    """Records whose search fields (or their student's name, 学籍号, class) contain the text."""
+    paths = definition.list_config.get("search", ["@student.name"])
+    ids: set[int] = set()
+    mine = Record.filter(school=school, form_id=definition.form_id)
+    for path in paths:
+        if path in STUDENT_SEARCH:
+            ids.update(await mine.filter(**{f"{STUDENT_SEARCH[path]}__icontains": text}).values_list("id", flat=True))
+    for path in (p for p in paths if not p.startswith("@")):
+        found = await mine.annotate(
             s=RawSQL(_as_text(json_value_sql(path, dialect)))).filter(s__icontains=text).values_list("id", flat=True)
         ids.update(found)
     return list(ids)

@@ -1,6 +1,6 @@
 """Records as rows of text: the list view's cells and the CSV / XLSX exports.
 
-Exports carry one column per field; repeating rows travel as JSON text. Cells that a
+Exports carry one column per field; repeating rows become `称谓：母亲，姓名：王丽；…`. Cells that a
 spreadsheet would run as a formula are neutralised (SECURITY.md item 7).
 """
 
@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-from typing import Iterator
+from typing import Any, Iterator
 
 from renderers.environment import option_label
-from server.definitions import Definition, get_path
+from server.definitions import Definition, FieldSpec, get_path
 from server.i18n import gettext as _
 from server.models import Record
 from server.records import record_number
@@ -46,17 +45,34 @@ def cell_text(definition: Definition, record: Record, key: str) -> str:
         return {"@student.name": "、".join(s.name for s in students), "@student.class": student.klass.name if student.klass else "",
                 "@student.number": student.student_number, "@student.gender": student.gender,
                 "@record.created_on": record.created_at.date().isoformat()}.get(key, "")
-    spec = definition.fields[key]
     value = get_path(record.data, key)
+    if definition.fields[key].item_fields and isinstance(value, list):
+        return _("%(count)s rows", count=len(value))  # a list cell stays short; exports spell rows out
+    return value_text(definition, key, value)
+
+
+def value_text(definition: Definition, path: str, value: Any) -> str:
+    spec = definition.fields[path]
     if value is None:
         return ""
     if spec.item_fields:
-        return _("%(count)s rows", count=len(value))
+        return "；".join(row_text(spec, row) for row in value if isinstance(row, dict))
     if isinstance(value, list):
         return "、".join(option_label(spec, v) for v in value)
     if spec.options or spec.type == "boolean":
         return option_label(spec, value)
     return str(value)
+
+
+def row_text(spec: FieldSpec, row: dict) -> str:
+    """One repeating row as `称谓：母亲，姓名：王丽`."""
+    parts = []
+    for sub_path, sub in spec.item_fields.items():
+        value = get_path(row, sub_path)
+        if value not in (None, "", []):
+            shown = "、".join(option_label(sub, v) for v in value) if isinstance(value, list) else option_label(sub, value)
+            parts.append(f"{sub.title}：{shown}")
+    return "，".join(parts)
 
 
 def export_rows(definition: Definition, records: list[Record]) -> Iterator[list[str]]:
@@ -68,12 +84,7 @@ def export_rows(definition: Definition, records: list[Record]) -> Iterator[list[
         row = [record_number(record), "、".join(s.name for s in students),
                "、".join(s.klass.name for s in students if s.klass), "、".join(s.student_number for s in students),
                str(record.form_version), str(record.version), record.updated_at.isoformat()]
-        for path in paths:
-            if definition.fields[path].item_fields:
-                value = get_path(record.data, path)
-                row.append(json.dumps(value, ensure_ascii=False) if value else "")
-            else:
-                row.append(cell_text(definition, record, path))
+        row += [value_text(definition, path, get_path(record.data, path)) for path in paths]
         yield [spreadsheet_safe(cell) for cell in row]
 
 

@@ -163,7 +163,8 @@ def _message(kind: str, value: Any, error: ValidationError) -> str:
     if kind in ("maximum", "exclusiveMaximum"):
         return _("The value must be at most %(limit)s.", limit=value) if kind == "maximum" else _("The value must be less than %(limit)s.", limit=value)
     if kind == "pattern":
-        return _("The format is not valid.")
+        hint = error.schema.get("description") if isinstance(error.schema, dict) else ""
+        return _("The format is not valid: %(hint)s", hint=hint) if hint else _("The format is not valid.")
     if kind == "format":
         return _("Please enter a valid date (YYYY-MM-DD).") if value == "date" else _("The format is not valid.")
     if kind == "minItems":

@@ -108,8 +108,11 @@ def test_entry_error_then_save(server):
             options = student.locator("option").all()
             chosen = next(o for o in options if o.get_attribute("value"))
             student_id = chosen.get_attribute("value")
-            student_name = chosen.inner_text().split()[-1]
-            student.select_option(student_id)
+            student_name = chosen.inner_text().split()[-1].split("（")[0]  # "七年级(1)班 何梓轩（DEMO00005）"
+            # choosing the student re-renders the form (one htmx round trip) with the header filled in
+            with page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/forms/registration")):
+                student.select_option(student_id)
+            expect(page.locator("td.context").first).not_to_be_empty()
             page.fill("#f-basic-ethnicity", "汉族")
             page.fill("#f-basic-interests", "绘画、羽毛球")
             page.check("input[name='family.structure'][value='双亲']")

@@ -3,7 +3,7 @@ and renderers; no form is named here."""
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import anyio
 from litestar import Controller, Request, Response, get, post
@@ -16,8 +16,9 @@ from server.definitions import Definition
 from server.i18n import gettext as _
 from server.models import Record, School, Student
 from server.records import ListQuery, VersionConflict, create_record, list_records, record_number, students_of, update_record
-from server.validation import apply_row_action, parse_form, validate
-from server.tabular import cell_text, export_rows, list_columns, to_csv, to_xlsx
+from server.validation import apply_row_action, field_title, parse_form, validate
+from server.definitions import get_path
+from server.tabular import cell_text, export_rows, list_columns, to_csv, to_xlsx, value_text
 from server.web import NO_STORE, definition_or_404, is_htmx, page, registry, school_of, subject_context
 
 MAX_STUDENT_CHOICES = 3000
@@ -37,18 +38,18 @@ class FormPages(Controller):
         definition = definition_or_404(request, form_id)
         school = await school_of(request.user)
         params = request.query_params
-        filters = {key[2:]: value for key, value in params.items() if key.startswith("f.")}
-        search = params.get("q", "")[:100]
+        query = _list_query(params, request.app.state.settings.page_size)
         if params.get("format") in EXPORT_TYPES:
-            return await _export(definition, school, params["format"], filters, search)
-        page_no = int(params.get("page", "1")) if params.get("page", "1").isdigit() else 1
-        result = await list_records(definition, school, ListQuery(filters=filters, search=search, page=page_no, page_size=request.app.state.settings.page_size))
+            return await _export(definition, school, params["format"], query)
+        result = await list_records(definition, school, query)
         columns = list_columns(definition)
         rows = [{"record": r, "cells": [cell_text(definition, r, c["key"]) for c in columns]} for r in result.records]
-        kept = {k: v for k, v in params.items() if k in ("q",) or k.startswith("f.")}
-        filter_specs = [{"spec": definition.fields[p], "value": filters.get(p, "")} for p in definition.list_config.get("filters", [])]
+        kept = {k: v for k, v in params.items() if k == "q" or k.startswith(FILTER_PREFIXES)}
+        filter_specs = [{"spec": definition.fields[p], "value": query.filters.get(p, ""),
+                         "from": query.date_from.get(p, ""), "to": query.date_to.get(p, "")}
+                        for p in definition.list_config.get("filters", [])]
         return page(request, "pages/list.html", definition=definition, columns=columns, rows=rows, page=result,
-                    filters=filter_specs, search=search, query_string=urlencode(kept))
+                    filters=filter_specs, search=query.search, query_string=urlencode(kept))
 
     @get("/forms/{form_id:str}/new")
     async def new(self, request: Request, form_id: str) -> Response:
@@ -119,7 +120,7 @@ class FormPages(Controller):
         school, record, definition, students = await _load(request, record_id)
         html = print_html(definition, record.data, context=subject_context(school, students, record))
         pdf = await anyio.to_thread.run_sync(html_to_pdf, html)
-        return _pdf_response(pdf, f"record-{record.id}.pdf")
+        return _pdf_response(pdf, f"{definition.title}-{record_number(record)}.pdf", f"record-{record.id}.pdf")
 
     @get("/forms/{form_id:str}/blank.pdf")
     async def print_blank(self, request: Request, form_id: str) -> Response:
@@ -127,7 +128,7 @@ class FormPages(Controller):
         school = await school_of(request.user)
         html = print_html(definition, {}, context={"@school.name": school.name}, blank=True)
         pdf = await anyio.to_thread.run_sync(html_to_pdf, html)
-        return _pdf_response(pdf, f"{definition.form_id}-blank.pdf")
+        return _pdf_response(pdf, f"{definition.title}-{_('blank')}.pdf", f"{definition.form_id}-blank.pdf")
 
 
 async def _load(request: Request, record_id: int) -> tuple[School, Record, Definition, list[Student]]:
@@ -142,25 +143,40 @@ async def _load(request: Request, record_id: int) -> tuple[School, Record, Defin
 
 async def _entry_page(request: Request, school: School, definition: Definition, data: dict, errors: dict[str, str], students: list[Student],
                       *, action: str, status_code: int = 200, record: Record | None = None, version: int | None = None,
-                      conflict: str = "", theirs: str = "") -> Response:
+                      conflict: dict | None = None) -> Response:
     body = render_layout(definition, ENTRY, data, errors=errors, context=subject_context(school, students, record), refresh_url=action)
     choices = None
     if definition.subject == "student" and record is None and not (students and "_student" not in errors and request.query_params.get("student")):
         choices = await Student.filter(school=school, left_on__isnull=True).select_related("klass").order_by("klass__grade", "klass__name", "name").limit(MAX_STUDENT_CHOICES)
     template = "pages/record_form.html" if is_htmx(request) else "pages/entry.html"
-    return page(request, template, status_code=status_code, definition=definition, body=body, action=action,
-                errors=errors, version=version, student_choices=choices, chosen_student=students[0].id if students else None,
-                cancel_url=f"/records/{record.id}" if record else f"/forms/{definition.form_id}", conflict=conflict,
-                theirs=theirs)
+    # after a refused save, htmx shows the top of the form, where the summary lists every problem
+    headers = {"HX-Reswap": "outerHTML show:top"} if errors or conflict else None
+    return page(request, template, status_code=status_code, headers=headers, definition=definition, body=body, action=action,
+                errors=errors, error_items=_error_items(definition, errors), version=version, student_choices=choices,
+                chosen_student=students[0].id if students else None,
+                cancel_url=f"/records/{record.id}" if record else f"/forms/{definition.form_id}", conflict=conflict)
+
+
+def _error_items(definition: Definition, errors: dict[str, str]) -> list[dict[str, str]]:
+    """The summary above the form: each problem named by its field's title, linking to its message."""
+    items = []
+    for name, message in errors.items():
+        path = tuple(int(p) if p.isdigit() else p for p in name.split("."))
+        title = _("Student") if name == "_student" else field_title(definition, path)
+        items.append({"anchor": "err-" + name.replace(".", "-"), "title": title, "message": message})
+    return items
 
 
 async def _conflict_page(request: Request, school: School, definition: Definition, current: Record, mine: dict,
                          students: list[Student]) -> Response:
-    """The second of two concurrent saves: both versions side by side, nothing overwritten."""
+    """The second of two concurrent saves: what differs, your version in the form, the saved one below."""
+    changes = [{"title": field_title(definition, tuple(path.split("."))), "theirs": value_text(definition, path, get_path(current.data, path)),
+                "mine": value_text(definition, path, get_path(mine, path))}
+               for path in definition.fields if get_path(current.data, path) != get_path(mine, path)]
     theirs = render_layout(definition, VIEW, current.data, context=subject_context(school, students, current))
-    message = _("Someone else saved this record while you were editing. Your version is in the form; the saved version is shown beside it. Saving again keeps your version.")
+    conflict = {"changes": changes, "theirs": theirs}
     return await _entry_page(request, school, definition, mine, {}, students, action=f"/records/{current.id}", status_code=409,
-                             record=current, version=current.version, conflict=message, theirs=theirs)
+                             record=current, version=current.version, conflict=conflict)
 
 
 def _after_save(request: Request, record: Record) -> Response:
@@ -170,20 +186,35 @@ def _after_save(request: Request, record: Record) -> Response:
     return Redirect(target, status_code=303)
 
 
-def _pdf_response(pdf: bytes, filename: str) -> Response:
-    return Response(pdf, media_type="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="{filename}"', **NO_STORE})
+def _pdf_response(pdf: bytes, filename: str, ascii_name: str) -> Response:
+    """Named after the form (never the student: file names end up in download lists)."""
+    disposition = f"inline; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+    return Response(pdf, media_type="application/pdf", headers={"Content-Disposition": disposition, **NO_STORE})
 
 
 EXPORT_TYPES = {
-    "csv": ("text/csv; charset=utf-8", lambda rows, title: to_csv(rows)),
+    "csv": ("text/csv", lambda rows, title: to_csv(rows)),
     "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", to_xlsx),
 }
 
 
-async def _export(definition: Definition, school: School, kind: str, filters: dict, search: str) -> Response:
+FILTER_PREFIXES = ("f.", "from.", "to.")
+
+
+def _list_query(params, page_size: int) -> ListQuery:
+    """Filters (`f.<field>=option`, `from.<field>` / `to.<field>` for dates), search `q`, `page`."""
+    def prefixed(prefix: str) -> dict[str, str]:
+        return {key[len(prefix):]: value[:100] for key, value in params.items() if key.startswith(prefix)}
+
+    page_text = params.get("page", "1")
+    return ListQuery(filters=prefixed("f."), date_from=prefixed("from."), date_to=prefixed("to."),
+                     search=params.get("q", "")[:100], page=int(page_text) if page_text.isdigit() else 1, page_size=page_size)
+
+
+async def _export(definition: Definition, school: School, kind: str, query: ListQuery) -> Response:
     media_type, write = EXPORT_TYPES[kind]
-    result = await list_records(definition, school, ListQuery(filters=filters, search=search, page=1, page_size=100_000))
+    query.page, query.page_size = 1, 100_000
+    result = await list_records(definition, school, query)
     body = write(export_rows(definition, result.records), definition.form_id)
     return Response(body, media_type=media_type,
                     headers={"Content-Disposition": f'attachment; filename="{definition.form_id}.{kind}"', **NO_STORE})
