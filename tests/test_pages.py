@@ -287,3 +287,67 @@ def test_when_hides_label_and_field_until_it_matches(logged_in):
     assert note_label.search(response.text) and 'name="health.prior_help_note"' in response.text
     assert 'class="error"' not in response.text
     assert world.run(count_records) == 0
+
+
+def test_list_search_by_student_number_and_date_range(logged_in):
+    world, client = logged_in, logged_in.client
+    create(world, "attention_ledger")  # examples/full.json: 纳入日期 from the example
+    included = example("attention_ledger")["included_on"]
+    other = dict(example("attention_ledger"), included_on="2020-03-01")
+    fields = valid_post(world, "attention_ledger", other)
+    fields["_student"] = [str(world.student_ids[1])]
+    assert client.post("/forms/attention_ledger", data=fields, follow_redirects=False).status_code == 303
+
+    def listed(query: str, form_id: str = "attention_ledger") -> tuple[int, str]:
+        text = page_text(client.get(f"/forms/{form_id}?{query}"))
+        return int(re.search(r"(\d+)\s*条", text).group(1)), text
+
+    total, text = listed("q=周明")  # the second student's name (tests/conftest.py)
+    assert total == 1 and "周明轩" in text and "林小雨" not in text
+    assert listed(f"from.included_on={included}")[0] == 1
+    assert listed("to.included_on=2020-12-31")[0] == 1
+    assert listed("from.included_on=2019-01-01&to.included_on=2030-01-01")[0] == 2
+    assert listed("from.included_on=not-a-date")[0] == 2  # ignored, never an error
+    page = client.get("/forms/attention_ledger").text
+    assert 'name="from.included_on"' in page and 'type="date"' in page
+    # registration's list searches 学籍号 too ("@student.number" in its layout's list.search)
+    create(world, "registration")
+    total, text = listed("q=T0001", form_id="registration")
+    assert total == 1 and "林小雨" in text
+    assert listed("q=T0002", form_id="registration")[0] == 0
+
+
+def test_error_summary_names_fields_and_links_to_messages(logged_in):
+    world, client = logged_in, logged_in.client
+    fields = valid_post(world, "screening_consent")
+    fields["guardian_phone"] = ["12345"]
+    fields.pop("decision")
+    response = client.post("/forms/screening_consent", data=fields, headers={"HX-Request": "true"})
+    assert response.status_code == 422
+    assert response.headers["hx-reswap"] == "outerHTML show:top"
+    summary = re.search(r'<div class="error-summary".*?</div>', response.text, re.S).group(0)
+    d = definition("screening_consent")
+    for name in ("decision", "guardian_phone"):
+        assert f'href="#err-{name}"' in summary and html.escape(d.fields[name].title) in summary
+        assert f'id="err-{name}"' in response.text
+    # a pattern error carries the field's description as a hint when it has one
+    if d.fields["guardian_phone"].description:
+        assert html.escape(d.fields["guardian_phone"].description) in summary
+
+
+def test_conflict_lists_what_differs(logged_in):
+    world, client = logged_in, logged_in.client
+    record_id = create(world, "attention_ledger")
+    form = client.get(f"/records/{record_id}/edit").text
+    assert 'name="_version" value="1"' in form
+    first = valid_post(world, "attention_ledger", dict(example("attention_ledger"), owner="王老师"))
+    first["_version"] = ["1"]
+    assert client.post(f"/records/{record_id}", data=first, follow_redirects=False).status_code == 303
+    second = valid_post(world, "attention_ledger", dict(example("attention_ledger"), owner="赵老师"))
+    second["_version"] = ["1"]
+    response = client.post(f"/records/{record_id}", data=second)
+    assert response.status_code == 409
+    changes = re.search(r'<table class="changes">.*?</table>', response.text, re.S).group(0)
+    owner_title = html.escape(definition("attention_ledger").fields["owner"].title)
+    assert owner_title in changes and "王老师" in changes and "赵老师" in changes
+    assert world.run(record_state, record_id)[1]["owner"] == "王老师"
