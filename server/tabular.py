@@ -32,7 +32,9 @@ def context_labels() -> dict[str, str]:
 def list_columns(definition: Definition) -> list[dict[str, str]]:
     columns = definition.list_config.get("columns") or ["@student.name", *list(definition.fields)[:4]]
     labels = context_labels()
-    return [{"key": c, "label": labels.get(c, c) if c.startswith("@") else definition.fields[c].title} for c in columns]
+    return [{"key": c, "label": labels.get(c, c) if c.startswith("@") else definition.fields[c].title,
+             "wrap": not c.startswith("@") and definition.fields[c].kind in ("long_text", "multi_choice")}
+            for c in columns]
 
 
 def cell_text(definition: Definition, record: Record, key: str) -> str:
