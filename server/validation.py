@@ -110,11 +110,23 @@ def validate(definition: Definition, data: Any) -> list[FieldError]:
     if too_long:
         return too_long
     drop_hidden(definition, data)
+    add_group_objects(definition.schema, data)
     errors: dict[tuple, FieldError] = {}
     for error in definition.validator.iter_errors(data):
         for found in _explain(definition, error):
             errors.setdefault(found.path, found)
     return list(errors.values())
+
+
+def add_group_objects(schema: dict, data: dict) -> None:
+    """A group of fields (`family`) is always an object, empty when nothing in it was answered,
+    so a missing answer is reported at its own field (`family.guardian`), not at the group."""
+    for name, sub in (schema.get("properties") or {}).items():
+        if isinstance(sub, dict) and sub.get("type") == "object" and "properties" in sub:
+            if name not in data:
+                data[name] = {}
+            if isinstance(data[name], dict):
+                add_group_objects(sub, data[name])
 
 
 def _oversized(value: Any, path: tuple) -> Iterable[tuple]:
@@ -183,8 +195,11 @@ def field_title(definition: Definition, path: tuple) -> str:
         return ""
     # the longest leading path that is a field: `family.members` of ("family", "members", 1, "age")
     cut = next((n for n in range(len(names), 0, -1) if ".".join(names[:n]) in definition.fields), 0)
-    if not cut:
-        return names[-1]
+    if not cut:  # a group of fields (`family`), or a name the schema does not have
+        node = definition.schema
+        for name in names:
+            node = (node.get("properties") or {}).get(name, {}) if isinstance(node, dict) else {}
+        return node.get("title", names[-1]) if isinstance(node, dict) else names[-1]
     top = definition.fields[".".join(names[:cut])]
     if top.item_fields and cut < len(names):
         sub = top.item_fields.get(".".join(names[cut:]))

@@ -301,3 +301,13 @@ def test_field_title_for_api_messages():
     assert field_title(d, ("family", "members")) == "家庭成员"
     assert field_title(d, ("income",)) == "income"
     assert field_title(d, ()) == ""
+
+
+def test_an_unanswered_group_reports_its_own_fields_not_the_group():
+    d = definition("registration")
+    required_in_family = set(d.schema["properties"]["family"]["required"])
+    found = errors_by_path(validate(d, parse_form(d, post())))
+    assert ("family",) not in found
+    assert {("family", name) for name in required_in_family} <= set(found)
+    for name in required_in_family:
+        assert_chinese(found[("family", name)])
