@@ -24,7 +24,7 @@ from litestar.response import Redirect
 from referencing import Registry as RefRegistry
 
 from server.models import Student
-from server.records import create_record, students_of
+from server.records import create_record, student_choices, students_of
 from server.settings import FORM_DEFS_DIR
 from server.web import NO_STORE, csrf_token, school_of
 
@@ -65,7 +65,7 @@ HAND_TEMPLATE = r"""<!DOCTYPE html>
 <label for="f-_student">学生<span class="req">*</span></label>
 <select id="f-_student" name="_student">
 <option value="">请选择</option>
-{% for s in students %}<option value="{{ s.id }}"{% if s.id == chosen %} selected{% endif %}>{{ s.klass.name if s.klass else "" }} {{ s.name }}</option>{% endfor %}
+{% for s in students %}<option value="{{ s.id }}"{% if s.id == chosen %} selected{% endif %}>{{ s.klass }} {{ s.name }}（{{ s.number }}）</option>{% endfor %}
 </select>{{ err("_student") }}
 </div>
 <div class="header-line"><span class="header-item"><span class="header-label">档案编号：</span><span class="blank"></span></span></div>
@@ -323,8 +323,7 @@ def _form_values(data: dict, prefix: str = "") -> dict[str, str]:
 
 async def _hand_page(request: Request, data: dict, errors: dict[str, str], students: list[Student], status_code: int = 200) -> Response:
     school = await school_of(request.user)
-    choices = await Student.filter(school=school, left_on__isnull=True).select_related("klass").order_by(
-        "klass__grade", "klass__name", "name").limit(3000)
+    choices = await student_choices(school)  # the same picker query as the engine's
     student = students[0] if students else None
     ctx = {"school": school.name, "name": student.name if student else "", "gender": student.gender if student else "",
            "birth_date": str(student.birth_date or "") if student else "", "number": student.student_number if student else "",

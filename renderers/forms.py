@@ -20,10 +20,10 @@ from typing import Any, Callable
 from markupsafe import Markup, escape
 
 from renderers.environment import environment
-from server.i18n import current_locale
 from renderers.plan import Cell, plan_for
 from renderers.widgets import Widget, widget_for
 from server.definitions import Definition, FieldSpec, condition_paths, get_path
+from server.i18n import current_locale
 
 ENTRY, VIEW, PRINT = "entry", "view", "print"
 
@@ -84,9 +84,6 @@ class RenderState:
 
     def context_value(self, key: str) -> str:
         return "" if self.blank else self.context.get(key, "")
-
-    def error(self, name: str) -> str:
-        return self.errors.get(name, "")
 
     def input_attrs(self, spec: FieldSpec, name: str, suffix: str = "") -> str:
         """id, name, accessibility and refresh attributes, all quoted and escaped (F5)."""

@@ -130,7 +130,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Li
                                            httponly=True, samesite="lax", secure=settings.secure_cookies)
     csrf = CSRFConfig(secret=settings.secret_key, cookie_name=f"{cookie_prefix}xd_csrf", cookie_secure=settings.secure_cookies,
                       cookie_samesite="lax", cookie_httponly=True, exclude=["^/api/"])
-    auth = DefineMiddleware(AuthMiddleware, exclude=["^/login$", "^/static/", "^/schema", "^/favicon.ico$"])
+    auth = DefineMiddleware(AuthMiddleware, exclude=["^/login$", "^/language$", "^/static/", "^/schema", "^/favicon.ico$"])
     return Litestar(
         route_handlers=[AuthPages, FormPages, ApiController,
                         create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False)],

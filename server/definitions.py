@@ -7,7 +7,7 @@ array of objects is one field whose items have fields of their own (`sessions` â
 
 from __future__ import annotations
 
-import json
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -189,7 +189,7 @@ class Definition:
     def __post_init__(self) -> None:
         self.fields = collect_fields(self.schema)
         self.validator = build_validator(self.schema)
-        self._when_validators: dict[str, Draft202012Validator] = {}
+        self._when_validators: dict[int, tuple[dict, Draft202012Validator]] = {}
         self.cache: dict[str, Any] = {}  # renderers keep their compiled pieces here
 
     @property
@@ -217,11 +217,11 @@ class Definition:
     def when_matches(self, when: dict | None, data: dict) -> bool:
         if not when:
             return True
-        key = json.dumps(when, sort_keys=True)
-        validator = self._when_validators.get(key)
-        if validator is None:
-            validator = self._when_validators[key] = build_validator(when)
-        return validator.is_valid(data)
+        # conditions are the layout's own dicts, alive as long as the definition: key them by identity
+        found = self._when_validators.get(id(when))
+        if found is None or found[0] is not when:
+            found = self._when_validators[id(when)] = (when, build_validator(when))
+        return found[1].is_valid(data)
 
     def hidden_paths(self, data: dict) -> set[str]:
         """Fields inside blocks or cells whose `when` does not match this record."""
@@ -272,8 +272,6 @@ def condition_paths(when: Any, prefix: str = "") -> set[str]:
 
 def inline_fields(text: str | list[str]) -> list[str]:
     """The `{{field}}` blanks of a text block (context blanks `{{@â€¦}}` excluded)."""
-    import re
-
     paragraphs = [text] if isinstance(text, str) else text
     found = []
     for paragraph in paragraphs:

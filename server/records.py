@@ -66,6 +66,13 @@ async def students_of(school: School, ids: list[Any]) -> list[Student] | None:
     return list(found) if len(found) == len(wanted) else None
 
 
+async def student_choices(school: School, limit: int = 3000) -> list[dict]:
+    """Students a new record can be about (a picker), as plain rows: no model objects to build."""
+    rows = await Student.filter(school=school, left_on__isnull=True).order_by("klass__grade", "klass__name", "name") \
+        .limit(limit).values("id", "name", "student_number", klass="klass__name")
+    return [{"id": r["id"], "name": r["name"], "number": r["student_number"], "klass": r["klass"] or ""} for r in rows]
+
+
 # --- list queries -----------------------------------------------------------------
 
 @dataclass

@@ -36,7 +36,8 @@ def csrf_token(request: Request) -> str:
 
 
 def page(request: Request, template: str, status_code: int = 200, headers: dict | None = None, **context: Any) -> Response:
-    html = render(template, user=request.scope.get("user"), csrf_token=csrf_token(request), locale=current_locale.get(), **context)
+    html = render(template, user=request.scope.get("user"), csrf_token=csrf_token(request), locale=current_locale.get(),
+                  here=request.url.path, **context)
     return Response(html, status_code=status_code, media_type="text/html", headers={**NO_STORE, **(headers or {})})
 
 

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from server.definitions import Definition, get_path
-from server.i18n import translations
 from server.registry import Registry
 from server.settings import FORM_DEFS_DIR, I18N_DIR
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from litestar.testing import TestClient
 
-from server.settings import SQLITE_PRAGMAS, Settings
+from server.settings import Settings
 
 PG_URL = os.environ.get("XINDANG_TEST_POSTGRES_URL", "")
 DATABASES = ["sqlite"] + (["postgres"] if PG_URL else [])

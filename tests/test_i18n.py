@@ -40,3 +40,22 @@ def test_placeholders_survive_translation():
             wanted = set(re.findall(r"%\(\w+\)[sd]|\{\w+\}", ids[0]))
             for text in strings:
                 assert set(re.findall(r"%\(\w+\)[sd]|\{\w+\}", text)) == wanted, message.id
+
+
+def test_english_interface_on_request(logged_in):
+    world, client = logged_in, logged_in.client
+    assert "退出登录" in client.get("/forms").text  # Chinese is the default
+    response = client.get("/language?to=en&next=/forms/screening_consent/new", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/forms/screening_consent/new"
+    page = client.get("/forms/screening_consent/new").text
+    assert "Log out" in page and 'lang="en"' in page
+    response = client.post("/forms/screening_consent", data={"_csrf_token": world.csrf()})
+    assert response.status_code == 422 and "This field is required." in response.text
+    client.get("/language?to=zh_Hans_CN")
+    assert "此项为必填项" in client.post("/forms/screening_consent", data={"_csrf_token": world.csrf()}).text
+
+
+def test_language_switch_refuses_other_sites_and_unknown_languages(world):
+    client = world.client
+    response = client.get("/language?to=xx&next=https://evil.example/", follow_redirects=False)
+    assert response.headers["location"] == "/forms" and "lang=" not in response.headers.get("set-cookie", "")

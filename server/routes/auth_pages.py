@@ -1,4 +1,4 @@
-"""Log in and out."""
+"""Log in and out, and pick the interface language."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.response import Redirect
 
 from server.auth import authenticate_password
-from server.i18n import gettext as _
+from server.i18n import SUPPORTED_LOCALES, gettext as _
 from server.sessions import rotate_session
 from server.web import page
 
@@ -37,3 +37,12 @@ class AuthPages(Controller):
     async def logout(self, request: Request) -> Response:
         request.clear_session()
         return Redirect("/login", status_code=303)
+
+    @get("/language")
+    async def language(self, request: Request, to: str = "", next: str = "/forms") -> Response:
+        """Remember the chosen language in a cookie (the request middleware reads it)."""
+        response = Redirect(safe_next(next), status_code=303)
+        if to in SUPPORTED_LOCALES:
+            response.set_cookie("lang", to, max_age=365 * 24 * 3600, httponly=True, samesite="lax",
+                                secure=request.app.state.settings.secure_cookies)
+        return response

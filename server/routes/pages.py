@@ -12,12 +12,12 @@ from litestar.response import Redirect
 
 from renderers.forms import ENTRY, VIEW, render_layout
 from renderers.pdf import html_to_pdf, print_html
-from server.definitions import Definition
+from server.definitions import Definition, get_path
 from server.i18n import gettext as _
 from server.models import Record, School, Student
-from server.records import ListQuery, VersionConflict, create_record, list_records, record_number, students_of, update_record
+from server.records import (ListQuery, VersionConflict, create_record, list_records, record_number, student_choices,
+                            students_of, update_record)
 from server.validation import apply_row_action, field_title, parse_form, validate
-from server.definitions import get_path
 from server.tabular import cell_text, export_rows, list_columns, to_csv, to_xlsx, value_text
 from server.web import NO_STORE, definition_or_404, is_htmx, page, registry, school_of, subject_context
 
@@ -100,7 +100,7 @@ class FormPages(Controller):
         form = await request.form()
         action = form.get("_action", "save")
         version_text = form.get("_version", "")
-        version = int(version_text) if str(version_text).isdigit() else record.version
+        version = int(version_text) if str(version_text).isdigit() else 0  # no version: never overwrite blindly
         data = parse_form(definition, form, keep_empty_rows=action != "save")
         common = dict(action=f"/records/{record_id}", record=record, version=version)
         if action != "save":
@@ -128,7 +128,8 @@ class FormPages(Controller):
         school = await school_of(request.user)
         html = print_html(definition, {}, context={"@school.name": school.name}, blank=True)
         pdf = await anyio.to_thread.run_sync(html_to_pdf, html)
-        return _pdf_response(pdf, f"{definition.title}-{_('blank')}.pdf", f"{definition.form_id}-blank.pdf")
+        blank = _("blank form")
+        return _pdf_response(pdf, f"{definition.title}-{blank}.pdf", f"{definition.form_id}-blank.pdf")
 
 
 async def _load(request: Request, record_id: int) -> tuple[School, Record, Definition, list[Student]]:
@@ -147,7 +148,7 @@ async def _entry_page(request: Request, school: School, definition: Definition, 
     body = render_layout(definition, ENTRY, data, errors=errors, context=subject_context(school, students, record), refresh_url=action)
     choices = None
     if definition.subject == "student" and record is None and not (students and "_student" not in errors and request.query_params.get("student")):
-        choices = await Student.filter(school=school, left_on__isnull=True).select_related("klass").order_by("klass__grade", "klass__name", "name").limit(MAX_STUDENT_CHOICES)
+        choices = await student_choices(school, MAX_STUDENT_CHOICES)
     template = "pages/record_form.html" if is_htmx(request) else "pages/entry.html"
     # after a refused save, htmx shows the top of the form, where the summary lists every problem
     headers = {"HX-Reswap": "outerHTML show:top"} if errors or conflict else None
