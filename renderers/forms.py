@@ -107,6 +107,17 @@ class RenderState:
                 return Markup(f'<span class="field-title">{escape(spec.title)}：</span>') + shown
             return shown
         name = prefix + spec.path
+        if value is None and name not in self.errors:
+            # an empty input is the same for every record: build it once per definition
+            refresh = self.refresh_url if spec.path in when_fields(self.definition) else ""
+            key = (name, widget.name, id(cell) if cell else 0, refresh)
+            cached = _EMPTY_INPUTS.get(self.definition, key)
+            if cached is None:
+                cached = _EMPTY_INPUTS.put(self.definition, key, self._entry_html(spec, widget, name, value, cell))
+            return cached
+        return self._entry_html(spec, widget, name, value, cell)
+
+    def _entry_html(self, spec: FieldSpec, widget: Widget, name: str, value: Any, cell: Cell | None) -> Markup:
         html_id = name.replace(".", "-")
         parts = []
         if cell and cell.show_title:
@@ -138,6 +149,25 @@ class RenderState:
     def is_deferred(self, block: Any) -> bool:
         """Only the skeleton pass defers blocks; a request renders what it is given."""
         return False
+
+
+class _EmptyInputCache:
+    """Per definition and locale, the HTML of inputs with nothing in them (most of a new form)."""
+
+    LIMIT = 5000
+
+    def get(self, definition: Definition, key: tuple) -> Markup | None:
+        return definition.cache.get(("empty_inputs", current_locale.get()), {}).get(key)
+
+    def put(self, definition: Definition, key: tuple, html: Markup) -> Markup:
+        entries = definition.cache.setdefault(("empty_inputs", current_locale.get()), {})
+        if len(entries) >= self.LIMIT:
+            entries.clear()
+        entries[key] = html
+        return html
+
+
+_EMPTY_INPUTS = _EmptyInputCache()
 
 
 # --- skeletons ------------------------------------------------------------------------
