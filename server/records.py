@@ -134,7 +134,8 @@ async def list_records(definition: Definition, school: School, query: ListQuery)
     if query.search.strip():
         qs = qs.filter(id__in=await _search_ids(definition, school, query.search.strip(), dialect))
     total = await qs.count()
-    sort = query.sort or definition.list_config.get("sort", "-@record.created_on")
+    sort = query.sort if query.sort.lstrip("-") in sortable_keys(definition) else ""
+    sort = sort or definition.list_config.get("sort", "-@record.created_on")
     descending = sort.startswith("-")
     key = sort.lstrip("-")
     if key.startswith("@"):
@@ -145,6 +146,12 @@ async def list_records(definition: Definition, school: School, query: ListQuery)
     page = min(max(1, query.page), pages)
     records = await qs.offset((page - 1) * query.page_size).limit(query.page_size).prefetch_related("students__klass")
     return ListPage(records=list(records), total=total, page=page, pages=pages)
+
+
+def sortable_keys(definition: Definition) -> set[str]:
+    """What a list may be sorted by: its field columns (not repeating rows) and the record's date."""
+    columns = definition.list_config.get("columns", [])
+    return {c for c in columns if c in definition.fields and not definition.fields[c].item_fields} | {"@record.created_on"}
 
 
 def _as_text(expression: str) -> str:

@@ -351,3 +351,23 @@ def test_conflict_lists_what_differs(logged_in):
     owner_title = html.escape(definition("attention_ledger").fields["owner"].title)
     assert owner_title in changes and "王老师" in changes and "赵老师" in changes
     assert world.run(record_state, record_id)[1]["owner"] == "王老师"
+
+
+def test_list_sorts_by_a_column_and_ignores_unknown_sorts(logged_in):
+    world, client = logged_in, logged_in.client
+    for student, day in ((0, "2024-03-01"), (1, "2025-06-01")):
+        fields = valid_post(world, "attention_ledger", dict(example("attention_ledger"), included_on=day))
+        fields["_student"] = [str(world.student_ids[student])]
+        assert client.post("/forms/attention_ledger", data=fields, follow_redirects=False).status_code == 303
+
+    def names_in_order(query: str) -> list[str]:
+        text = page_text(client.get(f"/forms/attention_ledger?{query}"))
+        return sorted(("林小雨", "周明轩"), key=text.index)
+
+    assert names_in_order("sort=included_on") == ["林小雨", "周明轩"]
+    assert names_in_order("sort=-included_on") == ["周明轩", "林小雨"]
+    page = client.get("/forms/attention_ledger?sort=included_on").text
+    assert 'aria-sort="ascending"' in page and "sort=-included_on" in page
+    for junk in ("data", "-x') OR 1=1 --", "owner.__class__", "@school.name"):
+        response = client.get("/forms/attention_ledger", params={"sort": junk})
+        assert response.status_code == 200 and "周明轩" in response.text

@@ -15,8 +15,8 @@ from renderers.pdf import html_to_pdf, print_html
 from server.definitions import Definition, get_path
 from server.i18n import gettext as _
 from server.models import Record, School, Student
-from server.records import (ListQuery, VersionConflict, create_record, list_records, record_number, student_choices,
-                            students_of, update_record)
+from server.records import (ListQuery, VersionConflict, create_record, list_records, record_number, sortable_keys,
+                            student_choices, students_of, update_record)
 from server.validation import apply_row_action, field_title, parse_form, validate
 from server.tabular import cell_text, export_rows, list_columns, to_csv, to_xlsx, value_text
 from server.web import NO_STORE, definition_or_404, is_htmx, page, registry, school_of, subject_context
@@ -45,9 +45,19 @@ class FormPages(Controller):
         columns = list_columns(definition)
         rows = [{"record": r, "cells": [cell_text(definition, r, c["key"]) for c in columns]} for r in result.records]
         kept = {k: v for k, v in params.items() if k == "q" or k.startswith(FILTER_PREFIXES)}
+        sortable = sortable_keys(definition)
+        current = query.sort if query.sort.lstrip("-") in sortable else definition.list_config.get("sort", "-@record.created_on")
+        for column in columns:
+            column.update(sort_url="", sorted="")
+            if column["key"] in sortable:
+                ascending_now = current == column["key"]
+                column["sort_url"] = "?" + urlencode({**kept, "sort": ("-" if ascending_now else "") + column["key"]})
+                column["sorted"] = "asc" if ascending_now else "desc" if current == "-" + column["key"] else ""
         filter_specs = [{"spec": definition.fields[p], "value": query.filters.get(p, ""),
                          "from": query.date_from.get(p, ""), "to": query.date_to.get(p, "")}
                         for p in definition.list_config.get("filters", [])]
+        if query.sort.lstrip("-") in sortable:
+            kept["sort"] = query.sort
         return page(request, "pages/list.html", definition=definition, columns=columns, rows=rows, page=result,
                     filters=filter_specs, search=query.search, query_string=urlencode(kept))
 
@@ -209,7 +219,8 @@ def _list_query(params, page_size: int) -> ListQuery:
 
     page_text = params.get("page", "1")
     return ListQuery(filters=prefixed("f."), date_from=prefixed("from."), date_to=prefixed("to."),
-                     search=params.get("q", "")[:100], page=int(page_text) if page_text.isdigit() else 1, page_size=page_size)
+                     search=params.get("q", "")[:100], sort=params.get("sort", "")[:100],
+                     page=int(page_text) if page_text.isdigit() else 1, page_size=page_size)
 
 
 async def _export(definition: Definition, school: School, kind: str, query: ListQuery) -> Response:
