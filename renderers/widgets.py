@@ -8,6 +8,7 @@ into the schema's type, and which display.html macro shows its value.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
@@ -29,9 +30,10 @@ def _number(values: list[str], spec: FieldSpec) -> Any:
     if not raw:
         return MISSING
     try:
-        return int(raw) if spec.type == "integer" else float(raw) if ("." in raw or "e" in raw.lower()) else int(raw)
+        number = int(raw) if spec.type == "integer" else float(raw) if ("." in raw or "e" in raw.lower()) else int(raw)
     except ValueError:
         return raw  # left as typed: the schema's type check reports it in Chinese
+    return number if not isinstance(number, float) or math.isfinite(number) else raw
 
 
 def _choice(values: list[str], spec: FieldSpec) -> Any:
@@ -161,6 +163,11 @@ class Widget:
     parse: Callable[[list[str], FieldSpec], Any]
     display: str  # the display.html macro: text, long, date, choice, multi, boolean
     single_input: bool = True  # one element a <label for> can name (not a group of options)
+
+    @property
+    def posts_value(self) -> bool:
+        """False for widgets that show a value but send none back (a save keeps the stored one)."""
+        return self.parse is not _readonly
 
 
 WIDGETS: dict[str, Widget] = {

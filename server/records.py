@@ -58,10 +58,12 @@ async def update_record(record: Record, expected_version: int, data: dict, user:
 
 async def students_of(school: School, ids: list[Any]) -> list[Student] | None:
     """The students with these ids in this school, or None if any id is unknown there."""
-    try:
-        wanted = {int(i) for i in ids}
-    except (TypeError, ValueError):
-        return None
+    wanted = set()
+    for value in ids:  # ids come from forms (digits) or JSON (integers, never booleans)
+        number = value if type(value) is int else int(value) if isinstance(value, str) and value.isascii() and value.isdigit() else None
+        if number is None or not 0 < number < 2**31:
+            return None
+        wanted.add(number)
     found = await Student.filter(school=school, id__in=wanted).select_related("klass") if wanted else []
     return list(found) if len(found) == len(wanted) else None
 

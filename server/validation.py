@@ -7,6 +7,7 @@ neither shown, nor validated, nor stored.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Protocol
@@ -19,6 +20,9 @@ from server.definitions import Definition, FieldSpec, delete_path, get_path, set
 from server.i18n import gettext as _
 
 MAX_STRING_CHARS = 20_000  # a single answer; schemas usually set a lower maxLength
+MAX_DEPTH = 32  # objects and lists nested deeper than any form needs
+SMALL_INT = re.compile(r"[0-9]{1,9}")
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # invisible; tab and new lines are fine
 MAX_ROWS = 500
 ROW_KEY = re.compile(r"^(?P<index>\d{1,4})\.(?P<rest>.+)$")
 
@@ -41,6 +45,17 @@ class FieldError:
     @property
     def pointer(self) -> str:
         return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in self.path)
+
+
+def small_int(value: Any) -> int | None:
+    """An id, version, page or row number from a request: ASCII digits, at most 9 of them."""
+    return int(value) if isinstance(value, str) and SMALL_INT.fullmatch(value) else None
+
+
+def form_text(form: FormLike, key: str) -> str:
+    """A control value of a form post (`_action`, `_student`, `_version`); never a file."""
+    values = form.getall(key, [])
+    return values[0] if values and isinstance(values[0], str) else ""
 
 
 def parse_form(definition: Definition, form: FormLike, keep_empty_rows: bool = False) -> dict:
@@ -74,9 +89,18 @@ def _parse_rows(spec: FieldSpec, form: FormLike, keys: list[str], widgets: dict,
             value = widgets[(spec.path, sub_path)].parse(_strings(form, f"{prefix}{index}.{sub_path}"), sub_spec)
             if value is not MISSING:
                 set_path(item, sub_path, value)
-        if item or keep_empty:
+        # an unticked checkbox answers False: a row holding nothing else is still an empty row
+        if keep_empty or any(value is not False for value in item.values()):
             rows.append(item)
     return rows
+
+
+def carry_unposted(definition: Definition, stored: dict, posted: dict) -> dict:
+    """Fields whose widget sends nothing (read-only, file) keep their stored value on a page save."""
+    for (scope, path), widget in field_widgets(definition).items():
+        if scope is None and not widget.posts_value and (value := get_path(stored, path)) is not None:
+            set_path(posted, path, value)
+    return posted
 
 
 def apply_row_action(definition: Definition, data: dict, action: str) -> None:
@@ -92,30 +116,42 @@ def apply_row_action(definition: Definition, data: dict, action: str) -> None:
         set_path(data, path, rows)
     if verb == "add" and len(rows) < MAX_ROWS:
         rows.append({})
-    elif verb == "remove" and index.isdigit() and int(index) < len(rows):
-        rows.pop(int(index))
+    elif verb == "remove" and (number := small_int(index)) is not None and number < len(rows):
+        rows.pop(number)
 
 
-def drop_hidden(definition: Definition, data: dict) -> dict:
-    for path in definition.hidden_paths(data):
-        delete_path(data, path)
-    return data
+def drop_hidden(definition: Definition, data: dict) -> set[str]:
+    """Remove what `when` hides, until nothing more is hidden (a hidden answer can hide others)."""
+    hidden: set[str] = set()
+    while True:
+        now = definition.hidden_paths(data)
+        for path in now - hidden:
+            delete_path(data, path)
+        if now <= hidden:
+            return hidden
+        hidden |= now
 
 
 def validate(definition: Definition, data: Any) -> list[FieldError]:
     """Every problem, one per field, in Chinese; hidden fields are removed from `data` first."""
     if not isinstance(data, dict):
         return [FieldError((), _("The data must be a JSON object."))]
-    too_long = [FieldError(path, _("This answer is too long.")) for path in _oversized(data, ())]
-    if too_long:
-        return too_long
-    drop_hidden(definition, data)
+    bad = list(_bad_values(data))
+    if bad:
+        return bad
+    hidden = drop_hidden(definition, data)
     add_group_objects(definition.schema, data)
     errors: dict[tuple, FieldError] = {}
     for error in definition.validator.iter_errors(data):
         for found in _explain(definition, error):
-            errors.setdefault(found.path, found)
+            if not _under(found.path, hidden):  # neither shown nor validated
+                errors.setdefault(found.path, found)
     return list(errors.values())
+
+
+def _under(path: tuple, hidden: set[str]) -> bool:
+    names = [str(p) for p in path]
+    return any(".".join(names[:n]) in hidden for n in range(1, len(names) + 1))
 
 
 def add_group_objects(schema: dict, data: dict) -> None:
@@ -129,15 +165,26 @@ def add_group_objects(schema: dict, data: dict) -> None:
                 add_group_objects(sub, data[name])
 
 
-def _oversized(value: Any, path: tuple) -> Iterable[tuple]:
-    if isinstance(value, str) and len(value) > MAX_STRING_CHARS:
-        yield path
-    elif isinstance(value, dict):
-        for key, sub in value.items():
-            yield from _oversized(sub, (*path, key))
-    elif isinstance(value, list):
-        for index, sub in enumerate(value):
-            yield from _oversized(sub, (*path, index))
+def _bad_values(data: Any) -> Iterable[FieldError]:
+    """Answers no form asks for: too long, invisible control characters, nested too deep.
+    Walked with a stack, so a hostile body cannot exhaust Python's recursion limit."""
+    stack: list[tuple[Any, tuple]] = [(data, ())]
+    while stack:
+        value, path = stack.pop()
+        if len(path) > MAX_DEPTH:
+            yield FieldError(path[:MAX_DEPTH], _("The data is nested too deeply."))
+            return
+        if isinstance(value, str):
+            if len(value) > MAX_STRING_CHARS:
+                yield FieldError(path, _("This answer is too long."))
+            elif CONTROL_CHARS.search(value):
+                yield FieldError(path, _("This answer contains invisible control characters."))
+        elif isinstance(value, float) and not math.isfinite(value):
+            yield FieldError(path, _("Please enter a number."))
+        elif isinstance(value, dict):
+            stack.extend((sub, (*path, key)) for key, sub in value.items())
+        elif isinstance(value, list):
+            stack.extend((sub, (*path, index)) for index, sub in enumerate(value))
 
 
 def _explain(definition: Definition, error: ValidationError) -> list[FieldError]:

@@ -76,9 +76,10 @@ class ApiController(Controller):
         if problem:
             return problem
         data = body.get("data")
-        students = await students_of(school, body.get("students") or [])
+        given = body.get("students", [])
+        students = await students_of(school, given) if isinstance(given, list) and len(given) <= 200 else None
         errors = validate(definition, data)
-        if students is None or not isinstance(body.get("students", []), list):
+        if students is None:
             errors.append(FieldError(("students",), _("Unknown student id.")))
         elif definition.subject == "student" and len(students) != 1:
             errors.append(FieldError(("students",), _("A record of this form is about exactly one student.")))
@@ -99,7 +100,7 @@ class ApiController(Controller):
         if problem:
             return problem
         version = body.get("version")
-        if not isinstance(version, int) or isinstance(version, bool):
+        if type(version) is not int or not 0 < version < 2**31:
             return errors_response([FieldError(("version",), _("The record version is required (an integer)."))])
         data = body.get("data")
         errors = validate(definition, data)
@@ -123,7 +124,7 @@ class ApiController(Controller):
     @get("/students/{student_id:int}/records")
     async def student_records(self, request: Request, student_id: int) -> list[dict]:
         school = await school_of(request.user)
-        student = await Student.get_or_none(id=student_id, school=school)
+        student = await Student.get_or_none(id=student_id, school=school) if 0 < student_id < 2**31 else None
         if student is None:
             raise NotFoundException(_("There is no such student."))
         records = await student.records.filter(school=school).order_by("-created_at")
@@ -132,7 +133,7 @@ class ApiController(Controller):
 
 async def _load(request: Request, record_id: int) -> tuple[Record, Definition]:
     school = await school_of(request.user)
-    record = await Record.get_or_none(id=record_id, school_id=school.id)
+    record = await Record.get_or_none(id=record_id, school_id=school.id) if 0 < record_id < 2**31 else None
     definition = registry(request).get(record.form_id) if record else None
     if record is None or definition is None:
         raise NotFoundException(_("There is no such record."))

@@ -17,11 +17,13 @@ from server.i18n import gettext as _
 from server.models import Record, School, Student
 from server.records import (ListQuery, VersionConflict, create_record, list_records, record_number, sortable_keys,
                             student_choices, students_of, update_record)
-from server.validation import apply_row_action, field_title, parse_form, validate
+from server.validation import (apply_row_action, carry_unposted, field_title, form_text, parse_form, small_int,
+                               validate)
 from server.tabular import cell_text, export_rows, list_columns, to_csv, to_xlsx, value_text
 from server.web import NO_STORE, definition_or_404, is_htmx, page, registry, school_of, subject_context
 
 MAX_STUDENT_CHOICES = 3000
+MAX_ID = 2**31 - 1
 
 
 class FormPages(Controller):
@@ -76,8 +78,8 @@ class FormPages(Controller):
         definition = definition_or_404(request, form_id)
         school = await school_of(request.user)
         form = await request.form()
-        action = form.get("_action", "save")
-        chosen = form.get("_student", "")
+        action = form_text(form, "_action") or "save"
+        chosen = form_text(form, "_student")
         students = await students_of(school, [chosen]) if chosen else []
         data = parse_form(definition, form, keep_empty_rows=action != "save")
         if action != "save":
@@ -108,10 +110,9 @@ class FormPages(Controller):
     async def update(self, request: Request, record_id: int) -> Response:
         school, record, definition, students = await _load(request, record_id)
         form = await request.form()
-        action = form.get("_action", "save")
-        version_text = form.get("_version", "")
-        version = int(version_text) if str(version_text).isdigit() else 0  # no version: never overwrite blindly
-        data = parse_form(definition, form, keep_empty_rows=action != "save")
+        action = form_text(form, "_action") or "save"
+        version = small_int(form_text(form, "_version")) or 0  # no version: never overwrite blindly
+        data = carry_unposted(definition, record.data, parse_form(definition, form, keep_empty_rows=action != "save"))
         common = dict(action=f"/records/{record_id}", record=record, version=version)
         if action != "save":
             apply_row_action(definition, data, action)
@@ -144,7 +145,7 @@ class FormPages(Controller):
 
 async def _load(request: Request, record_id: int) -> tuple[School, Record, Definition, list[Student]]:
     school = await school_of(request.user)
-    record = await Record.get_or_none(id=record_id, school_id=school.id)
+    record = await Record.get_or_none(id=record_id, school_id=school.id) if record_id <= MAX_ID else None
     definition = registry(request).get(record.form_id) if record else None
     if record is None or definition is None:
         raise NotFoundException(_("There is no such record."))
@@ -217,10 +218,9 @@ def _list_query(params, page_size: int) -> ListQuery:
     def prefixed(prefix: str) -> dict[str, str]:
         return {key[len(prefix):]: value[:100] for key, value in params.items() if key.startswith(prefix)}
 
-    page_text = params.get("page", "1")
     return ListQuery(filters=prefixed("f."), date_from=prefixed("from."), date_to=prefixed("to."),
                      search=params.get("q", "")[:100], sort=params.get("sort", "")[:100],
-                     page=int(page_text) if page_text.isdigit() else 1, page_size=page_size)
+                     page=small_int(params.get("page", "1")) or 1, page_size=page_size)
 
 
 async def _export(definition: Definition, school: School, kind: str, query: ListQuery) -> Response:
