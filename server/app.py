@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlencode
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
@@ -15,7 +16,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.auth import AuthMiddleware, is_api
 from server.db import close_database, open_database
@@ -41,29 +42,33 @@ SECURITY_HEADERS = [
 ]
 
 
-def request_setup_middleware(app: ASGIApp) -> ASGIApp:
-    """Security headers on every response (F4) and the locale of the request (cookie `lang`)."""
+def locale_middleware(app: ASGIApp) -> ASGIApp:
+    """The locale of the request: the `lang` cookie, else the configured default."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await app(scope, receive, send)
-            return
-        settings: Settings = scope["app"].state.settings
-        cookies = dict(part.strip().split("=", 1) for part in _cookie_header(scope).split(";") if "=" in part)
-        token = current_locale.set(pick_locale(cookies.get("lang"), settings.locale))
-
-        async def send_with_headers(message) -> None:
-            if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                message["headers"] = list(message["headers"]) + SECURITY_HEADERS
-            await send(message)
-
-        try:
-            await app(scope, receive, send_with_headers)
-        finally:
-            current_locale.reset(token)
+        if scope["type"] == "http":
+            current_locale.set(request_locale(scope))
+        await app(scope, receive, send)
 
     return middleware
+
+
+def request_locale(scope: Scope) -> str:
+    cookies = dict(part.strip().split("=", 1) for part in _cookie_header(scope).split(";") if "=" in part)
+    return pick_locale(cookies.get("lang"), scope["app"].state.settings.locale)
+
+
+async def security_headers(message: Message, scope: Scope) -> None:
+    """On every response, error pages included (F4); `no-store` on all but static files."""
+    if message["type"] != "http.response.start":
+        return
+    headers = list(message.get("headers", []))
+    if not scope["path"].startswith("/static/") and not any(name.lower() == b"cache-control" for name, _ in headers):
+        headers.append((b"cache-control", b"no-store"))  # student data, API answers included
+    headers += SECURITY_HEADERS
+    if scope["app"].state.settings.secure_cookies:  # served over HTTPS
+        headers.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
+    message["headers"] = headers
 
 
 def _cookie_header(scope: Scope) -> str:
@@ -78,15 +83,19 @@ def _wants_json(request: Request) -> bool:
 
 
 def not_authorized(request: Request, exc: NotAuthorizedException) -> Response:
+    current_locale.set(request_locale(request.scope))  # raised before the locale middleware ran
     if _wants_json(request):
         return Response({"errors": [{"field": "", "message": _("A valid API token is required.")}]}, status_code=401)
-    target = request.url.path
     if request.headers.get("hx-request") == "true":
         return Response("", status_code=401, headers={"HX-Redirect": "/login"})
-    return Redirect(f"/login?next={target}" if request.method == "GET" else "/login", status_code=303)
+    if request.method != "GET":
+        return Redirect("/login", status_code=303)
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return Redirect("/login?" + urlencode({"next": target}), status_code=303)
 
 
 def http_error(request: Request, exc: HTTPException) -> Response:
+    current_locale.set(request_locale(request.scope))
     status = exc.status_code
     if isinstance(exc, NotFoundException):
         message = exc.detail if exc.detail and exc.detail != "Not Found" and not exc.detail.startswith("No route") else _("The page or record does not exist.")
@@ -106,6 +115,7 @@ def http_error(request: Request, exc: HTTPException) -> Response:
 
 
 def server_error(request: Request, exc: Exception) -> Response:
+    current_locale.set(request_locale(request.scope))
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     message = _("Something went wrong on the server. Nothing was saved by this request; please try again.")
     if _wants_json(request):
@@ -134,7 +144,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Li
     return Litestar(
         route_handlers=[AuthPages, FormPages, ApiController,
                         create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False)],
-        middleware=[request_setup_middleware, session_config.middleware, auth],
+        middleware=[locale_middleware, session_config.middleware, auth],
+        before_send=[security_headers],
         csrf_config=csrf,
         stores={"sessions": DatabaseStore()},
         state=State({"settings": settings, "registry": registry}),

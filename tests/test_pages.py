@@ -371,3 +371,27 @@ def test_list_sorts_by_a_column_and_ignores_unknown_sorts(logged_in):
     for junk in ("data", "-x') OR 1=1 --", "owner.__class__", "@school.name"):
         response = client.get("/forms/attention_ledger", params={"sort": junk})
         assert response.status_code == 200 and "周明轩" in response.text
+
+
+def test_login_returns_to_the_page_asked_for_with_its_query(world):
+    client = world.client
+    response = client.get(f"/forms/registration/new?student={world.student_ids[0]}", follow_redirects=False)
+    assert response.headers["location"] == f"/login?next=%2Fforms%2Fregistration%2Fnew%3Fstudent%3D{world.student_ids[0]}"
+    page = client.get(response.headers["location"]).text
+    assert f'value="/forms/registration/new?student={world.student_ids[0]}"' in page
+
+
+def test_every_dynamic_answer_is_no_store_and_static_files_are_not(logged_in):
+    client = logged_in.client
+    for url in ["/forms", "/forms/registration", "/login", "/api/forms", "/schema/openapi.json"]:
+        response = client.get(url)
+        assert response.headers.get_list("cache-control") == ["no-store"], url
+    assert "no-store" not in client.get("/static/css/app.css").headers.get("cache-control", "")
+
+
+def test_error_answers_carry_the_security_headers_too(world):
+    client = world.client
+    for response in (client.get("/forms", follow_redirects=False), client.get("/api/forms"),
+                     client.get("/static/nope.css"), client.post("/forms/registration", data={})):
+        assert "script-src 'self'" in response.headers["content-security-policy"], response.status_code
+        assert response.headers["x-content-type-options"] == "nosniff"
