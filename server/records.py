@@ -123,9 +123,9 @@ async def list_records(definition: Definition, school: School, query: ListQuery)
         spec = definition.fields[path]
         alias = f"f{index}"
         if spec.type == "array":
-            # membership in a multiple-choice answer: the JSON text contains the quoted option
-            whole = "CAST(\"record\".\"data\" AS TEXT)" if dialect == "sqlite" else "\"record\".\"data\"::text"
-            qs = qs.annotate(**{alias: RawSQL(whole)}).filter(**{f"{alias}__contains": _json_quoted(value)})
+            # membership in a multiple-choice answer: that field's JSON array text holds the quoted option
+            answer = _as_text(json_value_sql(path, dialect))
+            qs = qs.annotate(**{alias: RawSQL(answer)}).filter(**{f"{alias}__contains": _json_quoted(value)})
         else:
             qs = qs.annotate(**{alias: RawSQL(_as_text(json_value_sql(path, dialect)))}).filter(**{alias: _filter_text(spec, value, dialect)})
     for bound, lookup in ((query.date_from, "gte"), (query.date_to, "lte")):
@@ -143,7 +143,12 @@ async def list_records(definition: Definition, school: School, query: ListQuery)
     if key.startswith("@"):
         qs = qs.order_by(("-" if descending else "") + "created_at", "-id")
     else:
-        qs = qs.annotate(sort_key=RawSQL(json_value_sql(key, dialect))).order_by(("-" if descending else "") + "sort_key", "-id")
+        value = json_value_sql(key, dialect)
+        if dialect == "postgres" and definition.fields[key].type in ("integer", "number"):
+            value = f"CAST({value} AS NUMERIC)"  # ->> answers text: "10" would sort before "9"
+        qs = qs.annotate(sort_missing=RawSQL(f"CASE WHEN {value} IS NULL THEN 1 ELSE 0 END"), sort_key=RawSQL(value))
+        # unanswered last in both directions, the same on SQLite and PostgreSQL
+        qs = qs.order_by("sort_missing", ("-" if descending else "") + "sort_key", "-id")
     pages = max(1, -(-total // query.page_size))
     page = min(max(1, query.page), pages)
     records = await qs.offset((page - 1) * query.page_size).limit(query.page_size).prefetch_related("students__klass")

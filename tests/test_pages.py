@@ -395,3 +395,22 @@ def test_error_answers_carry_the_security_headers_too(world):
                      client.get("/static/nope.css"), client.post("/forms/registration", data={})):
         assert "script-src 'self'" in response.headers["content-security-policy"], response.status_code
         assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_list_filters_multiple_choice_by_that_field_only(logged_in):
+    world, client = logged_in, logged_in.client
+    answers = (("情绪", "人际"), ("学业",))
+    for student, problems in zip(world.student_ids, answers):
+        data = dict(example("attention_ledger"), problem_types=list(problems), notes="人际")  # the same word elsewhere
+        fields = valid_post(world, "attention_ledger", data)
+        fields["_student"] = [str(student)]
+        assert client.post("/forms/attention_ledger", data=fields, follow_redirects=False).status_code == 303
+
+    def names(query: str) -> set[str]:
+        text = page_text(client.get(f"/forms/attention_ledger?{query}"))
+        return {name for name in ("林小雨", "周明轩") if name in text}
+
+    assert names("f.problem_types=人际") == {"林小雨"}
+    assert names("f.problem_types=学业") == {"周明轩"}
+    assert names("f.problem_types=家庭") == set()
+    assert names("") == {"林小雨", "周明轩"}
