@@ -241,12 +241,6 @@ def _segments(definition: Definition, text: str, scope: str | None) -> list[Segm
     return segments
 
 
-def blank_width_em(spec: FieldSpec) -> int:
-    """How long an underlined blank is on paper, from the field's length limit."""
-    limit = spec.schema.get("maxLength", 20)
-    return max(4, min(16, limit // 2))
-
-
 
 def field_widgets(definition: Definition) -> dict[tuple[str | None, str], Widget]:
     """(enclosing array field, path) → the widget the layout shows it with."""

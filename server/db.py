@@ -25,8 +25,12 @@ def tortoise_config(database_url: str) -> dict:
     }
 
 
-# For Tortoise's own CLI (`tortoise -c server.db.TORTOISE_ORM makemigrations`).
-TORTOISE_ORM = tortoise_config(Settings.from_env().database_url)
+def __getattr__(name: str) -> dict:
+    """`TORTOISE_ORM` for Tortoise's own CLI (`tortoise -c server.db.TORTOISE_ORM makemigrations`),
+    built on first use so importing this module touches no files."""
+    if name == "TORTOISE_ORM":
+        return tortoise_config(Settings.from_env().database_url)
+    raise AttributeError(name)
 
 
 async def open_database(settings: Settings, migrate: bool = True) -> None:

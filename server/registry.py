@@ -34,13 +34,6 @@ class Registry:
     def get(self, form_id: str) -> Definition | None:
         return self.forms.get(form_id)
 
-    def handbook_entry(self, form_id: str) -> dict:
-        for part in self.catalog.get("parts", []):
-            for entry in part.get("forms", []):
-                if entry.get("id") == form_id:
-                    return entry
-        return {}
-
     @classmethod
     def load(cls, form_dirs: list[Path]) -> "Registry":
         forms: dict[str, Definition] = {}

@@ -13,7 +13,8 @@ from typing import Any, Iterator
 from renderers.environment import option_label
 from server.definitions import Definition, FieldSpec, get_path
 from server.i18n import gettext as _
-from server.models import Record
+from server.context import subject_context
+from server.models import Record, School
 from server.records import record_number
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -26,7 +27,9 @@ def spreadsheet_safe(text: str) -> str:
 
 def context_labels() -> dict[str, str]:
     return {"@student.name": _("Student"), "@student.class": _("Class"), "@student.number": _("Student number"),
-            "@record.created_on": _("Created"), "@student.gender": _("Gender")}
+            "@student.gender": _("Gender"), "@student.grade": _("Grade"), "@student.birth_date": _("Date of birth"),
+            "@school.name": _("School"), "@record.number": _("Record"), "@record.created_on": _("Created"),
+            "@today": _("Date")}
 
 
 def list_columns(definition: Definition) -> list[dict[str, str]]:
@@ -37,16 +40,13 @@ def list_columns(definition: Definition) -> list[dict[str, str]]:
             for c in columns]
 
 
+def row_cells(definition: Definition, record: Record, keys: list[str], school: School) -> list[str]:
+    """A record's list row: each column's value as a person reads it."""
+    context = subject_context(school, list(record.students), record) if any(k.startswith("@") for k in keys) else {}
+    return [context.get(key, "") if key.startswith("@") else cell_text(definition, record, key) for key in keys]
+
+
 def cell_text(definition: Definition, record: Record, key: str) -> str:
-    """A record's value for a list column or an export cell, as a person reads it."""
-    if key.startswith("@"):
-        students = list(record.students)
-        if not students:
-            return ""
-        student = students[0]
-        return {"@student.name": "、".join(s.name for s in students), "@student.class": student.klass.name if student.klass else "",
-                "@student.number": student.student_number, "@student.gender": student.gender,
-                "@record.created_on": record.created_at.date().isoformat()}.get(key, "")
     value = get_path(record.data, key)
     if definition.fields[key].item_fields and isinstance(value, list):
         return _("%(count)s rows", count=len(value))  # a list cell stays short; exports spell rows out
@@ -77,7 +77,7 @@ def row_text(spec: FieldSpec, row: dict) -> str:
     return "，".join(parts)
 
 
-def export_rows(definition: Definition, records: list[Record]) -> Iterator[list[str]]:
+def export_rows(definition: Definition, records: list[Record], school: School) -> Iterator[list[str]]:
     paths = list(definition.fields)
     yield ([_("Record"), _("Student"), _("Class"), _("Student number"), _("Form version"), _("Version"), _("Saved")]
            + [definition.fields[p].title for p in paths])
@@ -98,11 +98,18 @@ def to_csv(rows: Iterator[list[str]]) -> bytes:
 
 def to_xlsx(rows: Iterator[list[str]], sheet_title: str) -> bytes:
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=sheet_title[:31] or "Sheet1")
     for row in rows:
-        sheet.append(row)  # every cell is a string: nothing is evaluated as a formula
+        cells = []
+        for text in row:
+            cell = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", text))
+            cell.data_type = "s"  # text, never a formula, whatever it starts with
+            cells.append(cell)
+        sheet.append(cells)
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import NotFoundException
 from litestar.utils.scope.state import ScopeState
 
-from renderers.environment import fmt_date, render
+from renderers.environment import render
 from server.definitions import Definition
 from server.i18n import current_locale, gettext as _
-from server.models import Record, School, Student, User
-from server.records import record_number
+from server.models import School, User
 from server.registry import Registry
 
-GRADE_NAMES = {1: "一年级", 2: "二年级", 3: "三年级", 4: "四年级", 5: "五年级", 6: "六年级", 7: "七年级", 8: "八年级", 9: "九年级"}
 NO_STORE = {"Cache-Control": "no-store"}
 
 
@@ -49,23 +46,3 @@ async def school_of(user: User) -> School:
     """The user's school (loaded with the user by the auth middleware; fetched otherwise)."""
     school = user.school  # a School once fetched, else a query to await
     return school if isinstance(school, School) else await school
-
-
-def subject_context(school: School, students: list[Student], record: Record | None = None) -> dict[str, str]:
-    """Context values (`@student.name`, …) that layouts show but records do not store."""
-    context = {"@school.name": school.name, "@today": fmt_date(dt.date.today())}
-    if students:
-        student = students[0]
-        klass = getattr(student, "klass", None)
-        context.update({
-            "@student.name": student.name if len(students) == 1 else "、".join(s.name for s in students),
-            "@student.gender": student.gender,
-            "@student.number": student.student_number,
-            "@student.birth_date": fmt_date(student.birth_date),
-            "@student.class": klass.name if klass else "",
-            "@student.grade": GRADE_NAMES.get(klass.grade, "") if klass else "",
-        })
-    if record is not None:
-        context["@record.number"] = record_number(record)
-        context["@record.created_on"] = fmt_date(record.created_at.date()) if record.created_at else ""
-    return context

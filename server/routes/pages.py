@@ -19,8 +19,9 @@ from server.records import (ListQuery, VersionConflict, create_record, list_reco
                             student_choices, students_of, update_record)
 from server.validation import (apply_row_action, carry_unposted, field_title, form_text, parse_form, small_int,
                                validate)
-from server.tabular import cell_text, export_rows, list_columns, to_csv, to_xlsx, value_text
-from server.web import NO_STORE, definition_or_404, is_htmx, page, registry, school_of, subject_context
+from server.tabular import export_rows, list_columns, row_cells, to_csv, to_xlsx, value_text
+from server.context import subject_context
+from server.web import NO_STORE, definition_or_404, is_htmx, page, registry, school_of
 
 MAX_STUDENT_CHOICES = 3000
 MAX_ID = 2**31 - 1
@@ -45,7 +46,8 @@ class FormPages(Controller):
             return await _export(definition, school, params["format"], query)
         result = await list_records(definition, school, query)
         columns = list_columns(definition)
-        rows = [{"record": r, "cells": [cell_text(definition, r, c["key"]) for c in columns]} for r in result.records]
+        keys = [c["key"] for c in columns]
+        rows = [{"record": r, "cells": row_cells(definition, r, keys, school)} for r in result.records]
         kept = {k: v for k, v in params.items() if k == "q" or k.startswith(FILTER_PREFIXES)}
         sortable = sortable_keys(definition)
         current = query.sort if query.sort.lstrip("-") in sortable else definition.list_config.get("sort", "-@record.created_on")
@@ -227,6 +229,6 @@ async def _export(definition: Definition, school: School, kind: str, query: List
     media_type, write = EXPORT_TYPES[kind]
     query.page, query.page_size = 1, 100_000
     result = await list_records(definition, school, query)
-    body = write(export_rows(definition, result.records), definition.form_id)
+    body = write(export_rows(definition, result.records, school), definition.form_id)
     return Response(body, media_type=media_type,
                     headers={"Content-Disposition": f'attachment; filename="{definition.form_id}.{kind}"', **NO_STORE})
