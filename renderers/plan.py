@@ -92,6 +92,7 @@ class Plan:
     confidential: bool
     header: list[dict]
     blocks: list[Block]
+    footer: list[dict] = field(default_factory=list)
 
     @property
     def content_width_mm(self) -> float:
@@ -111,10 +112,8 @@ def plan_for(definition: Definition) -> Plan:
 def build_plan(definition: Definition) -> Plan:
     layout = definition.layout
     paper = definition.paper
-    header = [
-        {**item, "spec": definition.field(item["field"]) if "field" in item else None}
-        for item in layout.get("header", [])
-    ]
+    header, footer = ([{**item, "spec": definition.field(item["field"]) if "field" in item else None}
+                       for item in layout.get(key, [])] for key in ("header", "footer"))
     return Plan(
         title=definition.title,
         subtitle=layout.get("subtitle", ""),
@@ -124,6 +123,7 @@ def build_plan(definition: Definition) -> Plan:
         confidential=bool(layout.get("confidential")),
         header=header,
         blocks=[_block(definition, raw, None) for raw in layout.get("blocks", [])],
+        footer=footer,
     )
 
 

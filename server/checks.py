@@ -87,6 +87,7 @@ def check_definition(form_id: str, schema: Any, layout: Any, examples: dict[str,
     fields = collect_fields(schema)
     problems += check_layout_fields(fields, layout, layout_file)
     problems += check_grids(layout, layout_file)
+    problems += check_repeats(layout, layout_file)
     if problems:
         return problems
     validator = Definition(form_id=form_id, schema=schema, layout=layout).validator
@@ -278,6 +279,18 @@ def _check_list(fields: dict[str, FieldSpec], config: dict, file: str) -> Iterat
     sort = config.get("sort", "").lstrip("-")
     if sort and not sort.startswith(CONTEXT_PREFIX) and sort not in fields:
         yield Problem(file, "/list/sort", _("The list sorts by %(path)s, which the schema does not have.", path=sort))
+
+
+def check_repeats(layout: dict, file: str) -> Iterator[Problem]:
+    """A `when` inside a repeat's items is not supported: items are shown, validated and stored whole."""
+    def walk(blocks: list, base: list, inside: bool) -> Iterator[Problem]:
+        for index, block in enumerate(blocks):
+            here = [*base, index]
+            if inside and (block.get("when") or any(c.get("when") for row in block.get("rows", []) for c in row)):
+                yield Problem(file, pointer(here), _("A condition (when) inside a repeat is not supported; put it on the repeat itself."))
+            if block.get("type") in ("section", "repeat"):
+                yield from walk(block.get("blocks", []), [*here, "blocks"], inside or block.get("type") == "repeat")
+    yield from walk(layout.get("blocks", []), ["blocks"], False)
 
 
 def check_grids(layout: dict, file: str) -> Iterator[Problem]:

@@ -201,3 +201,35 @@ def test_registry_leaves_broken_definitions_out(tmp_path):
     assert set(registry.problems) == {"field_shown_twice", "invalid_json"}
     placed = {d.form_id for part in registry.parts for d in part.forms}
     assert "consent_copy" in placed and "field_shown_twice" not in placed
+
+
+def test_a_condition_inside_a_repeat_is_reported(tmp_path):
+    form_dir = tmp_path / "counseling_copy"
+    shutil.copytree(FORM_DEFS_DIR / "individual_counseling", form_dir)
+    layout = _json(form_dir / "layout.json")
+    repeat_path = next(["blocks", i, "blocks", j] for i, b in enumerate(layout["blocks"]) if b["type"] == "section"
+                       for j, inner in enumerate(b["blocks"]) if inner["type"] == "repeat")
+    repeat = layout["blocks"][repeat_path[1]]["blocks"][repeat_path[3]]
+    repeat["blocks"][0]["rows"][0][1]["when"] = {"properties": {"risk_screen": {"const": "x"}}}
+    _write(form_dir / "layout.json", layout)
+    definition, problems = load_form_dir(form_dir)
+    assert definition is None
+    assert any(p.pointer == "/" + "/".join(map(str, repeat_path)) + "/blocks/0" for p in problems), problems
+
+
+def test_footer_fields_are_shown_on_screen_and_paper(tmp_path):
+    from renderers.forms import VIEW, render_layout
+    from renderers.pdf import print_html
+
+    form_dir = tmp_path / "consent_footer"
+    shutil.copytree(SOURCE, form_dir)
+    layout = _json(form_dir / "layout.json")
+    schema = _json(form_dir / "schema.json")
+    schema["properties"]["archived_by"] = {"title": "归档人", "type": "string", "maxLength": 20}
+    layout["footer"] = [{"label": "归档人", "field": "archived_by"}]
+    _write(form_dir / "layout.json", layout)
+    _write(form_dir / "schema.json", schema)
+    definition, problems = load_form_dir(form_dir)
+    assert definition is not None, problems
+    assert "王老师" in render_layout(definition, VIEW, {"archived_by": "王老师"})
+    assert "王老师" in print_html(definition, {"archived_by": "王老师"})
