@@ -76,6 +76,12 @@ class RenderState:
             return True  # a blank paper form shows its conditional parts ("若有，请说明")
         return self.definition.when_matches(when, self.data)
 
+    def width(self, percent: float, scale: float = 1.0) -> str:
+        """A column's width: millimetres of the printable width on paper, a percentage on screen."""
+        if self.paper:
+            return f"{percent * scale * plan_for(self.definition).content_width_mm / 100:.1f}mm"
+        return f"{percent:.3f}%"
+
     def row_shown(self, row: list[Cell]) -> bool:
         """A grid row whose every cell is conditional and hidden is left out entirely."""
         if self.blank or not all(cell.when for cell in row):

@@ -210,3 +210,21 @@ def test_html_to_pdf_fetches_no_local_file(tmp_path):
     # the control: an inline image is embedded, so the count above can see images
     control = f'<html><body><img src="data:image/png;base64,{TINY_PNG}" width="50" height="50"></body></html>'
     assert image_count(html_to_pdf(control), tmp_path) >= 1
+
+
+def test_print_columns_are_in_millimetres_of_the_printable_width():
+    import re
+
+    from renderers.pdf import print_html
+    from renderers.plan import plan_for
+    from server.registry import Registry
+    from server.settings import FORM_DEFS_DIR
+
+    registry = Registry.load([FORM_DEFS_DIR])
+    for form_id in ("registration", "attention_ledger"):
+        d = registry.get(form_id)
+        html = print_html(d, {}, blank=True)
+        first = re.search(r"<colgroup>(.*?)</colgroup>", html).group(1)
+        widths = [float(w) for w in re.findall(r'width: ([0-9.]+)mm', first)]
+        assert widths and "%" not in first
+        assert abs(sum(widths) - plan_for(d).content_width_mm) < 1, (form_id, sum(widths))
