@@ -83,6 +83,8 @@ class ApiController(Controller):
             errors.append(FieldError(("students",), _("Unknown student id.")))
         elif definition.subject == "student" and len(students) != 1:
             errors.append(FieldError(("students",), _("A record of this form is about exactly one student.")))
+        elif definition.subject == "students" and not students:
+            errors.append(FieldError(("students",), _("Please choose the students who took part.")))
         if errors:
             return errors_response(errors, definition)
         record = await create_record(definition, school, request.user, data, students)

@@ -81,8 +81,10 @@ class FormPages(Controller):
         school = await school_of(request.user)
         form = await request.form()
         action = form_text(form, "_action") or "save"
-        chosen = form_text(form, "_student")
-        students = await students_of(school, [chosen]) if chosen else []
+        chosen = [v for v in form.getall("_student", []) if isinstance(v, str) and v]
+        if definition.subject != "students":
+            chosen = chosen[:1]
+        students = await students_of(school, chosen) if chosen else []
         data = parse_form(definition, form, keep_empty_rows=action != "save")
         if action != "save":
             apply_row_action(definition, data, action)
@@ -90,6 +92,8 @@ class FormPages(Controller):
         errors = {e.name: e.message for e in validate(definition, data)}
         if definition.subject == "student" and not students:
             errors["_student"] = _("Please choose the student this record is about.")
+        elif definition.subject == "students" and not students:
+            errors["_student"] = _("Please choose the students who took part.")
         if errors:
             return await _entry_page(request, school, definition, data, errors, students or [], action=f"/forms/{form_id}", status_code=422)
         record = await create_record(definition, school, request.user, data, students or [])
@@ -160,14 +164,15 @@ async def _entry_page(request: Request, school: School, definition: Definition, 
                       conflict: dict | None = None) -> Response:
     body = render_layout(definition, ENTRY, data, errors=errors, context=subject_context(school, students, record), refresh_url=action)
     choices = None
-    if definition.subject == "student" and record is None and not (students and "_student" not in errors and request.query_params.get("student")):
+    picks_students = definition.subject in ("student", "students")
+    if picks_students and record is None and not (students and "_student" not in errors and request.query_params.get("student")):
         choices = await student_choices(school, MAX_STUDENT_CHOICES)
     template = "pages/record_form.html" if is_htmx(request) else "pages/entry.html"
     # after a refused save, htmx shows the top of the form, where the summary lists every problem
     headers = {"HX-Reswap": "outerHTML show:top"} if errors or conflict else None
     return page(request, template, status_code=status_code, headers=headers, definition=definition, body=body, action=action,
                 errors=errors, error_items=_error_items(definition, errors), version=version, student_choices=choices,
-                chosen_student=students[0].id if students else None,
+                chosen_students=[s.id for s in students], many_students=definition.subject == "students",
                 cancel_url=f"/records/{record.id}" if record else f"/forms/{definition.form_id}", conflict=conflict)
 
 
