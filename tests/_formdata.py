@@ -10,7 +10,17 @@ from server.definitions import Definition, get_path
 from server.registry import Registry
 from server.settings import FORM_DEFS_DIR, I18N_DIR
 
-FORMS = ["registration", "screening_consent", "attention_ledger", "individual_counseling"]
+def _catalog_forms() -> list[str]:
+    """Every form of the catalog that has a folder, in handbook order: a new definition is tested
+    by the whole suite without new test code."""
+    import json
+
+    catalog = json.loads((FORM_DEFS_DIR / "catalog.json").read_text(encoding="utf-8"))
+    ids = [f["id"] for part in catalog["parts"] for f in part["forms"]]
+    return [form_id for form_id in ids if (FORM_DEFS_DIR / form_id / "schema.json").exists()]
+
+
+FORMS = _catalog_forms()
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -23,6 +33,17 @@ def definition(form_id: str) -> Definition:
     found = shipped_registry().get(form_id)
     assert found is not None, shipped_registry().problems.get(form_id)
     return found
+
+
+def about_students(form_id: str) -> bool:
+    return definition(form_id).subject in ("student", "students")
+
+
+def shows_student_name(form_id: str) -> bool:
+    """Whether the form's own layout prints the student's name (a context cell or blank)."""
+    import json
+
+    return about_students(form_id) and "@student.name" in json.dumps(definition(form_id).layout)
 
 
 def catalog_compiled() -> bool:

@@ -13,13 +13,13 @@ from typing import Callable
 
 import pytest
 
-from _formdata import assert_chinese
+from _formdata import FORMS, assert_chinese
 from server.checks import check_definition, load_form_dir
 from server.registry import Registry
 from server.settings import FORM_DEFS_DIR
 
 SOURCE = FORM_DEFS_DIR / "screening_consent"
-SHIPPED = ["registration", "screening_consent", "attention_ledger", "individual_counseling"]
+SHIPPED = FORMS
 
 
 def _json(path: Path) -> dict:

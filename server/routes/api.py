@@ -85,6 +85,8 @@ class ApiController(Controller):
             errors.append(FieldError(("students",), _("A record of this form is about exactly one student.")))
         elif definition.subject == "students" and not students:
             errors.append(FieldError(("students",), _("Please choose the students who took part.")))
+        elif definition.subject not in ("student", "students") and students:
+            errors.append(FieldError(("students",), _("A record of this form is not about students.")))
         if errors:
             return errors_response(errors, definition)
         record = await create_record(definition, school, request.user, data, students)

@@ -82,7 +82,9 @@ class FormPages(Controller):
         form = await request.form()
         action = form_text(form, "_action") or "save"
         chosen = [v for v in form.getall("_student", []) if isinstance(v, str) and v]
-        if definition.subject != "students":
+        if definition.subject not in ("student", "students"):
+            chosen = []  # a class's or the school's record links no student
+        elif definition.subject == "student":
             chosen = chosen[:1]
         students = await students_of(school, chosen) if chosen else []
         data = parse_form(definition, form, keep_empty_rows=action != "save")
