@@ -95,21 +95,26 @@ def squash(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
-def layout_labels(definition: Definition, *, entry: bool = False) -> list[str]:
+def layout_labels(definition: Definition, *, entry: bool = False, data: dict | None = None) -> list[str]:
     """The label texts a layout prints: grid label cells, section/table titles, column labels,
-    signature labels, repeat titles (first item), cut-line labels. With entry=True, label cells
-    carrying a `when` are skipped (they show only when the condition matches)."""
+    signature labels, repeat titles (first item), cut-line labels. For a record (`data`, or an
+    empty new record with entry=True) blocks and cells whose `when` does not match are skipped;
+    a blank paper form shows them all."""
     labels: list[str] = []
+    record = {} if entry and data is None else data
+
+    def hidden(when: dict | None) -> bool:
+        return record is not None and bool(when) and not definition.when_matches(when, record)
 
     def walk(blocks: list[dict], scope: str | None) -> None:
         for block in blocks:
             kind = block.get("type")
-            if entry and block.get("when"):
+            if hidden(block.get("when")):
                 continue
             if kind == "grid":
                 for row in block.get("rows", []):
                     for cell in row:
-                        if entry and cell.get("when"):
+                        if hidden(cell.get("when")):
                             continue
                         if isinstance(cell.get("label"), str) and "field" not in cell:
                             labels.append(cell["label"])
