@@ -26,7 +26,7 @@ from referencing import Registry as RefRegistry
 from server.models import Student
 from server.records import create_record, student_choices, students_of
 from server.settings import FORM_DEFS_DIR
-from server.web import NO_STORE, csrf_token, school_of
+from server.web import csrf_token, school_of
 
 FORM_ID = "registration"
 SCHEMA = json.loads((FORM_DEFS_DIR / FORM_ID / "schema.json").read_text(encoding="utf-8"))
@@ -334,7 +334,7 @@ async def _hand_page(request: Request, data: dict, errors: dict[str, str], stude
         chosen=student.id if student else None, special=family.get("special_circumstances", []),
         members=max(2, len(family.get("members", []))), events=max(1, len(health.get("life_events", []))),
         screenings=max(1, len(data.get("annual_screenings", []))), attention=max(1, len(data.get("attention_summary", []))))
-    return Response(html, status_code=status_code, media_type="text/html", headers=NO_STORE)
+    return Response(html, status_code=status_code, media_type="text/html")
 
 
 @get("/bench/hand/new", include_in_schema=False)

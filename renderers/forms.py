@@ -132,9 +132,7 @@ class RenderState:
         parts.append(widget.entry(self, spec, name, value))
         if cell and cell.help:
             parts.append(f'<small class="help">{escape(cell.help)}</small>')
-        error = self.errors.get(name)
-        if error:
-            parts.append(f'<p class="error" id="err-{escape(html_id)}">{escape(error)}</p>')
+        parts.append(self.error_html(name))
         return Markup("".join(parts))
 
     def items(self, value: Any, minimum: int) -> list[dict]:

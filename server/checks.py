@@ -16,7 +16,8 @@ import re2
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from server.definitions import CONTEXT_PREFIX, Definition, FieldSpec, collect_fields, condition_paths, inline_fields
+from server.definitions import (CONTEXT_PREFIX, Definition, FieldSpec, collect_fields, condition_paths, inline_fields,
+                                pointer)
 from server.i18n import gettext as _
 from server.settings import FORM_DEFS_DIR
 
@@ -32,10 +33,6 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.file}:{self.pointer or '/'}: {self.message}"
-
-
-def pointer(parts: Any) -> str:
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
 
 
 @lru_cache(maxsize=1)

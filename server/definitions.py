@@ -143,6 +143,11 @@ def resolve_local_ref(schema: dict, root: dict, depth: int = 0) -> dict:
     return {**resolve_local_ref(target, root, depth + 1), **{k: v for k, v in schema.items() if k != "$ref"}}
 
 
+def pointer(parts: Any) -> str:
+    """A JSON pointer (RFC 6901) from path parts: how problems and API errors name a place."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
 def get_path(data: Any, path: str) -> Any:
     for part in path.split("."):
         if not isinstance(data, dict):

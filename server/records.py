@@ -7,10 +7,12 @@ of two concurrent saves exactly one wins and the other is told, never overwritte
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from tortoise import connections
 from tortoise.expressions import RawSQL
 from tortoise.transactions import in_transaction
 
@@ -108,8 +110,6 @@ def json_value_sql(path: str, dialect: str) -> str:
 
 
 def _dialect() -> str:
-    from tortoise import connections
-
     return "sqlite" if "sqlite" in type(connections.get("default")).__module__ else "postgres"
 
 
@@ -136,8 +136,7 @@ async def list_records(definition: Definition, school: School, query: ListQuery)
     if query.search.strip():
         qs = qs.filter(id__in=await _search_ids(definition, school, query.search.strip(), dialect))
     total = await qs.count()
-    sort = query.sort if query.sort.lstrip("-") in sortable_keys(definition) else ""
-    sort = sort or definition.list_config.get("sort", "-@record.created_on")
+    sort = effective_sort(definition, query.sort)
     descending = sort.startswith("-")
     key = sort.lstrip("-")
     if key.startswith("@"):
@@ -153,6 +152,13 @@ async def list_records(definition: Definition, school: School, query: ListQuery)
     page = min(max(1, query.page), pages)
     records = await qs.offset((page - 1) * query.page_size).limit(query.page_size).prefetch_related("students__klass")
     return ListPage(records=list(records), total=total, page=page, pages=pages)
+
+
+def effective_sort(definition: Definition, requested: str) -> str:
+    """The sort a list uses: the one asked for when the layout allows it, else the layout's default."""
+    if requested and requested.lstrip("-") in sortable_keys(definition):
+        return requested
+    return definition.list_config.get("sort", "-@record.created_on")
 
 
 def sortable_keys(definition: Definition) -> set[str]:
@@ -173,8 +179,6 @@ def _filter_text(spec, value: str, dialect: str) -> str:
 
 
 def _json_quoted(value: str) -> str:
-    import json
-
     return json.dumps(value, ensure_ascii=False)
 
 

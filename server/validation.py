@@ -16,7 +16,7 @@ from jsonschema.exceptions import ValidationError
 
 from renderers.plan import field_widgets
 from renderers.widgets import MISSING
-from server.definitions import Definition, FieldSpec, delete_path, get_path, set_path
+from server.definitions import Definition, FieldSpec, delete_path, get_path, pointer, set_path
 from server.i18n import gettext as _
 
 MAX_STRING_CHARS = 20_000  # a single answer; schemas usually set a lower maxLength
@@ -44,7 +44,7 @@ class FieldError:
 
     @property
     def pointer(self) -> str:
-        return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in self.path)
+        return pointer(self.path)
 
 
 def small_int(value: Any) -> int | None:

@@ -14,9 +14,6 @@ from server.i18n import current_locale, gettext as _
 from server.models import School, User
 from server.registry import Registry
 
-NO_STORE = {"Cache-Control": "no-store"}
-
-
 def registry(request: Request) -> Registry:
     return request.app.state.registry
 
@@ -35,7 +32,7 @@ def csrf_token(request: Request) -> str:
 def page(request: Request, template: str, status_code: int = 200, headers: dict | None = None, **context: Any) -> Response:
     html = render(template, user=request.scope.get("user"), csrf_token=csrf_token(request), locale=current_locale.get(),
                   here=request.url.path, **context)
-    return Response(html, status_code=status_code, media_type="text/html", headers={**NO_STORE, **(headers or {})})
+    return Response(html, status_code=status_code, media_type="text/html", headers=headers)  # no-store: server.app
 
 
 def is_htmx(request: Request) -> bool:

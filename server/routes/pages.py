@@ -15,13 +15,13 @@ from renderers.pdf import html_to_pdf, print_html
 from server.definitions import Definition, get_path
 from server.i18n import gettext as _
 from server.models import Record, School, Student
-from server.records import (ListQuery, VersionConflict, create_record, list_records, record_number, sortable_keys,
+from server.records import (ListQuery, VersionConflict, create_record, effective_sort, list_records, record_number, sortable_keys,
                             student_choices, students_of, update_record)
 from server.validation import (apply_row_action, carry_unposted, field_title, form_text, parse_form, small_int,
                                validate)
 from server.tabular import export_rows, list_columns, row_cells, to_csv, to_xlsx, value_text
 from server.context import subject_context
-from server.web import NO_STORE, definition_or_404, is_htmx, page, registry, school_of
+from server.web import definition_or_404, is_htmx, page, registry, school_of
 
 MAX_STUDENT_CHOICES = 3000
 MAX_ID = 2**31 - 1
@@ -50,7 +50,7 @@ class FormPages(Controller):
         rows = [{"record": r, "cells": row_cells(definition, r, keys, school)} for r in result.records]
         kept = {k: v for k, v in params.items() if k == "q" or k.startswith(FILTER_PREFIXES)}
         sortable = sortable_keys(definition)
-        current = query.sort if query.sort.lstrip("-") in sortable else definition.list_config.get("sort", "-@record.created_on")
+        current = effective_sort(definition, query.sort)
         for column in columns:
             column.update(sort_url="", sorted="")
             if column["key"] in sortable:
@@ -60,8 +60,8 @@ class FormPages(Controller):
         filter_specs = [{"spec": definition.fields[p], "value": query.filters.get(p, ""),
                          "from": query.date_from.get(p, ""), "to": query.date_to.get(p, "")}
                         for p in definition.list_config.get("filters", [])]
-        if query.sort.lstrip("-") in sortable:
-            kept["sort"] = query.sort
+        if current == query.sort:
+            kept["sort"] = current
         return page(request, "pages/list.html", definition=definition, columns=columns, rows=rows, page=result,
                     filters=filter_specs, search=query.search, query_string=urlencode(kept))
 
@@ -203,14 +203,14 @@ async def _conflict_page(request: Request, school: School, definition: Definitio
 def _after_save(request: Request, record: Record) -> Response:
     target = f"/records/{record.id}?saved=1"
     if is_htmx(request):
-        return Response("", status_code=200, headers={"HX-Redirect": target, **NO_STORE})
+        return Response("", status_code=200, headers={"HX-Redirect": target})
     return Redirect(target, status_code=303)
 
 
 def _pdf_response(pdf: bytes, filename: str, ascii_name: str) -> Response:
     """Named after the form (never the student: file names end up in download lists)."""
     disposition = f"inline; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
-    return Response(pdf, media_type="application/pdf", headers={"Content-Disposition": disposition, **NO_STORE})
+    return Response(pdf, media_type="application/pdf", headers={"Content-Disposition": disposition})
 
 
 EXPORT_TYPES = {
@@ -238,4 +238,4 @@ async def _export(definition: Definition, school: School, kind: str, query: List
     result = await list_records(definition, school, query)
     body = write(export_rows(definition, result.records, school), definition.form_id)
     return Response(body, media_type=media_type,
-                    headers={"Content-Disposition": f'attachment; filename="{definition.form_id}.{kind}"', **NO_STORE})
+                    headers={"Content-Disposition": f'attachment; filename="{definition.form_id}.{kind}"'})
