@@ -1,16 +1,19 @@
 """Paper: the print HTML of a form (blank or filled) and its PDF through WeasyPrint.
 
 WeasyPrint reads `file://` URLs by default (SECURITY.md F6); every render here goes
-through `deny_fetcher`, which serves only data: URLs. The CSS is inlined, so nothing
+through `DenyFetcher`, which serves only data: URLs. The CSS is inlined, so nothing
 else is ever fetched.
 """
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Any
 
 from markupsafe import Markup
+from weasyprint import HTML
+from weasyprint.urls import URLFetcher
 
 from renderers.environment import render
 from renderers.forms import PRINT, render_layout
@@ -23,27 +26,22 @@ class FetchRefused(ValueError):
     pass
 
 
-@lru_cache(maxsize=1)
-def _deny_fetcher_class() -> type:
-    from weasyprint.urls import URLFetcher
+class DenyFetcher(URLFetcher):
+    """Only inline `data:` URLs (F6). WeasyPrint 70 wants a URLFetcher object: a plain function breaks
+    its error handling."""
 
-    class DenyFetcher(URLFetcher):
-        """WeasyPrint (>= 66) wants a URLFetcher object: a plain function breaks its error handling."""
+    def __init__(self) -> None:
+        super().__init__(allowed_protocols={"data"}, allow_redirects=False)
 
-        def __init__(self) -> None:
-            super().__init__(allowed_protocols={"data"}, allow_redirects=False)
-
-        def fetch(self, url: str, headers: Any = None) -> Any:
-            if not url[:5].lower() == "data:":
-                raise FetchRefused(f"refused to fetch {url[:80]!r}")
-            return super().fetch(url, headers)
-
-    return DenyFetcher
+    def fetch(self, url: str, headers: Any = None) -> Any:
+        if url[:5].lower() != "data:":
+            raise FetchRefused(f"refused to fetch {url[:80]!r}")
+        return super().fetch(url, headers)
 
 
 def deny_fetcher(url: str, *args: Any, **kwargs: Any) -> Any:
     """Allow only inline data: URLs; local files and the network are refused."""
-    return _deny_fetcher_class()().fetch(url)
+    return DenyFetcher().fetch(url)
 
 
 @lru_cache(maxsize=1)
@@ -60,8 +58,6 @@ def css_string(text: str) -> Markup:
 
 def counter_css(template: str) -> str:
     """CSS `content` from a translated "Page {page} of {pages}": strings around page counters."""
-    import re
-
     parts = []
     for piece in re.split(r"(\{page\}|\{pages\})", template):
         if piece == "{page}":
@@ -83,6 +79,4 @@ def print_html(definition: Definition, data: dict | None = None, *, context: dic
 
 def html_to_pdf(html: str) -> bytes:
     """CPU-bound: call from a worker thread or process, never on the event loop."""
-    from weasyprint import HTML
-
-    return HTML(string=html, url_fetcher=_deny_fetcher_class()(), base_url=None).write_pdf()
+    return HTML(string=html, url_fetcher=DenyFetcher(), base_url=None).write_pdf()
