@@ -16,6 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402,F401  (puts the project root on sys.path)
+import handbook  # noqa: E402
 import pdf  # noqa: E402
 import throughput  # noqa: E402
 
@@ -29,6 +30,7 @@ def main() -> None:
     tp_args = ["--requests", "300", "--warmup", "50", "--rounds", "1"] if args.quick else []
     tp = throughput.main(tp_args)
     pd = pdf.main(["--runs", "3"] if args.quick else [])
+    hb = handbook.main(["--runs", "1"] if args.quick else [])
 
     print("\nSummary")
     for row in tp:
@@ -36,6 +38,7 @@ def main() -> None:
         print(f"  throughput {row['case']:<18} engine/hand-written = {row['ratio']:.2f}x  ({verdict} the 0.9x target)")
     verdict = "meets" if pd["ratio"] <= 1.1 else "above"
     print(f"  PDF one record     engine/raw WeasyPrint = {pd['ratio']:.2f}x  ({verdict} the 1.1x target)")
+    print(f"  blank handbook     {hb['pages']} pages in {hb['engine_s']:.1f} s  ({hb['ratio']:.2f}x one raw layout)")
 
 
 if __name__ == "__main__":

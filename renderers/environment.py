@@ -69,6 +69,7 @@ def environment() -> Environment:
         widget_for=widgets.widget_for,
         choices=widgets.choices,
         form_value=widgets.form_value,
+        computed_text=widgets.computed_text,
         option_label=option_label,
         date_parts=date_parts,
     )

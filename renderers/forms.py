@@ -21,7 +21,7 @@ from markupsafe import Markup, escape
 
 from renderers.environment import environment
 from renderers.plan import Cell, plan_for
-from renderers.widgets import Widget, widget_for
+from renderers.widgets import Widget, choices, form_value, widget_for
 from server.definitions import Definition, FieldSpec, condition_paths, get_path
 from server.i18n import current_locale
 
@@ -135,6 +135,22 @@ class RenderState:
         parts.append(self.error_html(name))
         return Markup("".join(parts))
 
+    def option_cells(self, spec: FieldSpec, data: dict, prefix: str) -> Markup:
+        """A matrix row's answer cells: a radio per option on screen, □/☑ on paper and in the view."""
+        value = get_path(data, spec.path)
+        picked = form_value(value) if value is not None else None
+        name = prefix + spec.path
+        cells = []
+        for index, option in enumerate(choices(spec)):
+            code = form_value(option.value)
+            if self.entry:
+                checked = " checked" if code == picked else ""
+                cells.append(f'<td class="choice"><input type="radio" {self.input_attrs(spec, name, f"-{index}")} '
+                             f'value="{escape(code)}"{checked} aria-label="{escape(spec.title + " " + option.label)}"></td>')
+            else:
+                cells.append(f'<td class="choice">{"☑" if code == picked else "□"}</td>')
+        return Markup("".join(cells))
+
     def items(self, value: Any, minimum: int) -> list[dict]:
         items = [item if isinstance(item, dict) else {} for item in value] if isinstance(value, list) else []
         return items + [{} for _ in range(max(0, minimum - len(items)))]
@@ -202,6 +218,9 @@ class SkeletonState(RenderState):
 
     def context_value(self, key: str) -> str:
         return self._hole(lambda state: escape(state.context_value(key)))
+
+    def option_cells(self, spec: FieldSpec, data: dict, prefix: str) -> Markup:
+        return self._hole(lambda state: state.option_cells(spec, state.data, prefix))
 
     def rows(self, block: Any, data: dict, prefix: str) -> Markup:
         return self._hole(lambda state: state.rows(block, state.data, prefix))

@@ -10,8 +10,8 @@ from functools import cached_property
 
 from markupsafe import Markup, escape
 
-from renderers.widgets import Widget, widget_for
-from server.definitions import CONTEXT_PREFIX, Definition, FieldSpec
+from renderers.widgets import WIDGETS, Widget, choices, widget_for
+from server.definitions import CONTEXT_PREFIX, Definition, FieldSpec, Option
 
 PAPER_MM = {"A4": (210, 297), "A3": (297, 420), "B5": (176, 250)}
 DEFAULT_MARGINS_MM = (15, 14, 14, 14)  # top, right, bottom, left
@@ -80,6 +80,10 @@ class Block:
     name_spec: FieldSpec | None = None
     date_spec: FieldSpec | None = None
     seal: bool = False
+    items: list[FieldSpec] = field(default_factory=list)  # a matrix: one row per field
+    options: list[Option] = field(default_factory=list)  # …and one column per option they share
+    label: str = ""
+    label_width: float = 40
 
 
 @dataclass
@@ -175,6 +179,12 @@ def _block(definition: Definition, raw: dict, scope: str | None) -> Block:
         block.name_spec = _spec(definition, raw["field"], scope) if "field" in raw else None
         block.date_spec = _spec(definition, raw["date_field"], scope) if "date_field" in raw else None
         block.seal = raw.get("seal", False)
+    elif kind == "matrix":
+        block.items = [_spec(definition, path, scope) for path in raw["fields"]]
+        block.options = choices(block.items[0])
+        block.label = raw.get("label", "")
+        block.label_width = raw.get("label_width", 40)
+        block.row_height_mm = raw.get("row_height_mm", 7)
     elif kind == "cut_line":
         block.title = raw.get("label", "")
     return block
@@ -263,6 +273,8 @@ def field_widgets(definition: Definition) -> dict[tuple[str | None, str], Widget
                 for segment in paragraph:
                     if segment.spec:
                         found[(scope, segment.spec.path)] = segment.widget
+            for spec in block.items:
+                found[(scope, spec.path)] = WIDGETS["radio"]
             for spec in (block.name_spec, block.date_spec):
                 if spec:
                     found[(scope, spec.path)] = widget_for(spec)

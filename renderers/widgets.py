@@ -151,6 +151,20 @@ def _readonly_input(state: InputState, spec: FieldSpec, name: str, value: Any) -
     return f'<span class="readonly">{escape(form_value(value))}</span>'
 
 
+def computed_text(spec: FieldSpec, value: Any) -> str:
+    """A computed score as printed: a mean keeps its decimals (2.00, not 2.0)."""
+    if spec.decimals and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{value:.{spec.decimals}f}"
+    return form_value(value)
+
+
+def _computed_input(state: InputState, spec: FieldSpec, name: str, value: Any) -> str:
+    if value is None:
+        pending = escape(_("Computed when saved"))  # Babel does not look inside f-strings
+        return f'<span class="computed pending">{pending}</span>'
+    return f'<span class="computed">{escape(computed_text(spec, value))}</span>'
+
+
 def _photo_input(state: InputState, spec: FieldSpec, name: str, value: Any) -> str:
     label = escape(_("Photo"))
     return f'<span class="photo-box">{label}</span>'
@@ -185,6 +199,7 @@ WIDGETS: dict[str, Widget] = {
         Widget("checkboxes", _option_inputs("checkbox"), _choices, "multi", single_input=False),
         Widget("checkbox", _checkbox_input, _checkbox, "boolean"),
         Widget("readonly", _readonly_input, _readonly, "text", single_input=False),
+        Widget("computed", _computed_input, _readonly, "computed", single_input=False),
         Widget("file", _readonly_input, _readonly, "text", single_input=False),
         Widget("photo", _photo_input, _readonly, "text", single_input=False),
     ]
@@ -201,6 +216,7 @@ DEFAULT_BY_KIND: dict[str, str] = {
     "long_choice": "select",
     "boolean": "radio",
     "multi_choice": "checkboxes",
+    "computed": "computed",
 }
 MAX_RADIO_OPTIONS = 6
 

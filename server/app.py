@@ -24,10 +24,11 @@ from server.i18n import current_locale, gettext as _, pick_locale
 from server.registry import Registry
 from server.routes.api import ApiController
 from server.routes.auth_pages import AuthPages
+from server.routes.handbook import HandbookCache, HandbookPages
 from server.routes.pages import FormPages
 from server.sessions import DatabaseSessionConfig, DatabaseStore
 from server.settings import STATIC_DIR, Settings
-from server.web import page
+from server.web import AccessRefused, page
 
 log = logging.getLogger("xindang")
 MAX_BODY_BYTES = 2_000_000
@@ -103,6 +104,8 @@ def http_error(request: Request, exc: HTTPException) -> Response:
         message = _("The request is not valid.")
     elif status == 413:
         message = _("The request is too large.")
+    elif isinstance(exc, AccessRefused):
+        message = str(exc.detail)
     elif status == 403:
         message = _("The request was refused (security check failed). Reload the page and try again.")
     elif status == 405:
@@ -125,7 +128,7 @@ def server_error(request: Request, exc: Exception) -> Response:
 
 def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Litestar:
     settings = settings or Settings.from_env()
-    registry = Registry.load(settings.form_dirs)
+    registry = Registry.load(settings.definition_dirs)
 
     @asynccontextmanager
     async def database(app: Litestar) -> AsyncIterator[None]:
@@ -142,13 +145,13 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Li
                       cookie_samesite="lax", cookie_httponly=True, exclude=["^/api/"])
     auth = DefineMiddleware(AuthMiddleware, exclude=["^/login$", "^/language$", "^/static/", "^/schema", "^/favicon.ico$"])
     return Litestar(
-        route_handlers=[AuthPages, FormPages, ApiController,
+        route_handlers=[AuthPages, FormPages, HandbookPages, ApiController,
                         create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False)],
         middleware=[locale_middleware, session_config.middleware, auth],
         before_send=[security_headers],
         csrf_config=csrf,
         stores={"sessions": DatabaseStore()},
-        state=State({"settings": settings, "registry": registry}),
+        state=State({"settings": settings, "registry": registry, "handbook_cache": HandbookCache()}),
         lifespan=[database],
         exception_handlers={NotAuthorizedException: not_authorized, HTTPException: http_error, Exception: server_error},
         request_max_body_size=MAX_BODY_BYTES,

@@ -16,12 +16,13 @@ import re2
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from server.definitions import (CONTEXT_PREFIX, Definition, FieldSpec, collect_fields, condition_paths, inline_fields,
-                                pointer)
+from server.definitions import (CONTEXT_PREFIX, Definition, FieldSpec, build_validator, collect_fields, condition_paths,
+                                inline_fields, pointer)
 from server.i18n import gettext as _
 from server.settings import FORM_DEFS_DIR
 
 LAYOUT_META_SCHEMA = FORM_DEFS_DIR / "layout.schema.json"
+SCORING_META_SCHEMA = FORM_DEFS_DIR / "scoring.schema.json"
 MAX_DEFINITION_BYTES = 2_000_000
 
 
@@ -33,6 +34,11 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.file}:{self.pointer or '/'}: {self.message}"
+
+
+@lru_cache(maxsize=1)
+def scoring_meta() -> Draft202012Validator:
+    return Draft202012Validator(json.loads(SCORING_META_SCHEMA.read_text(encoding="utf-8")))
 
 
 @lru_cache(maxsize=1)
@@ -85,6 +91,8 @@ def check_definition(form_id: str, schema: Any, layout: Any, examples: dict[str,
     problems += check_layout_fields(fields, layout, layout_file)
     problems += check_grids(layout, layout_file)
     problems += check_repeats(layout, layout_file)
+    problems += check_matrices(fields, layout, layout_file)
+    problems += check_scoring(fields, schema.get("x-scoring"), schema_file)
     if problems:
         return problems
     validator = Definition(form_id=form_id, schema=schema, layout=layout).validator
@@ -205,6 +213,9 @@ def _block_refs(blocks: list, base: list, scope: str | None) -> Iterator[tuple[s
         elif kind == "repeat":
             yield block["field"], [*here, "field"], scope
             yield from _block_refs(block.get("blocks", []), [*here, "blocks"], block["field"])
+        elif kind == "matrix":
+            for f, path in enumerate(block.get("fields", [])):
+                yield path, [*here, "fields", f], scope
         elif kind == "signature":
             for key in ("field", "date_field"):
                 if key in block:
@@ -288,6 +299,75 @@ def check_repeats(layout: dict, file: str) -> Iterator[Problem]:
             if block.get("type") in ("section", "repeat"):
                 yield from walk(block.get("blocks", []), [*here, "blocks"], inside or block.get("type") == "repeat")
     yield from walk(layout.get("blocks", []), ["blocks"], False)
+
+
+def check_matrices(fields: dict[str, FieldSpec], layout: dict, file: str) -> Iterator[Problem]:
+    """A matrix's questions are choice fields that all offer the same options (its columns)."""
+    def walk(blocks: list, base: list, scope: str | None) -> Iterator[Problem]:
+        for index, block in enumerate(blocks):
+            here = [*base, index]
+            if block.get("type") in ("section", "repeat"):
+                yield from walk(block.get("blocks", []), [*here, "blocks"], block.get("field") if block.get("type") == "repeat" else scope)
+            if block.get("type") != "matrix":
+                continue
+            known = fields if scope is None else fields[scope].item_fields if scope in fields else {}
+            first = None
+            for f, path in enumerate(block.get("fields", [])):
+                spec = known.get(path)
+                if spec is None:
+                    continue  # reported by check_layout_fields
+                offered = [(o.value, o.label) for o in spec.options]
+                if not offered or spec.type == "array":
+                    yield Problem(file, pointer([*here, "fields", f]), _("A matrix shows single-choice fields; %(path)s is not one.", path=path))
+                elif first is None:
+                    first = offered
+                elif offered != first:
+                    yield Problem(file, pointer([*here, "fields", f]), _("The field %(path)s offers other options than the first question of its matrix.", path=path))
+    yield from walk(layout.get("blocks", []), ["blocks"], None)
+
+
+def check_scoring(fields: dict[str, FieldSpec], rules: Any, file: str) -> Iterator[Problem]:
+    """`x-scoring`: the rule format, read-only targets set once, inputs that are numbers known
+    before the rule runs, ascending bands whose levels the target accepts."""
+    if rules is None:
+        return
+    errors = list(scoring_meta().iter_errors(rules))
+    for error in errors:
+        yield Problem(file, pointer(["x-scoring", *error.absolute_path]), _("Not a valid scoring rule: %(error)s", error=error.message))
+    if errors:
+        return
+    computed: set[str] = set()
+    for index, rule in enumerate(rules):
+        where = ["x-scoring", index]
+        target = fields.get(rule["set"])
+        operation = next(op for op in ("sum", "mean", "count", "bands") if op in rule)
+        inputs = [rule["bands"]] if operation == "bands" else rule[operation]
+        for i, path in enumerate(inputs):
+            spec = fields.get(path)
+            if spec is None:
+                yield Problem(file, pointer([*where, operation, *([] if operation == "bands" else [i])]), _("The scoring uses the field %(path)s, which the schema does not have.", path=path))
+            elif spec.schema.get("readOnly") and path not in computed:
+                yield Problem(file, pointer([*where, operation]), _("The scoring uses %(path)s before a rule computes it.", path=path))
+            elif spec.type not in ("integer", "number"):
+                yield Problem(file, pointer([*where, operation]), _("The scoring needs numbers; %(path)s is not a number field.", path=path))
+        if target is None:
+            yield Problem(file, pointer([*where, "set"]), _("The scoring sets the field %(path)s, which the schema does not have.", path=rule["set"]))
+            continue
+        if not target.schema.get("readOnly"):
+            yield Problem(file, pointer([*where, "set"]), _("A computed field must be marked \"readOnly\": true: %(path)s.", path=rule["set"]))
+        if rule["set"] in computed:
+            yield Problem(file, pointer([*where, "set"]), _("The field %(path)s is computed twice.", path=rule["set"]))
+        computed.add(rule["set"])
+        if operation == "bands":
+            starts = [level["from"] for level in rule["levels"]]
+            if any(b <= a for a, b in zip(starts, starts[1:])):
+                yield Problem(file, pointer([*where, "levels"]), _("The bands must start at ascending values."))
+            check = build_validator(target.schema)
+            for n, level in enumerate(rule["levels"]):
+                if not check.is_valid(level["value"]):
+                    yield Problem(file, pointer([*where, "levels", n, "value"]), _("The level %(value)s is not a value the field %(path)s accepts.", value=json.dumps(level["value"], ensure_ascii=False), path=rule["set"]))
+        elif target.type not in ("integer", "number"):
+            yield Problem(file, pointer([*where, "set"]), _("A sum, mean or count goes into a number field; %(path)s is not one.", path=rule["set"]))
 
 
 def check_grids(layout: dict, file: str) -> Iterator[Problem]:

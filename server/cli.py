@@ -1,4 +1,4 @@
-"""The `xindang` command: init, serve, check-forms, token create."""
+"""The `xindang` command: init, serve, check-forms, print, import-scale-items, token create."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ async def _init(settings: Settings, demo: bool, admin_user: str | None, admin_pa
             user.password_hash = hash_password(admin_password)
             await user.save(update_fields=["password_hash"])
         if demo:
-            await load_demo(Registry.load(settings.form_dirs), user)
+            await load_demo(Registry.load(settings.definition_dirs), user)
         click.echo(_("Database: %(url)s", url=settings.database_url.split('?')[0]))
         click.echo(_("Administrator account: %(username)s", username=username))
         if admin_password:
@@ -100,7 +100,7 @@ def check_forms(directory: Path | None) -> None:
     from server.registry import form_dir_list
 
     settings = Settings.from_env()
-    dirs = [directory] if directory else settings.form_dirs
+    dirs = [directory] if directory else settings.definition_dirs
     if directory and (directory / "schema.json").exists():
         form_dirs = [directory]
     else:
@@ -113,6 +113,70 @@ def check_forms(directory: Path | None) -> None:
         click.echo(str(problem))
     click.echo(_("Checked %(forms)s form definitions, found %(problems)s problems.", forms=len(form_dirs), problems=len(problems)))
     sys.exit(1 if problems else 0)
+
+
+@main.command("print")
+@click.option("--handbook", is_flag=True, help="The blank handbook: cover, contents, the school's texts, every form.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The PDF file to write.")
+@click.option("--school", "school_code", default=None, help="The school's code (default: the first school).")
+def print_command(handbook: bool, output: Path, school_code: str | None) -> None:
+    """Print to a PDF file (for now: --handbook)."""
+    if not handbook:
+        click.echo(_("Say what to print: --handbook."), err=True)
+        sys.exit(2)
+    _run(_print_handbook(Settings.from_env(), output, school_code))
+
+
+async def _print_handbook(settings: Settings, output: Path, school_code: str | None) -> None:
+    import anyio
+
+    from renderers.handbook import handbook_pdf
+    from server.db import close_database, open_database
+    from server.models import School
+    from server.registry import Registry
+
+    await open_database(settings, migrate=True)
+    try:
+        school = await (School.get_or_none(code=school_code) if school_code else School.all().order_by("id").first())
+        if school is None:
+            click.echo(_("No such school: %(code)s", code=school_code or "-"), err=True)
+            sys.exit(1)
+        registry = Registry.load(settings.definition_dirs)
+        pdf = await anyio.to_thread.run_sync(lambda: handbook_pdf(
+            registry, school_name=school.name, charter=school.handbook_charter, notes=school.handbook_notes,
+            other_title=_("Other forms")))
+    finally:
+        await close_database()
+    output.write_bytes(pdf)
+    click.echo(_("Wrote %(path)s (%(size)s KB).", path=output, size=len(pdf) // 1024))
+
+
+@main.command("import-scale-items")
+@click.argument("form_id")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_scale_items(form_id: str, csv_file: Path) -> None:
+    """Import a scale's licensed item texts from CSV_FILE (item number, text; UTF-8 or GBK)."""
+    from server.registry import Registry
+    from server.scale_items import install_item_texts, read_item_texts, scale_items
+
+    settings = Settings.from_env()
+    definition = Registry.load(settings.definition_dirs).get(form_id)
+    if definition is None:
+        click.echo(_("No such form: %(form_id)s", form_id=form_id), err=True)
+        sys.exit(1)
+    items = scale_items(definition)
+    if not items:
+        click.echo(_("The form %(form_id)s has no scale items (matrix blocks).", form_id=form_id), err=True)
+        sys.exit(1)
+    texts, problems = read_item_texts(csv_file.read_bytes(), len(items))
+    if not problems:
+        target, problems = install_item_texts(definition, texts, settings.school_forms_dir)
+    for problem in problems:
+        click.echo(problem, err=True)
+    if problems:
+        click.echo(_("Nothing was imported."), err=True)
+        sys.exit(1)
+    click.echo(_("Imported %(count)s item texts into %(path)s; restart the server to use them.", count=len(texts), path=target))
 
 
 @main.group()

@@ -18,6 +18,9 @@ import referencing
 from jsonschema import Draft202012Validator, FormatChecker, validators
 from jsonschema.exceptions import ValidationError
 
+from server.paths import delete_path, get_path, pointer, set_path  # noqa: F401  (re-exported)
+from server.scoring import Rule, parse_rules
+
 CONTEXT_PREFIX = "@"
 FORMAT_CHECKER = FormatChecker()
 
@@ -51,6 +54,8 @@ class FieldSpec:
     schema: dict
     required: bool
     item_fields: dict[str, "FieldSpec"] = field(default_factory=dict)
+    computed: bool = False  # set by a scoring rule at save, never typed
+    decimals: int | None = None  # how a computed number is shown
 
     @property
     def name(self) -> str:
@@ -80,6 +85,8 @@ class FieldSpec:
     @property
     def kind(self) -> str:
         """A short key describing the shape of the data; widgets are looked up by it."""
+        if self.computed:
+            return "computed"
         if self.type == "array":
             if self.item_fields:
                 return "rows"
@@ -143,35 +150,6 @@ def resolve_local_ref(schema: dict, root: dict, depth: int = 0) -> dict:
     return {**resolve_local_ref(target, root, depth + 1), **{k: v for k, v in schema.items() if k != "$ref"}}
 
 
-def pointer(parts: Any) -> str:
-    """A JSON pointer (RFC 6901) from path parts: how problems and API errors name a place."""
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
-
-
-def get_path(data: Any, path: str) -> Any:
-    for part in path.split("."):
-        if not isinstance(data, dict):
-            return None
-        data = data.get(part)
-    return data
-
-
-def set_path(data: dict, path: str, value: Any) -> None:
-    parts = path.split(".")
-    for part in parts[:-1]:
-        data = data.setdefault(part, {})
-    data[parts[-1]] = value
-
-
-def delete_path(data: dict, path: str) -> None:
-    parts = path.split(".")
-    for part in parts[:-1]:
-        data = data.get(part)
-        if not isinstance(data, dict):
-            return
-    data.pop(parts[-1], None)
-
-
 def walk_blocks(blocks: list[dict]) -> Iterator[dict]:
     """Every block, depth first, including those nested in sections (not in repeats)."""
     for block in blocks:
@@ -193,6 +171,10 @@ class Definition:
 
     def __post_init__(self) -> None:
         self.fields = collect_fields(self.schema)
+        self.scoring: list[Rule] = parse_rules(self.schema.get("x-scoring"))
+        for rule in self.scoring:
+            if (spec := self.fields.get(rule.target)) is not None:
+                spec.computed, spec.decimals = True, rule.digits
         self.validator = build_validator(self.schema)
         self._when_validators: dict[int, tuple[dict, Draft202012Validator]] = {}
         self.cache: dict[str, Any] = {}  # renderers keep their compiled pieces here
@@ -255,6 +237,8 @@ def paths_in_block(block: dict) -> set[str]:
         return {c["field"] for c in block.get("columns", []) if "field" in c}
     if kind == "signature":
         return {block[k] for k in ("field", "date_field") if k in block}
+    if kind == "matrix":
+        return set(block.get("fields", []))
     if kind == "text":
         return set(inline_fields(block.get("text", "")))
     return set()

@@ -15,6 +15,9 @@ class School(Model):
     name = fields.CharField(max_length=200)
     code = fields.CharField(max_length=50, unique=True)
     created_at = fields.DatetimeField(auto_now_add=True)
+    # the school's own front matter of the printed handbook, entered by an administrator as plain text
+    handbook_charter = fields.TextField(default="", db_default="")
+    handbook_notes = fields.TextField(default="", db_default="")
 
     class Meta:
         table = "school"

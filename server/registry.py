@@ -1,6 +1,7 @@
 """The registry: every good definition, by id, in the handbook's order.
 
-Loaded once at start-up from `form_defs/` and the extra folders of XINDANG_FORM_DIRS.
+Loaded once at start-up from the school's own folder (`<data dir>/forms`), `form_defs/` and the
+extra folders of XINDANG_FORM_DIRS, in that order.
 A broken definition is logged and left out; the others are served.
 """
 
@@ -48,7 +49,8 @@ class Registry:
                     log.error("definition left out: %s", problem)
             else:
                 forms[form_dir.name] = definition
-        catalog = read_catalog(form_dirs[0] / "catalog.json") if form_dirs else {}
+        catalog_file = next((d / "catalog.json" for d in form_dirs if (d / "catalog.json").exists()), None)
+        catalog = read_catalog(catalog_file) if catalog_file else {}
         return cls(forms=forms, parts=order_parts(catalog, forms), problems=problems, catalog=catalog)
 
 
@@ -56,7 +58,8 @@ def form_dir_list(form_dirs: list[Path]) -> list[Path]:
     found = []
     for base in form_dirs:
         if base.is_dir():
-            found += sorted(p for p in base.iterdir() if p.is_dir() and (p / "schema.json").exists())
+            found += sorted(p for p in base.iterdir()
+                            if p.is_dir() and not p.name.startswith(".") and (p / "schema.json").exists())
     return found
 
 

@@ -38,6 +38,16 @@ class Settings:
     page_size: int = 50
 
     @property
+    def school_forms_dir(self) -> Path:
+        """The school's own definitions (e.g. a scale with its imported item texts)."""
+        return self.data_dir / "forms"
+
+    @property
+    def definition_dirs(self) -> list[Path]:
+        """Where the registry looks for a form, first match wins: the school's copy before the shipped one."""
+        return [self.school_forms_dir, *self.form_dirs]
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 

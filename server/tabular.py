@@ -11,6 +11,7 @@ import io
 from typing import Any, Iterator
 
 from renderers.environment import option_label
+from renderers.widgets import computed_text
 from server.definitions import Definition, FieldSpec, get_path
 from server.i18n import gettext as _
 from server.context import subject_context
@@ -63,6 +64,8 @@ def value_text(definition: Definition, path: str, value: Any) -> str:
         return "、".join(option_label(spec, v) for v in value)
     if spec.options or spec.type == "boolean":
         return option_label(spec, value)
+    if spec.computed:
+        return computed_text(spec, value)
     return str(value)
 
 

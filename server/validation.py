@@ -18,6 +18,7 @@ from renderers.plan import field_widgets
 from renderers.widgets import MISSING
 from server.definitions import Definition, FieldSpec, delete_path, get_path, pointer, set_path
 from server.i18n import gettext as _
+from server.scoring import compute, drop_computed
 
 MAX_STRING_CHARS = 20_000  # a single answer; schemas usually set a lower maxLength
 MAX_DEPTH = 32  # objects and lists nested deeper than any form needs
@@ -133,12 +134,14 @@ def drop_hidden(definition: Definition, data: dict) -> set[str]:
 
 
 def validate(definition: Definition, data: Any) -> list[FieldError]:
-    """Every problem, one per field, in Chinese; hidden fields are removed from `data` first."""
+    """Every problem, one per field, in Chinese; hidden fields are removed from `data` first.
+    When there is none, the definition's scores are computed into `data`."""
     if not isinstance(data, dict):
         return [FieldError((), _("The data must be a JSON object."))]
     bad = list(_bad_values(data))
     if bad:
         return bad
+    drop_computed(definition.scoring, data)
     hidden = drop_hidden(definition, data)
     add_group_objects(definition.schema, data)
     errors: dict[tuple, FieldError] = {}
@@ -146,6 +149,8 @@ def validate(definition: Definition, data: Any) -> list[FieldError]:
         for found in _explain(definition, error):
             if not _under(found.path, hidden):  # neither shown nor validated
                 errors.setdefault(found.path, found)
+    if not errors:
+        compute(definition.scoring, data)  # scores are stored with the answers they come from
     return list(errors.values())
 
 

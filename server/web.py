@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from litestar import Request, Response
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.utils.scope.state import ScopeState
 
 from renderers.environment import render
@@ -33,6 +34,23 @@ def page(request: Request, template: str, status_code: int = 200, headers: dict 
     html = render(template, user=request.scope.get("user"), csrf_token=csrf_token(request), locale=current_locale.get(),
                   here=request.url.path, **context)
     return Response(html, status_code=status_code, media_type="text/html", headers=headers)  # no-store: server.app
+
+
+def pdf_response(pdf: bytes, filename: str, ascii_name: str) -> Response:
+    """Named after the form (never the student: file names end up in download lists)."""
+    disposition = f"inline; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+    return Response(pdf, media_type="application/pdf", headers={"Content-Disposition": disposition})
+
+
+class AccessRefused(PermissionDeniedException):
+    """403 with a message for the user (other 403s are failed security checks such as CSRF)."""
+
+
+def admin_only(connection: Any, _handler: Any) -> None:
+    """Guard: school administrators only."""
+    user = connection.scope.get("user")
+    if user is None or not user.is_admin:
+        raise AccessRefused(_("Only an administrator may do this."))
 
 
 def is_htmx(request: Request) -> bool:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from functools import lru_cache
 from typing import Any
 
 from server.definitions import Definition, get_path
 from server.registry import Registry
+from server.scoring import compute
 from server.settings import FORM_DEFS_DIR, I18N_DIR
 
 def _catalog_forms() -> list[str]:
@@ -91,13 +93,18 @@ def example(form_id: str, name: str = "full") -> dict:
     return json.loads((FORM_DEFS_DIR / form_id / "examples" / f"{name}.json").read_text(encoding="utf-8"))
 
 
+def stored(form_id: str, data: dict) -> dict:
+    """The data as saved: the answers plus the scores the definition computes from them."""
+    return compute(definition(form_id).scoring, copy.deepcopy(data))
+
+
 def squash(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
 def layout_labels(definition: Definition, *, entry: bool = False, data: dict | None = None) -> list[str]:
     """The label texts a layout prints: grid label cells, section/table titles, column labels,
-    signature labels, repeat titles (first item), cut-line labels. For a record (`data`, or an
+    signature labels, repeat titles (first item), cut-line labels, a matrix's questions and options. For a record (`data`, or an
     empty new record with entry=True) blocks and cells whose `when` does not match are skipped;
     a blank paper form shows them all."""
     labels: list[str] = []
@@ -138,6 +145,10 @@ def layout_labels(definition: Definition, *, entry: bool = False, data: dict | N
                 labels.append(block["label"])
             elif kind == "cut_line" and block.get("label"):
                 labels.append(block["label"])
+            elif kind == "matrix":
+                labels.extend([block.get("title", ""), block.get("label", "")])
+                labels.extend(definition.field(path, within=scope).title for path in block["fields"])
+                labels.extend(option.label for option in definition.field(block["fields"][0], within=scope).options)
 
     walk(definition.layout.get("blocks", []), None)
     for item in definition.layout.get("header", []):

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from _formdata import FORMS, about_students, assert_chinese, definition, example
+from _formdata import FORMS, about_students, assert_chinese, definition, example, stored
 from server.models import Record
 
 
@@ -58,11 +58,11 @@ def test_create_read_update_conflict(api, form_id):
     body = response.json()
     assert {"id", "form_id", "form_version", "version", "students", "status", "data"} <= set(body)
     assert body["form_id"] == form_id and body["form_version"] == 1 and body["version"] == 1
-    assert body["students"] == students and body["data"] == data and isinstance(body["status"], str)
+    assert body["students"] == students and body["data"] == stored(form_id, data) and isinstance(body["status"], str)
     record_id = body["id"]
 
     got = client.get(f"/api/records/{record_id}").json()
-    assert got["id"] == record_id and got["data"] == data and got["version"] == 1 and got["students"] == students
+    assert got["id"] == record_id and got["data"] == stored(form_id, data) and got["version"] == 1 and got["students"] == students
 
     listing = client.get(f"/api/forms/{form_id}/records").json()
     assert [r["id"] for r in listing["records"]] == [record_id] and listing["total"] == 1
@@ -80,12 +80,12 @@ def test_create_read_update_conflict(api, form_id):
     body = response.json()
     assert body["errors"][0]["field"] == "/version"
     assert_chinese(body["errors"][0]["message"])
-    assert api.run(record_state, record_id) == (2, changed)
+    assert api.run(record_state, record_id) == (2, stored(form_id, changed))
 
     response = client.put(f"/api/records/{record_id}", json={"data": data})
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "/version"
-    assert api.run(record_state, record_id) == (2, changed)
+    assert api.run(record_state, record_id) == (2, stored(form_id, changed))
 
 
 def test_validation_errors_are_422_with_pointers(api):

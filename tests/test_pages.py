@@ -9,7 +9,7 @@ import re
 import openpyxl
 import pytest
 
-from _formdata import (CJK, FORMS, about_students, assert_chinese, definition, example, form_fields, layout_labels,
+from _formdata import (CJK, FORMS, about_students, assert_chinese, definition, example, form_fields, layout_labels, stored,
                        short_text_field, shows_student_name, squash, text_values)
 from server.definitions import get_path
 from server.models import Record, RecordRevision
@@ -94,8 +94,8 @@ def test_create_list_view_edit_conflict_csv(logged_in, form_id):
     world, client, d = logged_in, logged_in.client, definition(form_id)
     data = example(form_id)
     record_id = create(world, form_id)
-    version, stored = world.run(record_state, record_id)
-    assert version == 1 and stored == data
+    version, saved = world.run(record_state, record_id)
+    assert version == 1 and saved == stored(form_id, data)
 
     listing = client.get(f"/forms/{form_id}")
     assert listing.status_code == 200
@@ -127,8 +127,8 @@ def test_create_list_view_edit_conflict_csv(logged_in, form_id):
     response = client.post(f"/records/{record_id}", data=fields, follow_redirects=False)
     assert response.status_code == 303, response.text[:2000]
     assert response.headers["location"] == f"/records/{record_id}?saved=1"
-    version, stored = world.run(record_state, record_id)
-    assert version == 2 and get_path(stored, path) == changed_value
+    version, saved = world.run(record_state, record_id)
+    assert version == 2 and get_path(saved, path) == changed_value
     assert changed_value in client.get(f"/records/{record_id}").text
 
     # a save based on version 1 is now stale: 409, nothing overwritten
@@ -138,8 +138,8 @@ def test_create_list_view_edit_conflict_csv(logged_in, form_id):
     assert response.status_code == 409
     assert CJK.search(response.text)
     assert 'name="_version" value="2"' in response.text
-    version, stored = world.run(record_state, record_id)
-    assert version == 2 and get_path(stored, path) == changed_value
+    version, saved = world.run(record_state, record_id)
+    assert version == 2 and get_path(saved, path) == changed_value
 
     csv = client.get(f"/forms/{form_id}?format=csv")
     assert csv.status_code == 200

@@ -3,7 +3,7 @@ and renderers; no form is named here."""
 
 from __future__ import annotations
 
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import anyio
 from litestar import Controller, Request, Response, get, post
@@ -21,7 +21,7 @@ from server.validation import (apply_row_action, carry_unposted, field_title, fo
                                validate)
 from server.tabular import export_rows, list_columns, row_cells, to_csv, to_xlsx, value_text
 from server.context import subject_context
-from server.web import definition_or_404, is_htmx, page, registry, school_of
+from server.web import definition_or_404, is_htmx, page, pdf_response, registry, school_of
 
 MAX_STUDENT_CHOICES = 3000
 MAX_ID = 2**31 - 1
@@ -139,7 +139,7 @@ class FormPages(Controller):
         school, record, definition, students = await _load(request, record_id)
         html = print_html(definition, record.data, context=subject_context(school, students, record))
         pdf = await anyio.to_thread.run_sync(html_to_pdf, html)
-        return _pdf_response(pdf, f"{definition.title}-{record_number(record)}.pdf", f"record-{record.id}.pdf")
+        return pdf_response(pdf, f"{definition.title}-{record_number(record)}.pdf", f"record-{record.id}.pdf")
 
     @get("/forms/{form_id:str}/blank.pdf")
     async def print_blank(self, request: Request, form_id: str) -> Response:
@@ -148,7 +148,7 @@ class FormPages(Controller):
         html = print_html(definition, {}, context={"@school.name": school.name}, blank=True)
         pdf = await anyio.to_thread.run_sync(html_to_pdf, html)
         blank = _("blank form")
-        return _pdf_response(pdf, f"{definition.title}-{blank}.pdf", f"{definition.form_id}-blank.pdf")
+        return pdf_response(pdf, f"{definition.title}-{blank}.pdf", f"{definition.form_id}-blank.pdf")
 
 
 async def _load(request: Request, record_id: int) -> tuple[School, Record, Definition, list[Student]]:
@@ -205,12 +205,6 @@ def _after_save(request: Request, record: Record) -> Response:
     if is_htmx(request):
         return Response("", status_code=200, headers={"HX-Redirect": target})
     return Redirect(target, status_code=303)
-
-
-def _pdf_response(pdf: bytes, filename: str, ascii_name: str) -> Response:
-    """Named after the form (never the student: file names end up in download lists)."""
-    disposition = f"inline; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
-    return Response(pdf, media_type="application/pdf", headers={"Content-Disposition": disposition})
 
 
 EXPORT_TYPES = {
