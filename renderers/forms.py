@@ -21,7 +21,7 @@ from markupsafe import Markup, escape
 
 from renderers.environment import environment
 from renderers.plan import Cell, plan_for
-from renderers.widgets import Widget, choices, form_value, widget_for
+from renderers.widgets import Widget, marked_options, widget_for
 from server.definitions import Definition, FieldSpec, condition_paths, get_path
 from server.i18n import current_locale
 
@@ -137,18 +137,15 @@ class RenderState:
 
     def option_cells(self, spec: FieldSpec, data: dict, prefix: str) -> Markup:
         """A matrix row's answer cells: a radio per option on screen, □/☑ on paper and in the view."""
-        value = get_path(data, spec.path)
-        picked = form_value(value) if value is not None else None
         name = prefix + spec.path
         cells = []
-        for index, option in enumerate(choices(spec)):
-            code = form_value(option.value)
+        for index, option, code, picked in marked_options(spec, get_path(data, spec.path)):
             if self.entry:
-                checked = " checked" if code == picked else ""
-                cells.append(f'<td class="choice"><input type="radio" {self.input_attrs(spec, name, f"-{index}")} '
-                             f'value="{escape(code)}"{checked} aria-label="{escape(spec.title + " " + option.label)}"></td>')
+                checked = " checked" if picked else ""
+                cells.append(f'<td class="choice"><label><input type="radio" {self.input_attrs(spec, name, f"-{index}")} '
+                             f'value="{escape(code)}"{checked} aria-label="{escape(spec.title + " " + option.label)}"></label></td>')
             else:
-                cells.append(f'<td class="choice">{"☑" if code == picked else "□"}</td>')
+                cells.append(f'<td class="choice">{"☑" if picked else "□"}</td>')
         return Markup("".join(cells))
 
     def items(self, value: Any, minimum: int) -> list[dict]:

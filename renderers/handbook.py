@@ -11,14 +11,16 @@ from the real layout with `target-counter`; parts and forms become the PDF outli
 from __future__ import annotations
 
 import datetime as dt
+import io
 from dataclasses import dataclass
 
 from markupsafe import Markup
+from pypdf import PdfReader, PdfWriter
 from weasyprint import HTML
 
 from renderers.environment import render
 from renderers.forms import PRINT, render_layout
-from renderers.pdf import DenyFetcher, counter_css, css_string, print_css
+from renderers.pdf import DenyFetcher, counter_css, print_css
 from renderers.plan import plan_for
 from server.definitions import Definition
 from server.registry import Registry
@@ -28,28 +30,20 @@ SENTENCE_PUNCTUATION = frozenset("。，；！？,;!?")
 
 
 @dataclass
-class HandbookForm:
-    definition: Definition
-    part_title: str
-    page: int | None  # the handbook's page for this form (catalog.json), None for a school's own form
-
-    @property
-    def anchor(self) -> str:
-        return "form-" + self.definition.form_id
-
-
-@dataclass
 class HandbookPart:
     id: str
     title: str
-    forms: list[HandbookForm]
+    forms: list[Definition]
 
 
 def handbook_parts(registry: Registry, other_title: str) -> list[HandbookPart]:
-    pages = {form["id"]: form.get("page") for part in registry.catalog.get("parts", []) for form in part.get("forms", [])}
-    return [HandbookPart(part.id, part.title or other_title,
-                         [HandbookForm(d, part.title or other_title, pages.get(d.form_id)) for d in part.forms])
-            for part in registry.parts]
+    """The catalog's parts; forms outside it (a school's own) come last under `other_title`."""
+    return [HandbookPart(part.id, part.title or other_title, part.forms) for part in registry.parts]
+
+
+def first_form_page(registry: Registry) -> int:
+    page = registry.catalog.get("first_form_page", 1)
+    return page if isinstance(page, int) and not isinstance(page, bool) and 0 < page < 10_000 else 1
 
 
 def text_blocks(text: str) -> list[tuple[str, str]]:
@@ -67,11 +61,7 @@ def text_blocks(text: str) -> list[tuple[str, str]]:
 def handbook_html(registry: Registry, *, school_name: str, charter: str, notes: str, other_title: str,
                   forms_from_page: int | None, with_forms: bool = True, printed_on: dt.date | None = None) -> str:
     parts = handbook_parts(registry, other_title)
-    bodies = {}
-    if with_forms:
-        for part in parts:
-            for form in part.forms:
-                bodies[form.definition.form_id] = render_layout(form.definition, PRINT, {}, blank=True)
+    forms = [form for part in parts for form in part.forms]
     return render(
         "handbook.html",
         title=registry.catalog.get("title", ""),
@@ -79,14 +69,13 @@ def handbook_html(registry: Registry, *, school_name: str, charter: str, notes: 
         charter=text_blocks(charter),
         notes=text_blocks(notes),
         parts=parts,
-        bodies=bodies,
-        plans={form.definition.form_id: plan_for(form.definition) for part in parts for form in part.forms},
+        bodies={form.form_id: render_layout(form, PRINT, {}, blank=True) for form in forms} if with_forms else {},
+        plans={form.form_id: plan_for(form) for form in forms},
         with_forms=with_forms,
         forms_from_page=forms_from_page,
-        first_form_page=registry.catalog.get("first_form_page", 1),
+        first_form_page=first_form_page(registry),
         printed_on=printed_on or dt.date.today(),
         css=Markup(print_css()),
-        css_string=css_string,
         counter_css=counter_css,
     )
 
@@ -95,7 +84,36 @@ def handbook_pdf(registry: Registry, *, school_name: str, charter: str = "", not
                  printed_on: dt.date | None = None) -> bytes:
     """CPU-bound (a few seconds): call from a worker thread or process."""
     common = dict(school_name=school_name, charter=charter, notes=notes, other_title=other_title, printed_on=printed_on)
-    front = HTML(string=handbook_html(registry, forms_from_page=None, with_forms=False, **common),
-                 url_fetcher=DenyFetcher(), base_url=None).render()
-    book = handbook_html(registry, forms_from_page=len(front.pages) + 1, **common)
-    return HTML(string=book, url_fetcher=DenyFetcher(), base_url=None).write_pdf()
+    front = _layout(handbook_html(registry, forms_from_page=None, with_forms=False, **common))
+    forms_from_page = len(front.pages) + 1
+    book = _layout(handbook_html(registry, forms_from_page=forms_from_page, **common))
+    first = _first_form_page(book, registry)
+    if first is not None and first != forms_from_page:  # the front matter came out longer in the whole book
+        forms_from_page = first
+        book = _layout(handbook_html(registry, forms_from_page=forms_from_page, **common))
+    return with_page_labels(book.write_pdf(), forms_from_page - 1, first_form_page(registry))
+
+
+def with_page_labels(pdf: bytes, front_pages: int, first_number: int) -> bytes:
+    """PDF page labels, so a viewer's "go to page 54" opens the paper handbook's page 54."""
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
+    if front_pages:
+        writer.set_page_label(0, front_pages - 1, style="/r", start=1)
+    if len(writer.pages) > front_pages:
+        writer.set_page_label(front_pages, len(writer.pages) - 1, style="/D", start=first_number)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _layout(html: str):
+    return HTML(string=html, url_fetcher=DenyFetcher(), base_url=None).render()
+
+
+def _first_form_page(document, registry: Registry) -> int | None:
+    """The page (counted from 1) where the first form begins in a laid-out book."""
+    first = next((form for part in registry.parts for form in part.forms), None)
+    if first is None:
+        return None
+    anchor = "form-" + first.form_id
+    return next((number for number, page in enumerate(document.pages, start=1) if anchor in page.anchors), None)

@@ -10,7 +10,7 @@ from functools import cached_property
 
 from markupsafe import Markup, escape
 
-from renderers.widgets import WIDGETS, Widget, choices, widget_for
+from renderers.widgets import WIDGETS, Widget, widget_for
 from server.definitions import CONTEXT_PREFIX, Definition, FieldSpec, Option
 
 PAPER_MM = {"A4": (210, 297), "A3": (297, 420), "B5": (176, 250)}
@@ -181,7 +181,7 @@ def _block(definition: Definition, raw: dict, scope: str | None) -> Block:
         block.seal = raw.get("seal", False)
     elif kind == "matrix":
         block.items = [_spec(definition, path, scope) for path in raw["fields"]]
-        block.options = choices(block.items[0])
+        block.options = block.items[0].options  # the checks make every question offer the same ones
         block.label = raw.get("label", "")
         block.label_width = raw.get("label_width", 40)
         block.row_height_mm = raw.get("row_height_mm", 7)
@@ -290,4 +290,42 @@ def field_widgets(definition: Definition) -> dict[tuple[str | None, str], Widget
         for sub_path, sub_spec in spec.item_fields.items():
             found.setdefault((path, sub_path), widget_for(sub_spec))
     definition.cache["widgets"] = found
+    return found
+
+
+def field_positions(definition: Definition) -> dict[str, tuple[int, int]]:
+    """Top-level field path → (its place on the page, the matrix it is a question of, or -1).
+    Error summaries follow the page's order and can speak of a matrix's questions together."""
+    cached = definition.cache.get("positions")
+    if cached is not None:
+        return cached
+    found: dict[str, tuple[int, int]] = {}
+
+    def put(spec: FieldSpec | None, matrix: int = -1) -> None:
+        if spec is not None and spec.path not in found:
+            found[spec.path] = (len(found), matrix)
+
+    def visit(blocks: list[Block]) -> None:
+        for number, block in enumerate(blocks):
+            for row in block.rows:
+                for cell in row:
+                    put(cell.spec)
+            put(block.spec)
+            for column in block.columns:
+                put(column.spec)
+            for paragraph in block.paragraphs:
+                for segment in paragraph:
+                    put(segment.spec)
+            for spec in block.items:
+                put(spec, id(block))
+            put(block.name_spec)
+            put(block.date_spec)
+            if block.type != "repeat":
+                visit(block.children)
+
+    plan = plan_for(definition)
+    for item in plan.header:
+        put(item["spec"])
+    visit(plan.blocks)
+    definition.cache["positions"] = found
     return found

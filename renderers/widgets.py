@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Iterator, Protocol
 
 from markupsafe import escape
 
@@ -118,13 +118,19 @@ def _number_input(state: InputState, spec: FieldSpec, name: str, value: Any) -> 
             f'{bounds}{_limits(spec)}>')
 
 
+def marked_options(spec: FieldSpec, value: Any) -> Iterator[tuple[int, Option, str, bool]]:
+    """(index, option, its form code, whether the value holds it) for each choice of the field."""
+    picked = {form_value(v) for v in value} if isinstance(value, list) else {form_value(value)} if value is not None else set()
+    for index, option in enumerate(choices(spec)):
+        code = form_value(option.value)
+        yield index, option, code, code in picked
+
+
 def _option_inputs(kind: str, css: str = "options") -> Callable[[InputState, FieldSpec, str, Any], str]:
     def render(state: InputState, spec: FieldSpec, name: str, value: Any) -> str:
-        picked = {form_value(v) for v in value} if isinstance(value, list) else {form_value(value)} if value is not None else set()
         items = []
-        for index, option in enumerate(choices(spec)):
-            code = form_value(option.value)
-            checked = " checked" if code in picked else ""
+        for index, option, code, picked in marked_options(spec, value):
+            checked = " checked" if picked else ""
             items.append(f'<label class="option"><input type="{kind}" {state.input_attrs(spec, name, f"-{index}")} '
                          f'value="{escape(code)}"{checked}>{escape(option.label)}</label>')
         role = "radiogroup" if kind == "radio" else "group"

@@ -128,7 +128,7 @@ def server_error(request: Request, exc: Exception) -> Response:
 
 def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Litestar:
     settings = settings or Settings.from_env()
-    registry = Registry.load(settings.definition_dirs)
+    registry = Registry.load(settings.form_dirs, settings.school_forms_dir)
 
     @asynccontextmanager
     async def database(app: Litestar) -> AsyncIterator[None]:

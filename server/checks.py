@@ -6,6 +6,7 @@ and later by the form editor. A check never raises; it collects.
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass
 from functools import lru_cache
@@ -16,9 +17,10 @@ import re2
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from server.definitions import (CONTEXT_PREFIX, Definition, FieldSpec, build_validator, collect_fields, condition_paths,
+from server.definitions import (CONTEXT_PREFIX, Definition, FieldSpec, add_group_objects, build_validator, collect_fields, condition_paths,
                                 inline_fields, pointer)
 from server.i18n import gettext as _
+from server.scoring import inputs_of, operation_of
 from server.settings import FORM_DEFS_DIR
 
 LAYOUT_META_SCHEMA = FORM_DEFS_DIR / "layout.schema.json"
@@ -97,6 +99,9 @@ def check_definition(form_id: str, schema: Any, layout: Any, examples: dict[str,
         return problems
     validator = Definition(form_id=form_id, schema=schema, layout=layout).validator
     for name, example in (examples or {}).items():
+        example = copy.deepcopy(example)
+        if isinstance(example, dict):
+            add_group_objects(schema, example)  # as a save does: a group of fields is always there
         for error in validator.iter_errors(example):
             problems.append(Problem(f"{form_id}/examples/{name}.json", pointer(error.absolute_path),
                                     _("The example does not match the schema: %(error)s", error=error.message)))
@@ -111,6 +116,10 @@ def check_schema(schema: Any, file: str) -> Iterator[Problem]:
         yield Problem(file, pointer(error.absolute_path), _("Not a valid JSON Schema: %(error)s", error=error.message))
     if schema.get("type") != "object" or not isinstance(schema.get("properties"), dict):
         yield Problem(file, "", _("The schema must describe an object with properties."))
+    grades = schema.get("x-grades")
+    if grades is not None and not (isinstance(grades, list) and grades and len(set(map(repr, grades))) == len(grades)
+                                   and all(isinstance(g, int) and not isinstance(g, bool) and 1 <= g <= 12 for g in grades)):
+        yield Problem(file, "/x-grades", _("x-grades must list grades 1 to 12, each once."))
     yield from check_refs_and_patterns(schema, file, [])
 
 
@@ -340,21 +349,23 @@ def check_scoring(fields: dict[str, FieldSpec], rules: Any, file: str) -> Iterat
     for index, rule in enumerate(rules):
         where = ["x-scoring", index]
         target = fields.get(rule["set"])
-        operation = next(op for op in ("sum", "mean", "count", "bands") if op in rule)
-        inputs = [rule["bands"]] if operation == "bands" else rule[operation]
-        for i, path in enumerate(inputs):
+        operation = operation_of(rule)
+        for i, path in enumerate(inputs_of(rule)):
             spec = fields.get(path)
+            at = pointer([*where, operation, *([] if operation == "bands" else [i])])
             if spec is None:
-                yield Problem(file, pointer([*where, operation, *([] if operation == "bands" else [i])]), _("The scoring uses the field %(path)s, which the schema does not have.", path=path))
+                yield Problem(file, at, _("The scoring uses the field %(path)s, which the schema does not have.", path=path))
             elif spec.schema.get("readOnly") and path not in computed:
-                yield Problem(file, pointer([*where, operation]), _("The scoring uses %(path)s before a rule computes it.", path=path))
+                yield Problem(file, at, _("The scoring uses %(path)s before a rule computes it.", path=path))
             elif spec.type not in ("integer", "number"):
-                yield Problem(file, pointer([*where, operation]), _("The scoring needs numbers; %(path)s is not a number field.", path=path))
+                yield Problem(file, at, _("The scoring needs numbers; %(path)s is not a number field.", path=path))
         if target is None:
             yield Problem(file, pointer([*where, "set"]), _("The scoring sets the field %(path)s, which the schema does not have.", path=rule["set"]))
             continue
         if not target.schema.get("readOnly"):
             yield Problem(file, pointer([*where, "set"]), _("A computed field must be marked \"readOnly\": true: %(path)s.", path=rule["set"]))
+        if target.required:
+            yield Problem(file, pointer([*where, "set"]), _("A computed field cannot be required (it is filled in at save): %(path)s.", path=rule["set"]))
         if rule["set"] in computed:
             yield Problem(file, pointer([*where, "set"]), _("The field %(path)s is computed twice.", path=rule["set"]))
         computed.add(rule["set"])
@@ -368,6 +379,17 @@ def check_scoring(fields: dict[str, FieldSpec], rules: Any, file: str) -> Iterat
                     yield Problem(file, pointer([*where, "levels", n, "value"]), _("The level %(value)s is not a value the field %(path)s accepts.", value=json.dumps(level["value"], ensure_ascii=False), path=rule["set"]))
         elif target.type not in ("integer", "number"):
             yield Problem(file, pointer([*where, "set"]), _("A sum, mean or count goes into a number field; %(path)s is not one.", path=rule["set"]))
+        elif target.type == "integer" and not _whole(rule, fields):
+            yield Problem(file, pointer([*where, "set"]), _("%(path)s holds whole numbers: round the mean with \"round\": 0, or make the field a number.", path=rule["set"]))
+
+
+def _whole(rule: dict, fields: dict[str, FieldSpec]) -> bool:
+    """Whether a sum, mean or count always gives a whole number."""
+    if "count" in rule or rule.get("round") == 0:
+        return True
+    if "sum" in rule and rule.get("round") is None:
+        return all(fields[p].type == "integer" for p in rule["sum"] if p in fields)
+    return False
 
 
 def check_grids(layout: dict, file: str) -> Iterator[Problem]:

@@ -59,7 +59,7 @@ async def _init(settings: Settings, demo: bool, admin_user: str | None, admin_pa
             user.password_hash = hash_password(admin_password)
             await user.save(update_fields=["password_hash"])
         if demo:
-            await load_demo(Registry.load(settings.definition_dirs), user)
+            await load_demo(Registry.load(settings.form_dirs, settings.school_forms_dir), user)
         click.echo(_("Database: %(url)s", url=settings.database_url.split('?')[0]))
         click.echo(_("Administrator account: %(username)s", username=username))
         if admin_password:
@@ -100,7 +100,7 @@ def check_forms(directory: Path | None) -> None:
     from server.registry import form_dir_list
 
     settings = Settings.from_env()
-    dirs = [directory] if directory else settings.definition_dirs
+    dirs = [directory] if directory else settings.form_dirs
     if directory and (directory / "schema.json").exists():
         form_dirs = [directory]
     else:
@@ -141,7 +141,7 @@ async def _print_handbook(settings: Settings, output: Path, school_code: str | N
         if school is None:
             click.echo(_("No such school: %(code)s", code=school_code or "-"), err=True)
             sys.exit(1)
-        registry = Registry.load(settings.definition_dirs)
+        registry = Registry.load(settings.form_dirs, settings.school_forms_dir)
         pdf = await anyio.to_thread.run_sync(lambda: handbook_pdf(
             registry, school_name=school.name, charter=school.handbook_charter, notes=school.handbook_notes,
             other_title=_("Other forms")))
@@ -157,10 +157,10 @@ async def _print_handbook(settings: Settings, output: Path, school_code: str | N
 def import_scale_items(form_id: str, csv_file: Path) -> None:
     """Import a scale's licensed item texts from CSV_FILE (item number, text; UTF-8 or GBK)."""
     from server.registry import Registry
-    from server.scale_items import install_item_texts, read_item_texts, scale_items
+    from server.scale_items import read_item_texts, save_item_texts, scale_items, with_item_texts
 
     settings = Settings.from_env()
-    definition = Registry.load(settings.definition_dirs).get(form_id)
+    definition = Registry.load(settings.form_dirs).get(form_id)  # the shipped definition, without older texts
     if definition is None:
         click.echo(_("No such form: %(form_id)s", form_id=form_id), err=True)
         sys.exit(1)
@@ -170,12 +170,13 @@ def import_scale_items(form_id: str, csv_file: Path) -> None:
         sys.exit(1)
     texts, problems = read_item_texts(csv_file.read_bytes(), len(items))
     if not problems:
-        target, problems = install_item_texts(definition, texts, settings.school_forms_dir)
+        _updated, problems = with_item_texts(definition, texts)
     for problem in problems:
         click.echo(problem, err=True)
     if problems:
         click.echo(_("Nothing was imported."), err=True)
         sys.exit(1)
+    target = save_item_texts(form_id, texts, settings.school_forms_dir)
     click.echo(_("Imported %(count)s item texts into %(path)s; restart the server to use them.", count=len(texts), path=target))
 
 

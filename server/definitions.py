@@ -150,6 +150,17 @@ def resolve_local_ref(schema: dict, root: dict, depth: int = 0) -> dict:
     return {**resolve_local_ref(target, root, depth + 1), **{k: v for k, v in schema.items() if k != "$ref"}}
 
 
+def add_group_objects(schema: dict, data: dict) -> None:
+    """A group of fields (`family`) is always an object, empty when nothing in it was answered,
+    so a missing answer is reported at its own field (`family.guardian`), not at the group."""
+    for name, sub in (schema.get("properties") or {}).items():
+        if isinstance(sub, dict) and sub.get("type") == "object" and "properties" in sub:
+            if name not in data:
+                data[name] = {}
+            if isinstance(data[name], dict):
+                add_group_objects(sub, data[name])
+
+
 def walk_blocks(blocks: list[dict]) -> Iterator[dict]:
     """Every block, depth first, including those nested in sections (not in repeats)."""
     for block in blocks:
@@ -172,9 +183,11 @@ class Definition:
     def __post_init__(self) -> None:
         self.fields = collect_fields(self.schema)
         self.scoring: list[Rule] = parse_rules(self.schema.get("x-scoring"))
+        self.computed_validators: dict[str, Draft202012Validator] = {}  # a computed value must fit its field
         for rule in self.scoring:
             if (spec := self.fields.get(rule.target)) is not None:
                 spec.computed, spec.decimals = True, rule.digits
+                self.computed_validators[rule.target] = build_validator(spec.schema)
         self.validator = build_validator(self.schema)
         self._when_validators: dict[int, tuple[dict, Draft202012Validator]] = {}
         self.cache: dict[str, Any] = {}  # renderers keep their compiled pieces here
@@ -186,6 +199,11 @@ class Definition:
     @property
     def subject(self) -> str:
         return self.schema.get("x-subject", "student")
+
+    @property
+    def grades(self) -> list[int]:
+        """The grades the form is meant for (`x-grades`, e.g. a scale for 七至九年级); empty for all."""
+        return list(self.schema.get("x-grades") or [])
 
     @property
     def paper(self) -> dict:

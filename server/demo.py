@@ -5,6 +5,7 @@ Every name here is invented. Loading twice changes nothing.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import random
 
@@ -12,6 +13,7 @@ from server.definitions import Definition
 from server.models import Record, School, SchoolClass, Student, User
 from server.records import create_record
 from server.registry import Registry
+from server.validation import validate
 
 DEMO_SCHOOL = {"code": "demo", "name": "示例市第一实验学校（九年一贯制）"}
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
@@ -47,13 +49,19 @@ async def load_demo(registry: Registry, admin: User, students_per_class: int = 1
                 birth_date=dt.date(birth_year, rng.randint(1, 12), rng.randint(1, 28)),
                 enrolled_on=dt.date(birth_year + 6 + (0 if grade < 7 else 6), 9, 1))
             number += 1
-    students = await Student.filter(school=school).order_by("id").limit(len(registry.forms) * 2)
+    students = await Student.filter(school=school).order_by("id").prefetch_related("klass")
     for index, definition in enumerate(registry.forms.values()):
+        meant_for = [s for s in students if not definition.grades or s.klass.grade in definition.grades] or students
         for offset, example in enumerate(sorted(definition.examples.values(), key=len)):
-            await create_demo_record(definition, school, admin, example, students[(2 * index + offset) % len(students)])
+            await create_demo_record(definition, school, admin, example, meant_for[(2 * index + offset) % len(meant_for)])
     return school
 
 
 async def create_demo_record(definition: Definition, school: School, user: User, data: dict, student: Student) -> Record:
+    """Saved the way a page or the API saves: validated, hidden answers dropped, scores computed."""
+    data = copy.deepcopy(data)
+    errors = validate(definition, data)
+    if errors:
+        raise ValueError(f"{definition.form_id}: the example does not validate: {errors}")
     subjects = [student] if definition.subject in ("student", "students") else []
-    return await create_record(definition, school, user, dict(data), subjects)
+    return await create_record(definition, school, user, data, subjects)

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from tortoise import connections
-from tortoise.expressions import RawSQL
+from tortoise.expressions import Q, RawSQL
 from tortoise.transactions import in_transaction
 
 from server.definitions import Definition
@@ -70,9 +70,14 @@ async def students_of(school: School, ids: list[Any]) -> list[Student] | None:
     return list(found) if len(found) == len(wanted) else None
 
 
-async def student_choices(school: School, limit: int = 3000) -> list[dict]:
-    """Students a new record can be about (a picker), as plain rows: no model objects to build."""
-    rows = await Student.filter(school=school, left_on__isnull=True).order_by("klass__grade", "klass__name", "name") \
+async def student_choices(school: School, limit: int = 3000, grades: list[int] | None = None,
+                          chosen: list[int] | None = None) -> list[dict]:
+    """Students a new record can be about (a picker), as plain rows: no model objects to build.
+    With `grades`, only students of those grades (and any already chosen)."""
+    query = Student.filter(school=school, left_on__isnull=True)
+    if grades:
+        query = query.filter(Q(klass__grade__in=grades) | Q(id__in=chosen or []))
+    rows = await query.order_by("klass__grade", "klass__name", "name") \
         .limit(limit).values("id", "name", "student_number", klass="klass__name")
     return [{"id": r["id"], "name": r["name"], "number": r["student_number"], "klass": r["klass"] or ""} for r in rows]
 

@@ -1,7 +1,7 @@
 """The registry: every good definition, by id, in the handbook's order.
 
-Loaded once at start-up from the school's own folder (`<data dir>/forms`), `form_defs/` and the
-extra folders of XINDANG_FORM_DIRS, in that order.
+Loaded once at start-up from `form_defs/` and the extra folders of XINDANG_FORM_DIRS; a scale
+gets the item texts its school imported (`<data dir>/forms/<form_id>/item_texts.json`).
 A broken definition is logged and left out; the others are served.
 """
 
@@ -14,6 +14,7 @@ from pathlib import Path
 
 from server.checks import Problem, load_form_dir
 from server.definitions import Definition
+from server.scale_items import apply_school_texts
 
 log = logging.getLogger("xindang.registry")
 
@@ -36,7 +37,8 @@ class Registry:
         return self.forms.get(form_id)
 
     @classmethod
-    def load(cls, form_dirs: list[Path]) -> "Registry":
+    def load(cls, form_dirs: list[Path], school_forms_dir: Path | None = None) -> "Registry":
+        """Definitions from `form_dirs`; with `school_forms_dir`, each carries the school's imported item texts."""
         forms: dict[str, Definition] = {}
         problems: dict[str, list[Problem]] = {}
         for form_dir in form_dir_list(form_dirs):
@@ -48,9 +50,12 @@ class Registry:
                 for problem in found:
                     log.error("definition left out: %s", problem)
             else:
+                if school_forms_dir is not None:
+                    definition, found = apply_school_texts(definition, school_forms_dir)
+                    for problem in found:
+                        log.error("%s: the school's item texts are not used: %s", form_dir.name, problem)
                 forms[form_dir.name] = definition
-        catalog_file = next((d / "catalog.json" for d in form_dirs if (d / "catalog.json").exists()), None)
-        catalog = read_catalog(catalog_file) if catalog_file else {}
+        catalog = read_catalog(form_dirs[0] / "catalog.json") if form_dirs else {}
         return cls(forms=forms, parts=order_parts(catalog, forms), problems=problems, catalog=catalog)
 
 

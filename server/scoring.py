@@ -16,13 +16,27 @@ mean of 2.005 is 2.01 on every machine; a band is chosen from the rounded value 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 from typing import Any
 
 from server.paths import delete_path, get_path, set_path
 
 OPERATIONS = ("sum", "mean", "count", "bands")
 DEFAULT_MEAN_DIGITS = 2
+WIDE = Context(prec=400, Emax=999_999, Emin=-999_999)  # exact for any JSON number a form accepts
+
+
+def operation_of(entry: dict) -> str | None:
+    return next((op for op in OPERATIONS if op in entry), None)
+
+
+def inputs_of(entry: dict) -> list:
+    """The field paths a raw rule reads."""
+    operation = operation_of(entry)
+    if operation is None:
+        return []
+    value = entry[operation]
+    return [value] if operation == "bands" else list(value) if isinstance(value, list) else []
 
 
 @dataclass(frozen=True)
@@ -47,7 +61,7 @@ def parse_rules(raw: Any) -> list[Rule]:
     for entry in raw if isinstance(raw, list) else []:
         if not isinstance(entry, dict) or not isinstance(entry.get("set"), str):
             continue
-        operation = next((op for op in OPERATIONS if op in entry), None)
+        operation = operation_of(entry)
         try:
             if operation == "bands":
                 levels = tuple(Level(Decimal(str(level["from"])), level["value"]) for level in entry["levels"])
@@ -55,7 +69,7 @@ def parse_rules(raw: Any) -> list[Rule]:
             elif operation in ("sum", "mean", "count"):
                 digits = entry.get("round", DEFAULT_MEAN_DIGITS if operation == "mean" else None)
                 at_least = Decimal(str(entry["at_least"])) if operation == "count" else None
-                rules.append(Rule(entry["set"], operation, tuple(entry[operation]), digits=digits, at_least=at_least))
+                rules.append(Rule(entry["set"], operation, tuple(inputs_of(entry)), digits=digits, at_least=at_least))
         except (KeyError, TypeError, ValueError, ArithmeticError):
             continue
     return rules
@@ -67,15 +81,16 @@ def _number(value: Any) -> Decimal | None:
     return Decimal(str(value))
 
 
-def _rounded(value: Decimal, digits: int | None) -> int | float:
+def _rounded(value: Decimal, digits: int | None, whole: bool) -> int | float:
+    """Half-up to `digits` decimals; without `digits`, an int when every input was one."""
     if digits is None:
-        return int(value) if value == value.to_integral_value() else float(value)
+        return int(value) if whole else float(value)
     quantized = value.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
     return int(quantized) if digits == 0 else float(quantized)
 
 
 def band(levels: tuple[Level, ...], value: Decimal) -> Any:
-    """The level whose range holds the value: the last one starting at or below it."""
+    """The level whose range holds the value: the last one starting at or below it (none below the first)."""
     found = None
     for level in levels:
         if value >= level.start:
@@ -85,16 +100,19 @@ def band(levels: tuple[Level, ...], value: Decimal) -> Any:
 
 def evaluate(rule: Rule, data: dict) -> Any:
     """The rule's value for this record, or None when an input is unanswered."""
-    numbers = [_number(get_path(data, path)) for path in rule.inputs]
+    values = [get_path(data, path) for path in rule.inputs]
+    numbers = [_number(value) for value in values]
     if not numbers or any(n is None for n in numbers):
         return None
-    if rule.operation == "sum":
-        return _rounded(sum(numbers, Decimal(0)), rule.digits)
-    if rule.operation == "mean":
-        return _rounded(sum(numbers, Decimal(0)) / len(numbers), rule.digits)
-    if rule.operation == "count":
-        return sum(1 for n in numbers if n >= rule.at_least)
-    return band(rule.levels, numbers[0])
+    whole = all(isinstance(value, int) for value in values)
+    with localcontext(WIDE):
+        if rule.operation == "sum":
+            return _rounded(sum(numbers, Decimal(0)), rule.digits, whole)
+        if rule.operation == "mean":
+            return _rounded(sum(numbers, Decimal(0)) / len(numbers), rule.digits, whole)
+        if rule.operation == "count":
+            return sum(1 for n in numbers if n >= rule.at_least)
+        return band(rule.levels, numbers[0])
 
 
 def drop_computed(rules: list[Rule], data: dict) -> None:

@@ -39,13 +39,8 @@ class Settings:
 
     @property
     def school_forms_dir(self) -> Path:
-        """The school's own definitions (e.g. a scale with its imported item texts)."""
+        """What the school adds to the shipped definitions (a scale's imported item texts)."""
         return self.data_dir / "forms"
-
-    @property
-    def definition_dirs(self) -> list[Path]:
-        """Where the registry looks for a form, first match wins: the school's copy before the shipped one."""
-        return [self.school_forms_dir, *self.form_dirs]
 
     @property
     def is_sqlite(self) -> bool:

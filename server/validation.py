@@ -16,7 +16,7 @@ from jsonschema.exceptions import ValidationError
 
 from renderers.plan import field_widgets
 from renderers.widgets import MISSING
-from server.definitions import Definition, FieldSpec, delete_path, get_path, pointer, set_path
+from server.definitions import Definition, FieldSpec, add_group_objects, delete_path, get_path, pointer, set_path
 from server.i18n import gettext as _
 from server.scoring import compute, drop_computed
 
@@ -150,24 +150,27 @@ def validate(definition: Definition, data: Any) -> list[FieldError]:
             if not _under(found.path, hidden):  # neither shown nor validated
                 errors.setdefault(found.path, found)
     if not errors:
-        compute(definition.scoring, data)  # scores are stored with the answers they come from
+        return computed_errors(definition, data)
     return list(errors.values())
+
+
+def computed_errors(definition: Definition, data: dict) -> list[FieldError]:
+    """Compute the scores into `data`, stored with the answers they come from. A score that does not
+    fit its own field is the definition's fault: the save is refused with a message saying so."""
+    compute(definition.scoring, data)
+    wrong = []
+    for path, validator in definition.computed_validators.items():
+        value = get_path(data, path)
+        if value is None:
+            continue
+        if (isinstance(value, float) and not math.isfinite(value)) or not validator.is_valid(value):
+            wrong.append(FieldError(tuple(path.split(".")), _("This score does not fit its field; the form's scoring rules need fixing by an administrator.")))
+    return wrong
 
 
 def _under(path: tuple, hidden: set[str]) -> bool:
     names = [str(p) for p in path]
     return any(".".join(names[:n]) in hidden for n in range(1, len(names) + 1))
-
-
-def add_group_objects(schema: dict, data: dict) -> None:
-    """A group of fields (`family`) is always an object, empty when nothing in it was answered,
-    so a missing answer is reported at its own field (`family.guardian`), not at the group."""
-    for name, sub in (schema.get("properties") or {}).items():
-        if isinstance(sub, dict) and sub.get("type") == "object" and "properties" in sub:
-            if name not in data:
-                data[name] = {}
-            if isinstance(data[name], dict):
-                add_group_objects(sub, data[name])
 
 
 def _bad_values(data: Any) -> Iterable[FieldError]:

@@ -60,6 +60,7 @@ def test_every_form_starts_on_its_handbook_page(book):
         index = by_title[definition.title]
         page_text = texts[index]
         assert f"第 {form['page']} 页" in page_text, (form["id"], page_text[-80:])
+        assert reader.page_labels[index] == str(form["page"])  # a viewer's "go to page" agrees with the paper
         assert squash(definition.title) in squash(page_text)
     # each form fills exactly its pages: the next one starts right after, the book ends after the last
     starts = [by_title[shipped_registry().get(f["id"]).title] for f in forms]
@@ -107,6 +108,7 @@ def test_front_matter_has_its_own_numbering_and_the_school_texts(book):
     assert "第" not in texts[0].splitlines()[-1]  # the cover has no page number
     for index in range(1, first_form):
         assert texts[index].split()[-1] == ROMAN[index], (index, texts[index][-40:])
+    assert reader.page_labels[:first_form] == ROMAN[:first_form]
     front = squash("".join(texts[1:first_form]))
     assert "本章程依据有关文件，结合本校实际制定。<b>不是标记</b>" in front  # typed text, printed as text
     assert "填写后交心理辅导室统一保管" in front
@@ -140,8 +142,12 @@ def test_without_school_texts_the_forms_still_start_on_page_28():
 
 # --- the page, the admin page, the command ----------------------------------------------------
 
-def test_handbook_pdf_page_and_front_matter_admin(logged_in):
+def test_handbook_pdf_page_and_front_matter_admin(logged_in, monkeypatch):
     world, client = logged_in, logged_in.client
+    import server.routes.handbook as route
+
+    renders = []
+    monkeypatch.setattr(route, "handbook_pdf", lambda *a, **k: renders.append(1) or handbook_pdf(*a, **k))
     catalog = client.get("/forms")
     assert 'href="/handbook.pdf"' in catalog.text and 'href="/admin/handbook"' in catalog.text
 
@@ -166,7 +172,7 @@ def test_handbook_pdf_page_and_front_matter_admin(logged_in):
     assert "handbook.pdf" in response.headers["content-disposition"]
     text = squash("".join(p.extract_text() for p in PdfReader(io.BytesIO(response.content)).pages[:6]))
     assert "测试实验学校" in text and "结合本校实际制定" in text
-    assert client.get("/handbook.pdf").content == response.content  # kept, not laid out again
+    assert client.get("/handbook.pdf").content == response.content and len(renders) == 1  # kept, not laid out again
 
     world.run(add_teacher)
     client.post("/logout", data={"_csrf_token": world.csrf()})

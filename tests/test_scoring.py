@@ -6,15 +6,14 @@ from __future__ import annotations
 import copy
 import json
 import re
-import shutil
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from _formdata import CJK, assert_chinese, definition, example
 from server.checks import check_definition
+from server.definitions import Definition
 from server.cli import main as cli
 from server.registry import Registry
 from server.scale_items import read_item_texts, scale_items
@@ -207,6 +206,35 @@ def test_a_good_mini_scale_passes_and_scores():
     schema, layout = mini_scale([{"set": "total", "sum": ["q1", "q2"]},
                                  {"set": "level", "bands": "total", "levels": [{"from": 0, "value": "低"}, {"from": 2, "value": "高"}]}])
     assert check_definition("mini", schema, layout) == []
+    mini = Definition(form_id="mini", schema=schema, layout=layout)
+    for answers, total, level in (({"q1": 1, "q2": 1}, 2, "高"), ({"q1": 0, "q2": 1}, 1, "低"), ({"q1": 1}, None, None)):
+        data = dict(answers)
+        validate(mini, data)
+        assert (data.get("total"), data.get("level")) == (total, level)
+
+
+def test_a_score_that_does_not_fit_its_field_refuses_the_save():
+    schema, layout = mini_scale([{"set": "total", "sum": ["q1", "q2"]}])
+    schema["properties"]["total"]["maximum"] = 1
+    mini = Definition(form_id="mini", schema=schema, layout=layout)
+    errors = validate(mini, {"q1": 1, "q2": 1})
+    assert [e.name for e in errors] == ["total"] and "计分规则" in errors[0].message
+
+
+def test_huge_numbers_give_a_message_not_a_crash():
+    big = {"type": "number", "title": "分值"}
+    computed = {"type": "number", "readOnly": True}
+    schema, layout = mini_scale([{"set": "avg", "mean": ["x", "y"]}, {"set": "both", "sum": ["x", "y"]}],
+                                avg=dict(computed, title="均值"), both=dict(computed, title="合计"),
+                                x=dict(big, title="甲"), y=dict(big, title="乙"))
+    assert check_definition("mini", schema, layout) == []
+    mini = Definition(form_id="mini", schema=schema, layout=layout)
+    data = {"x": 1e30, "y": 3e30}
+    assert validate(mini, data) == [] and data["avg"] == 2e30 and data["both"] == 4e30
+    data = {"x": 1.7e308, "y": 1.7e308}
+    errors = validate(mini, data)  # the mean fits a float, the sum does not
+    assert data["avg"] == 1.7e308 and [e.name for e in errors] == ["both"]
+    assert_chinese(errors[0].message)
 
 
 @pytest.mark.parametrize("rules, expected", [
@@ -219,9 +247,13 @@ def test_a_good_mini_scale_passes_and_scores():
     ([{"set": "total", "sum": ["q1"]}, {"set": "level", "bands": "total", "levels": [{"from": 0, "value": "中"}]}], "中"),
     ([{"set": "total", "sum": ["q1"], "eval": "__import__('os')"}], "x-scoring"),
     ([{"set": "total", "median": ["q1"]}], "x-scoring"),
+    ([{"set": "total", "mean": ["q1", "q2"]}], "round"),
+    ([{"set": "total", "sum": ["q1"]}], "必填"),
 ])
 def test_bad_scoring_rules_are_reported_in_chinese(rules, expected):
     schema, layout = mini_scale(rules)
+    if expected == "必填":
+        schema["required"] = ["total"]
     problems = check_definition("mini", schema, layout)
     assert problems, rules
     assert any(expected in str(p) for p in problems), problems
@@ -259,12 +291,55 @@ def test_scale_entry_view_and_list_show_scores(logged_in):
     record_id = created.json()["id"]
     view = client.get(f"/records/{record_id}")
     assert "2.50" in view.text and "需关注" in view.text and "轻度" in view.text
+    assert view.text.count('<td class="choice">☑</td>') == 60 and view.text.count('<td class="choice">□</td>') == 240
     listing = client.get("/forms/scale_mssmhs", params={"f.scores.result": "需关注"})
     assert f'href="/records/{record_id}"' in listing.text and "需关注" in listing.text
     listing = client.get("/forms/scale_mssmhs", params={"f.scores.result": "未见异常"})
     assert f'href="/records/{record_id}"' not in listing.text
     csv_text = client.get("/forms/scale_mssmhs", params={"format": "csv"}).content.decode("utf-8-sig")
     assert "抑郁均分" in csv_text and "2.50" in csv_text
+
+
+def test_unanswered_questions_are_one_line_of_the_error_summary_in_page_order(logged_in):
+    world, client = logged_in, logged_in.client
+    answers = {f"answers.q{n}": "1" for n in range(1, 81) if not 21 <= n <= 30 and n != 45}
+    response = client.post("/forms/scale_mhrsp", data={**answers, "_student": str(world.student_ids[0]),
+                                                        "rater": "周敏", "_csrf_token": world.csrf()})
+    assert response.status_code == 422
+    summary = re.search(r'<div class="error-summary".*?</ul>', response.text, re.S).group(0)
+    lines = re.findall(r"<li><a href=\"#([^\"]+)\">([^<]+)</a></li>", summary)
+    assert [text for _anchor, text in lines] == [
+        "评定人身份：此项为必填项。", "第 21 题 至 第 30 题（共 10 题）：此项为必填项。", "第 45 题：此项为必填项。",
+        "评定日期：此项为必填项。"]
+    assert lines[1][0] == "err-answers-q21" and 'id="err-answers-q21"' in response.text
+    assert 'id="err-answers-q30"' in response.text  # every question still has its own message
+    assert 'value="1" checked' in response.text and world.run(_count) == 0
+
+
+def test_a_scale_offers_the_students_of_its_grades(logged_in):
+    world, client = logged_in, logged_in.client  # the test school's students are in 七年级
+    secondary = client.get("/forms/scale_mssmhs/new").text
+    assert f'<option value="{world.student_ids[0]}"' in secondary and "本表适用于七年级、八年级、九年级" in secondary
+    primary = client.get("/forms/scale_mhrsp/new").text
+    assert f'<option value="{world.student_ids[0]}"' not in primary and "本表适用于一年级" in primary
+    # a student chosen anyway (a link, a refused save) stays listed and chosen
+    answers = {f"answers.q{n}": "0" for n in range(1, 81)}
+    refused = client.post("/forms/scale_mhrsp", data={**answers, "_student": str(world.student_ids[0]), "_csrf_token": world.csrf()})
+    assert refused.status_code == 422 and f'<option value="{world.student_ids[0]}" selected' in refused.text
+
+
+@pytest.mark.parametrize("grades", [[], [0], [7, 7], ["七"], [True], 7])
+def test_bad_grades_are_reported(grades):
+    schema, layout = mini_scale([])
+    schema["x-grades"] = grades
+    problems = check_definition("mini", schema, layout)
+    assert [p.pointer for p in problems] == ["/x-grades"] and CJK.search(problems[0].message)
+
+
+async def _count() -> int:
+    from server.models import Record
+
+    return await Record.all().count()
 
 
 async def _token() -> str:
@@ -289,6 +364,17 @@ def test_item_file_is_read_in_utf8_and_gbk():
     assert problems == [] and texts[60].startswith("虚构示例题目60")
 
 
+def test_item_file_oddities():
+    texts, problems = read_item_texts("1,我感到紧张,不安\n2,\"有逗号, 也有引号\"\n".encode(), 2)
+    assert problems == [] and texts == {1: "我感到紧张,不安", 2: "有逗号, 也有引号"}
+    texts, problems = read_item_texts("①,文本\n²,文本\n".encode(), 2)
+    assert any("不是整数" in p for p in problems) and texts == {}
+    texts, problems = read_item_texts(b'1,"never closed' + b"x" * 200_000, 1)
+    assert problems and all(CJK.search(p) for p in problems)
+    texts, problems = read_item_texts("\n\n题号,题目\n\n0001,第一题\n".encode(), 1)
+    assert problems == [] and texts == {1: "第一题"}
+
+
 def test_item_file_problems_are_listed_line_by_line():
     raw = (items_csv(60, skip=4) + "7,重复的第七题\n61,多出的一题\n八,不是数字\n9,\n").encode("utf-8")
     texts, problems = read_item_texts(raw, 60)
@@ -301,17 +387,18 @@ def test_item_file_problems_are_listed_line_by_line():
     assert read_item_texts(b"1," + b"x" * 1_000_001, 60)[1] == ["文件超过 1 MB。"]
 
 
-def test_import_scale_items_command(tmp_path):
+def test_import_scale_items_command(tmp_path, caplog):
     data_dir = tmp_path / "data"
     good = tmp_path / "items.csv"
     good.write_text(items_csv(60), encoding="utf-8")
     env = {"XINDANG_DATA_DIR": str(data_dir), "XINDANG_SECRET_KEY": "x", "XINDANG_LOCALE": "zh_Hans_CN"}
     runner = CliRunner()
+    texts_file = data_dir / "forms" / "scale_mssmhs" / "item_texts.json"
 
     bad = tmp_path / "bad.csv"
     bad.write_text(items_csv(60, skip=12), encoding="utf-8")
     result = runner.invoke(cli, ["import-scale-items", "scale_mssmhs", str(bad)], env=env)
-    assert result.exit_code == 1 and "12" in result.output and not (data_dir / "forms" / "scale_mssmhs").exists()
+    assert result.exit_code == 1 and "12" in result.output and not texts_file.exists()
     result = runner.invoke(cli, ["import-scale-items", "registration", str(good)], env=env)
     assert result.exit_code == 1 and not (data_dir / "forms" / "registration").exists()
     result = runner.invoke(cli, ["import-scale-items", "no_such_form", str(good)], env=env)
@@ -319,28 +406,37 @@ def test_import_scale_items_command(tmp_path):
 
     result = runner.invoke(cli, ["import-scale-items", "scale_mssmhs", str(good)], env=env)
     assert result.exit_code == 0, result.output
-    school_copy = data_dir / "forms" / "scale_mssmhs"
-    assert (school_copy / "layout.json").exists() and (school_copy / "examples" / "full.json").exists()
-    assert json.loads((FORM_DEFS_DIR / "scale_mssmhs" / "schema.json").read_text())["properties"]["answers"]["properties"]["q1"].get("description") is None
+    assert sorted(p.name for p in texts_file.parent.iterdir()) == ["item_texts.json"]
+    shipped = json.loads((FORM_DEFS_DIR / "scale_mssmhs" / "schema.json").read_text())
+    assert shipped["properties"]["answers"]["properties"]["q1"].get("description") is None
 
     settings = Settings.from_env(env)
-    registry = Registry.load(settings.definition_dirs)
+    registry = Registry.load(settings.form_dirs, settings.school_forms_dir)
     imported = registry.get("scale_mssmhs")
-    assert imported.source_dir == school_copy
     assert scale_items(imported)[2].description.startswith("虚构示例题目3")
-    assert imported.fields["answers.q3"].title == "第 3 题"
-    assert registry.get("registration").source_dir.parent == FORM_DEFS_DIR
+    assert imported.fields["answers.q3"].title == "第 3 题" and scores_survive(imported)
+    assert not scale_items(registry.get("scale_mhrsp"))[0].description
+    assert not scale_items(Registry.load(settings.form_dirs).get("scale_mssmhs"))[2].description
 
     from renderers.forms import ENTRY, PRINT, render_layout
     assert "虚构示例题目60" in render_layout(imported, ENTRY) and "虚构示例题目60" in render_layout(imported, PRINT, blank=True)
 
-    # importing again (a corrected file) replaces the school's copy whole
+    # importing again (a corrected file) replaces the texts
     good.write_text(items_csv(60).replace("虚构示例", "更正后"), encoding="utf-8")
     result = runner.invoke(cli, ["import-scale-items", "scale_mssmhs", str(good)], env=env)
     assert result.exit_code == 0, result.output
-    again = Registry.load(Settings.from_env(env).definition_dirs).get("scale_mssmhs")
-    assert scale_items(again)[0].description.startswith("更正后") and scores_survive(again)
-    assert sorted(p.name for p in (data_dir / "forms").iterdir()) == ["scale_mssmhs"]
+    again = Registry.load(settings.form_dirs, settings.school_forms_dir).get("scale_mssmhs")
+    assert scale_items(again)[0].description.startswith("更正后")
+
+    # a stored file that no longer fits (edited by hand, or a scale with other numbering) is left unused, loudly
+    stored = json.loads(texts_file.read_text(encoding="utf-8"))
+    del stored["texts"]["60"]
+    texts_file.write_text(json.dumps(stored, ensure_ascii=False), encoding="utf-8")
+    caplog.clear()
+    unused = Registry.load(settings.form_dirs, settings.school_forms_dir).get("scale_mssmhs")
+    assert not scale_items(unused)[0].description and "60" in caplog.text
+    texts_file.write_text("{not json", encoding="utf-8")
+    assert not scale_items(Registry.load(settings.form_dirs, settings.school_forms_dir).get("scale_mssmhs"))[0].description
 
 
 def scores_survive(d) -> bool:

@@ -23,16 +23,18 @@ class HandbookCache:
     """Blank handbooks already made. A book takes seconds of CPU and changes only when an
     administrator edits the school's texts, the definitions change, or the day (on the cover) does."""
 
-    LIMIT = 4
+    LIMIT = 16  # about 1 MB each
 
     def __init__(self) -> None:
         self.books: dict[tuple, bytes] = {}
         self.lock: anyio.Lock | None = None
 
     async def get(self, key: tuple, make: Callable[[], bytes]) -> bytes:
+        if key in self.books:
+            return self.books[key]
         if self.lock is None:
             self.lock = anyio.Lock()
-        async with self.lock:  # one book at a time: many users asking at once cost one render
+        async with self.lock:  # one book at a time (CPU-bound): many users asking at once cost one render
             if key not in self.books:
                 if len(self.books) >= self.LIMIT:
                     self.books.pop(next(iter(self.books)))

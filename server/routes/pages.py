@@ -11,6 +11,7 @@ from litestar.exceptions import NotFoundException
 from litestar.response import Redirect
 
 from renderers.forms import ENTRY, VIEW, render_layout
+from renderers.plan import field_positions
 from renderers.pdf import html_to_pdf, print_html
 from server.definitions import Definition, get_path
 from server.i18n import gettext as _
@@ -20,7 +21,7 @@ from server.records import (ListQuery, VersionConflict, create_record, effective
 from server.validation import (apply_row_action, carry_unposted, field_title, form_text, parse_form, small_int,
                                validate)
 from server.tabular import export_rows, list_columns, row_cells, to_csv, to_xlsx, value_text
-from server.context import subject_context
+from server.context import GRADE_NAMES, subject_context
 from server.web import definition_or_404, is_htmx, page, pdf_response, registry, school_of
 
 MAX_STUDENT_CHOICES = 3000
@@ -168,23 +169,52 @@ async def _entry_page(request: Request, school: School, definition: Definition, 
     choices = None
     picks_students = definition.subject in ("student", "students")
     if picks_students and record is None and not (students and "_student" not in errors and request.query_params.get("student")):
-        choices = await student_choices(school, MAX_STUDENT_CHOICES)
+        choices = await student_choices(school, MAX_STUDENT_CHOICES, definition.grades, [s.id for s in students])
     template = "pages/record_form.html" if is_htmx(request) else "pages/entry.html"
     # after a refused save, htmx shows the top of the form, where the summary lists every problem
     headers = {"HX-Reswap": "outerHTML show:top"} if errors or conflict else None
     return page(request, template, status_code=status_code, headers=headers, definition=definition, body=body, action=action,
                 errors=errors, error_items=_error_items(definition, errors), version=version, student_choices=choices,
                 chosen_students=[s.id for s in students], many_students=definition.subject == "students",
+                grades_note=_grades_note(definition),
                 cancel_url=f"/records/{record.id}" if record else f"/forms/{definition.form_id}", conflict=conflict)
 
 
+def _grades_note(definition: Definition) -> str:
+    if not definition.grades:
+        return ""
+    names = "、".join(GRADE_NAMES.get(g, str(g)) for g in sorted(definition.grades))
+    return _("This form is meant for %(grades)s: the list shows their students.", grades=names)
+
+
 def _error_items(definition: Definition, errors: dict[str, str]) -> list[dict[str, str]]:
-    """The summary above the form: each problem named by its field's title, linking to its message."""
-    items = []
-    for name, message in errors.items():
+    """The summary above the form, in the page's order: each problem named by its field's title and
+    linking to its message; a run of a matrix's questions with the same message is one line."""
+    positions = field_positions(definition)
+
+    def place(name: str) -> tuple[int, int, int]:
+        if name == "_student":
+            return (-1, -1, 0)  # the student picker heads the page
+        parts = name.split(".")
+        for cut in range(len(parts), 0, -1):
+            found = positions.get(".".join(parts[:cut]))
+            if found:
+                row = int(parts[cut]) if cut < len(parts) and parts[cut].isdigit() else 0
+                return (found[0], found[1], row)
+        return (len(positions), -1, 0)
+
+    items: list[dict] = []
+    for name in sorted(errors, key=place):
+        message, (_position, matrix, _row) = errors[name], place(name)
         path = tuple(int(p) if p.isdigit() else p for p in name.split("."))
         title = _("Student") if name == "_student" else field_title(definition, path)
-        items.append({"anchor": "err-" + name.replace(".", "-"), "title": title, "message": message})
+        last = items[-1] if items else None
+        if last and matrix != -1 and last["matrix"] == matrix and last["message"] == message:
+            last["count"] += 1
+            last["title"] = _("%(first)s to %(last)s (%(count)s items)", first=last["first"], last=title, count=last["count"])
+            continue
+        items.append({"anchor": "err-" + name.replace(".", "-"), "title": title, "first": title, "message": message,
+                      "matrix": matrix, "count": 1})
     return items
 
 
