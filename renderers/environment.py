@@ -12,7 +12,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from renderers import widgets
 from server.definitions import get_path
-from server.i18n import babel_locale, current_locale, translations
+from server.i18n import babel_locale, current_locale, to_local, translations
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -28,7 +28,7 @@ def fmt_date(value: Any, form: str = "long") -> str:
 
 
 def fmt_datetime(value: dt.datetime | None) -> str:
-    return format_datetime(value, format="short", locale=babel_locale()) if value else ""
+    return format_datetime(to_local(value), format="short", locale=babel_locale()) if value else ""
 
 
 def date_parts(value: Any) -> tuple[str, str, str]:

@@ -23,6 +23,7 @@ from renderers.forms import PRINT, render_layout
 from renderers.pdf import DenyFetcher, counter_css, print_css
 from renderers.plan import plan_for
 from server.definitions import Definition
+from server.i18n import local_today
 from server.registry import Registry
 
 SHORT_LINE = 30  # a line this short without sentence punctuation is a heading in the charter text
@@ -74,7 +75,7 @@ def handbook_html(registry: Registry, *, school_name: str, charter: str, notes: 
         with_forms=with_forms,
         forms_from_page=forms_from_page,
         first_form_page=first_form_page(registry),
-        printed_on=printed_on or dt.date.today(),
+        printed_on=printed_on or local_today(),
         css=Markup(print_css()),
         counter_css=counter_css,
     )

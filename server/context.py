@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
 
 from renderers.environment import fmt_date
+from server.i18n import local_today, to_local
 from server.models import Record, School, Student
 from server.records import record_number
 
@@ -14,7 +14,7 @@ GRADE_NAMES = {1: "一年级", 2: "二年级", 3: "三年级", 4: "四年级", 5
 
 def subject_context(school: School, students: list[Student], record: Record | None = None) -> dict[str, str]:
     """Context values (`@student.name`, …) that layouts show but records do not store."""
-    context = {"@school.name": school.name, "@today": fmt_date(dt.date.today())}
+    context = {"@school.name": school.name, "@today": fmt_date(local_today())}
     if students:
         student = students[0]
         klass = getattr(student, "klass", None)
@@ -28,5 +28,5 @@ def subject_context(school: School, students: list[Student], record: Record | No
         })
     if record is not None:
         context["@record.number"] = record_number(record)
-        context["@record.created_on"] = fmt_date(record.created_at.date()) if record.created_at else ""
+        context["@record.created_on"] = fmt_date(to_local(record.created_at).date()) if record.created_at else ""
     return context

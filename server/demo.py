@@ -10,6 +10,7 @@ import datetime as dt
 import random
 
 from server.definitions import Definition
+from server.i18n import local_today
 from server.models import Record, School, SchoolClass, Student, User
 from server.records import create_record
 from server.registry import Registry
@@ -22,7 +23,7 @@ DEMO_CLASSES = [(3, "三年级(1)班"), (5, "五年级(2)班"), (7, "七年级(1
 
 
 def school_year(today: dt.date | None = None) -> str:
-    today = today or dt.date.today()
+    today = today or local_today()
     start = today.year if today.month >= 9 else today.year - 1
     return f"{start}-{start + 1}"
 
@@ -42,7 +43,7 @@ async def load_demo(registry: Registry, admin: User, students_per_class: int = 1
     for grade, name in DEMO_CLASSES:
         klass = await SchoolClass.create(school=school, grade=grade, name=name, school_year=year)
         for _ in range(students_per_class):
-            birth_year = dt.date.today().year - grade - 6
+            birth_year = local_today().year - grade - 6
             await Student.create(
                 school=school, klass=klass, student_number=f"DEMO{number:05d}",
                 name=rng.choice(SURNAMES) + rng.choice(GIVEN), gender=rng.choice(["男", "女"]),

@@ -13,7 +13,7 @@ from typing import Any, Iterator
 from renderers.environment import option_label
 from renderers.widgets import computed_text
 from server.definitions import Definition, FieldSpec, get_path
-from server.i18n import gettext as _
+from server.i18n import gettext as _, to_local
 from server.context import subject_context
 from server.models import Record, School
 from server.records import record_number
@@ -88,7 +88,7 @@ def export_rows(definition: Definition, records: list[Record], school: School) -
         students = list(record.students)
         row = [record_number(record), "、".join(s.name for s in students),
                "、".join(s.klass.name for s in students if s.klass), "、".join(s.student_number for s in students),
-               str(record.form_version), str(record.version), record.updated_at.isoformat()]
+               str(record.form_version), str(record.version), to_local(record.updated_at).isoformat(timespec="seconds")]
         row += [value_text(definition, path, get_path(record.data, path)) for path in paths]
         yield [spreadsheet_safe(cell) for cell in row]
 

@@ -59,3 +59,20 @@ def test_language_switch_refuses_other_sites_and_unknown_languages(world):
     client = world.client
     response = client.get("/language?to=xx&next=https://evil.example/", follow_redirects=False)
     assert response.headers["location"] == "/forms" and "lang=" not in response.headers.get("set-cookie", "")
+
+
+def test_times_are_shown_in_the_schools_time_zone():
+    import datetime as dt
+
+    from renderers.environment import fmt_datetime
+    from server.i18n import current_locale, to_local
+
+    late_evening_utc = dt.datetime(2026, 11, 29, 23, 5, tzinfo=dt.timezone.utc)
+    local = to_local(late_evening_utc)
+    assert (local.date(), local.hour, local.utcoffset()) == (dt.date(2026, 11, 30), 7, dt.timedelta(hours=8))
+    assert to_local(late_evening_utc.replace(tzinfo=None)) == local  # the database's naive UTC
+    token = current_locale.set("zh_Hans_CN")
+    try:
+        assert "07:05" in fmt_datetime(late_evening_utc) and "30" in fmt_datetime(late_evening_utc)
+    finally:
+        current_locale.reset(token)

@@ -10,7 +10,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.response import Redirect
 
 from renderers.handbook import handbook_pdf
-from server.i18n import current_locale, gettext as _
+from server.i18n import current_locale, gettext as _, local_today
 from server.models import School
 from server.validation import CONTROL_CHARS, form_text
 from server.web import admin_only, page, pdf_response, registry, school_of
@@ -55,7 +55,7 @@ class HandbookPages(Controller):
     async def blank_handbook(self, request: Request) -> Response:
         school = await school_of(request.user)
         forms = registry(request)
-        locale, today = current_locale.get(), dt.date.today()
+        locale, today = current_locale.get(), local_today()
         key = (id(forms), school.id, school.name, school.handbook_charter, school.handbook_notes, locale, today)
         pdf = await request.app.state.handbook_cache.get(key, make_handbook(forms, school, locale, today))
         title = forms.catalog.get("title") or _("Handbook")
