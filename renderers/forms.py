@@ -23,7 +23,7 @@ from renderers.environment import environment
 from renderers.plan import Cell, plan_for
 from renderers.widgets import Widget, marked_options, widget_for
 from server.definitions import Definition, FieldSpec, condition_paths, get_path
-from server.i18n import current_locale
+from server.i18n import current_locale, gettext as _
 
 ENTRY, VIEW, PRINT = "entry", "view", "print"
 
@@ -60,6 +60,7 @@ class RenderState:
     context: dict[str, str] = field(default_factory=dict)
     blank: bool = False
     refresh_url: str = ""
+    hidden: frozenset[str] = frozenset()  # fields this user may not read: shown as a notice, never as a value
 
     @property
     def entry(self) -> bool:
@@ -104,6 +105,8 @@ class RenderState:
     def field(self, spec: FieldSpec, widget: Widget | None, data: dict, prefix: str, cell: Cell | None = None,
               compact: bool = False) -> Markup:
         """One field's cell content: an input (entry) or its value (view, paper)."""
+        if self.hidden and self._is_hidden(prefix + spec.path):
+            return _restricted()
         widget = widget or widget_for(spec)
         value = get_path(data, spec.path)
         if not self.entry:
@@ -135,9 +138,16 @@ class RenderState:
         parts.append(self.error_html(name))
         return Markup("".join(parts))
 
+    def _is_hidden(self, name: str) -> bool:
+        """A field path (rows numbered: `members.0.age`) that is, or lies in, a hidden field."""
+        parts = [p for p in name.split(".") if not p.isdigit()]
+        return any(".".join(parts[:n]) in self.hidden for n in range(1, len(parts) + 1))
+
     def option_cells(self, spec: FieldSpec, data: dict, prefix: str) -> Markup:
         """A matrix row's answer cells: a radio per option on screen, □/☑ on paper and in the view."""
         name = prefix + spec.path
+        if self.hidden and self._is_hidden(name):
+            return Markup(f'<td class="choice" colspan="{len(spec.options)}">{_restricted()}</td>')
         cells = []
         for index, option, code, picked in marked_options(spec, get_path(data, spec.path)):
             if self.entry:
@@ -154,6 +164,8 @@ class RenderState:
 
     def rows(self, block: Any, data: dict, prefix: str) -> Markup:
         """The rows of a table or the items of a repeat: their number depends on the record."""
+        if self.hidden and self._is_hidden(prefix + block.spec.path):
+            return _restricted()
         macro = layout_macros().table_body if block.type == "table" else layout_macros().repeat_body
         return macro(self, block, data, prefix)
 
@@ -257,9 +269,15 @@ def skeleton_for(definition: Definition, mode: str, blank: bool) -> Skeleton:
 
 
 def render_layout(definition: Definition, mode: str, data: dict | None = None, *, errors: dict[str, str] | None = None,
-                  context: dict[str, str] | None = None, blank: bool = False, refresh_url: str = "") -> Markup:
-    state = RenderState(definition, mode, data or {}, errors or {}, context or {}, blank, refresh_url)
+                  context: dict[str, str] | None = None, blank: bool = False, refresh_url: str = "",
+                  hidden: frozenset[str] = frozenset()) -> Markup:
+    state = RenderState(definition, mode, data or {}, errors or {}, context or {}, blank, refresh_url, hidden)
     return skeleton_for(definition, mode, blank).fill(state)
+
+
+def _restricted() -> Markup:
+    notice = escape(_("(visible to authorised roles only)"))  # Babel does not look inside f-strings
+    return Markup(f'<span class="restricted">{notice}</span>')
 
 
 @lru_cache(maxsize=20_000)

@@ -70,9 +70,9 @@ def counter_css(template: str) -> str:
 
 
 def print_html(definition: Definition, data: dict | None = None, *, context: dict[str, str] | None = None,
-               blank: bool = False) -> str:
+               blank: bool = False, hidden: frozenset[str] = frozenset()) -> str:
     plan = plan_for(definition)
-    body = render_layout(definition, PRINT, data or {}, context=context or {}, blank=blank)
+    body = render_layout(definition, PRINT, data or {}, context=context or {}, blank=blank, hidden=hidden)
     return render("print.html", plan=plan, body=body, context=context or {}, blank=blank,
                   css=Markup(print_css()), css_string=css_string, counter_css=counter_css)
 

@@ -116,11 +116,31 @@ def check_schema(schema: Any, file: str) -> Iterator[Problem]:
         yield Problem(file, pointer(error.absolute_path), _("Not a valid JSON Schema: %(error)s", error=error.message))
     if schema.get("type") != "object" or not isinstance(schema.get("properties"), dict):
         yield Problem(file, "", _("The schema must describe an object with properties."))
+    yield from check_access_rules(schema, file)
     grades = schema.get("x-grades")
     if grades is not None and not (isinstance(grades, list) and grades and len(set(map(repr, grades))) == len(grades)
                                    and all(isinstance(g, int) and not isinstance(g, bool) and 1 <= g <= 12 for g in grades)):
         yield Problem(file, "/x-grades", _("x-grades must list grades 1 to 12, each once."))
     yield from check_refs_and_patterns(schema, file, [])
+
+
+def check_access_rules(schema: dict, file: str) -> Iterator[Problem]:
+    """`x-access` at the root ({action: [roles]}) and on fields ({"read": [roles]}): known actions and role codes."""
+    from server.access import ACTIONS, ROLES
+
+    def check(rule: Any, where: list, actions: tuple[str, ...]) -> Iterator[Problem]:
+        if not isinstance(rule, dict) or set(rule) - set(actions):
+            yield Problem(file, pointer(where), _("x-access must map %(actions)s to lists of roles.", actions=", ".join(actions)))
+            return
+        for action, roles in rule.items():
+            if not isinstance(roles, list) or any(role not in ROLES for role in roles):
+                yield Problem(file, pointer([*where, action]), _("Unknown role in x-access; use: %(roles)s.", roles=", ".join(ROLES)))
+
+    if "x-access" in schema:
+        yield from check(schema["x-access"], ["x-access"], ACTIONS)
+    for name, sub in (schema.get("properties") or {}).items():
+        if isinstance(sub, dict) and "x-access" in sub:
+            yield from check(sub["x-access"], ["properties", name, "x-access"], ("read",))
 
 
 def check_refs_and_patterns(node: Any, file: str, path: list) -> Iterator[Problem]:

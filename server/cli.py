@@ -35,7 +35,7 @@ def init(demo: bool, admin_user: str | None, admin_password: str | None, school_
 async def _init(settings: Settings, demo: bool, admin_user: str | None, admin_password: str | None, school_name: str | None) -> None:
     from server.auth import hash_password
     from server.db import close_database, open_database
-    from server.demo import DEMO_SCHOOL, ensure_school, load_demo
+    from server.demo import DEMO_SCHOOL, ensure_demo_users, ensure_school, load_demo
     from server.models import User
     from server.registry import Registry
 
@@ -51,21 +51,27 @@ async def _init(settings: Settings, demo: bool, admin_user: str | None, admin_pa
                 school = await ensure_school(school_name)
             password = admin_password or secrets.token_urlsafe(12)
             user = await User.create(school=school, username=username, display_name="系统管理员",
-                                     password_hash=hash_password(password), is_admin=True)
+                                     password_hash=hash_password(password), roles=["admin"])
             if not admin_password:
                 credentials.write_text(f"{username}\n{password}\n", encoding="utf-8")
                 credentials.chmod(0o600)
         elif admin_password:
             user.password_hash = hash_password(admin_password)
             await user.save(update_fields=["password_hash"])
+        demo_users = []
         if demo:
             await load_demo(Registry.load(settings.form_dirs, settings.school_forms_dir), user)
+            demo_users = await ensure_demo_users(user, settings.data_dir / "demo-password.txt")
         click.echo(_("Database: %(url)s", url=settings.database_url.split('?')[0]))
         click.echo(_("Administrator account: %(username)s", username=username))
         if admin_password:
             click.echo(_("Administrator password: (set by --admin-password)"))
         elif credentials.exists():
             click.echo(_("Administrator password: %(password)s", password=credentials.read_text(encoding='utf-8').splitlines()[1]))
+        if demo_users:
+            click.echo(_("Demo users (password %(password)s):", password=(settings.data_dir / "demo-password.txt").read_text().strip()))
+            for username, display, roles in demo_users:
+                click.echo(f"  {username:<14} {display}（{roles}）")
     finally:
         await close_database()
 
@@ -113,6 +119,62 @@ def check_forms(directory: Path | None) -> None:
         click.echo(str(problem))
     click.echo(_("Checked %(forms)s form definitions, found %(problems)s problems.", forms=len(form_dirs), problems=len(problems)))
     sys.exit(1 if problems else 0)
+
+
+@main.group()
+def user() -> None:
+    """Staff accounts."""
+
+
+@user.command("create")
+@click.argument("username")
+@click.option("--role", "roles", multiple=True, required=True, help="Role code (repeatable): " + ", ".join(
+    ["admin", "leader", "moral_education", "psych_teacher", "homeroom_teacher", "subject_teacher", "school_doctor"]))
+@click.option("--class", "class_ids", multiple=True, type=int, help="Class id the user is bound to (repeatable).")
+@click.option("--password", required=True, help="The initial password (at least 8 characters).")
+@click.option("--name", "display_name", default=None, help="The name shown in the interface (default: USERNAME).")
+@click.option("--school", "school_code", default=None, help="The school's code (default: the first school).")
+def user_create(username: str, roles: tuple[str, ...], class_ids: tuple[int, ...], password: str,
+                display_name: str | None, school_code: str | None) -> None:
+    """Create a staff account with roles and, for class-bound roles, classes."""
+    _run(_user_create(Settings.from_env(), username, list(roles), list(class_ids), password, display_name, school_code))
+
+
+async def _user_create(settings: Settings, username: str, roles: list[str], class_ids: list[int], password: str,
+                       display_name: str | None, school_code: str | None) -> None:
+    from server.access import ROLES
+    from server.auth import hash_password
+    from server.db import close_database, open_database
+    from server.models import School, SchoolClass, User
+
+    problems = [_("Unknown role: %(role)s (use %(roles)s).", role=role, roles=", ".join(ROLES)) for role in roles if role not in ROLES]
+    if len(password) < 8:
+        problems.append(_("The password must have at least 8 characters."))
+    if not 0 < len(username) <= 80:
+        problems.append(_("The user name must have 1 to 80 characters."))
+    await open_database(settings, migrate=True)
+    try:
+        school = await (School.get_or_none(code=school_code) if school_code else School.all().order_by("id").first())
+        if school is None:
+            problems.append(_("No such school: %(code)s", code=school_code or "-"))
+        classes = await SchoolClass.filter(id__in=class_ids, school=school) if school and class_ids else []
+        if school and len(classes) != len(set(class_ids)):
+            problems.append(_("Unknown class id for this school: %(ids)s", ids=", ".join(map(str, sorted(set(class_ids) - {c.id for c in classes})))))
+        if any(ROLES.get(role) == "classes" for role in roles) and not class_ids:
+            problems.append(_("A homeroom or subject teacher needs at least one --class."))
+        if await User.filter(username=username).exists():
+            problems.append(_("The user name %(username)s is taken.", username=username))
+        for problem in problems:
+            click.echo(problem, err=True)
+        if problems:
+            sys.exit(1)
+        created = await User.create(school=school, username=username, display_name=display_name or username,
+                                    password_hash=hash_password(password), roles=sorted(set(roles)))
+        if classes:
+            await created.classes.add(*classes)
+        click.echo(_("Created the user %(username)s.", username=username))
+    finally:
+        await close_database()
 
 
 @main.command("print")

@@ -6,6 +6,7 @@ Every name here is invented. Loading twice changes nothing.
 from __future__ import annotations
 
 import copy
+import secrets
 import datetime as dt
 import random
 
@@ -66,3 +67,39 @@ async def create_demo_record(definition: Definition, school: School, user: User,
         raise ValueError(f"{definition.form_id}: the example does not validate: {errors}")
     subjects = [student] if definition.subject in ("student", "students") else []
     return await create_record(definition, school, user, data, subjects)
+
+
+DEMO_STAFF = [  # fictional staff, one per role; each demo class gets its own 班主任
+    ("leader", "王校长", ["leader"]),
+    ("deyu", "赵主任", ["moral_education"]),
+    ("xinli", "李老师", ["psych_teacher"]),
+    ("renke", "陈老师", ["subject_teacher"]),
+    ("xiaoyi", "孙医生", ["school_doctor"]),
+]
+
+
+async def ensure_demo_users(admin: User, password_file) -> list[tuple[str, str, str]]:
+    """One user per role with one shared demo password (kept in the data folder, printed by init)."""
+    from server.access import role_names
+    from server.auth import hash_password
+
+    if not password_file.exists():
+        password_file.write_text(secrets.token_urlsafe(9) + "\n", encoding="utf-8")
+        password_file.chmod(0o600)
+    password_hash = None
+    classes = await SchoolClass.filter(school_id=admin.school_id).order_by("grade", "name")
+    staff = list(DEMO_STAFF) + [(f"banzhuren{n}", f"{klass.name}班主任", ["homeroom_teacher"]) for n, klass in enumerate(classes, 1)]
+    names = role_names()
+    listed = [(admin.username, admin.display_name, names["admin"])]
+    for number, (username, display, roles) in enumerate(staff):
+        user = await User.get_or_none(username=username)
+        if user is None:
+            password_hash = password_hash or hash_password(password_file.read_text().strip())
+            user = await User.create(school_id=admin.school_id, username=username, display_name=display,
+                                     password_hash=password_hash, roles=roles)
+            if "homeroom_teacher" in roles:
+                await user.classes.add(classes[number - len(DEMO_STAFF)])
+            elif "subject_teacher" in roles:
+                await user.classes.add(*classes[:2])
+        listed.append((username, display, "、".join(names[r] for r in roles)))
+    return listed

@@ -58,7 +58,9 @@ class User(Model):
     display_name = fields.CharField(max_length=100)
     password_hash = fields.CharField(max_length=255)
     is_active = fields.BooleanField(default=True, db_default=True)
-    is_admin = fields.BooleanField(default=False, db_default=False)
+    is_admin = fields.BooleanField(default=False, db_default=False)  # superseded by the admin role; not read
+    roles = fields.JSONField(default=list, db_default="[]")  # role codes of server.access.ROLES; a user may hold several
+    classes = fields.ManyToManyField("models.SchoolClass", related_name="staff", through="user_class")
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

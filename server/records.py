@@ -58,23 +58,28 @@ async def update_record(record: Record, expected_version: int, data: dict, user:
     return await Record.get(id=record.id)
 
 
-async def students_of(school: School, ids: list[Any]) -> list[Student] | None:
-    """The students with these ids in this school, or None if any id is unknown there."""
+async def students_of(school: School, ids: list[Any], reachable: Q | None = None) -> list[Student] | None:
+    """The students with these ids in this school (and within `reachable`), or None if any id is not."""
     wanted = set()
     for value in ids:  # ids come from forms (digits) or JSON (integers, never booleans)
         number = value if type(value) is int else int(value) if isinstance(value, str) and value.isascii() and value.isdigit() else None
         if number is None or not 0 < number < 2**31:
             return None
         wanted.add(number)
-    found = await Student.filter(school=school, id__in=wanted).select_related("klass") if wanted else []
+    query = Student.filter(school=school, id__in=wanted)
+    if reachable is not None:
+        query = query.filter(reachable)
+    found = await query.select_related("klass") if wanted else []
     return list(found) if len(found) == len(wanted) else None
 
 
 async def student_choices(school: School, limit: int = 3000, grades: list[int] | None = None,
-                          chosen: list[int] | None = None) -> list[dict]:
+                          chosen: list[int] | None = None, reachable: Q | None = None) -> list[dict]:
     """Students a new record can be about (a picker), as plain rows: no model objects to build.
-    With `grades`, only students of those grades (and any already chosen)."""
+    With `grades`, only students of those grades (and any already chosen); never beyond `reachable`."""
     query = Student.filter(school=school, left_on__isnull=True)
+    if reachable is not None:
+        query = query.filter(reachable)
     if grades:
         query = query.filter(Q(klass__grade__in=grades) | Q(id__in=chosen or []))
     rows = await query.order_by("klass__grade", "klass__name", "name") \
@@ -93,6 +98,8 @@ class ListQuery:
     page_size: int = 50
     date_from: dict[str, str] = field(default_factory=dict)  # date field → first day shown (ISO)
     date_to: dict[str, str] = field(default_factory=dict)  # date field → last day shown (ISO)
+    scope: Q | None = None  # the records the user reaches (server.access.records_filter); None: all the school's
+    hidden: frozenset[str] = frozenset()  # fields the user may not read: neither filtered, searched nor sorted by
 
 
 @dataclass
@@ -121,7 +128,9 @@ def _dialect() -> str:
 async def list_records(definition: Definition, school: School, query: ListQuery) -> ListPage:
     dialect = _dialect()
     qs = Record.filter(school=school, form_id=definition.form_id)
-    allowed = set(definition.list_config.get("filters", []))
+    if query.scope is not None:
+        qs = qs.filter(query.scope)
+    allowed = set(definition.list_config.get("filters", [])) - query.hidden
     for index, (path, value) in enumerate(sorted(query.filters.items())):
         if path not in allowed or value == "":
             continue
@@ -139,9 +148,9 @@ async def list_records(definition: Definition, school: School, query: ListQuery)
                 alias = f"d{lookup}{index}"
                 qs = qs.annotate(**{alias: RawSQL(_as_text(json_value_sql(path, dialect)))}).filter(**{f"{alias}__{lookup}": day})
     if query.search.strip():
-        qs = qs.filter(id__in=await _search_ids(definition, school, query.search.strip(), dialect))
+        qs = qs.filter(id__in=await _search_ids(definition, school, query.search.strip(), dialect, query.hidden))
     total = await qs.count()
-    sort = effective_sort(definition, query.sort)
+    sort = effective_sort(definition, query.sort, query.hidden)
     descending = sort.startswith("-")
     key = sort.lstrip("-")
     if key.startswith("@"):
@@ -159,17 +168,19 @@ async def list_records(definition: Definition, school: School, query: ListQuery)
     return ListPage(records=list(records), total=total, page=page, pages=pages)
 
 
-def effective_sort(definition: Definition, requested: str) -> str:
+def effective_sort(definition: Definition, requested: str, hidden: frozenset[str] = frozenset()) -> str:
     """The sort a list uses: the one asked for when the layout allows it, else the layout's default."""
-    if requested and requested.lstrip("-") in sortable_keys(definition):
+    if requested and requested.lstrip("-") in sortable_keys(definition, hidden):
         return requested
-    return definition.list_config.get("sort", "-@record.created_on")
+    default = definition.list_config.get("sort", "-@record.created_on")
+    return default if default.lstrip("-") not in hidden else "-@record.created_on"
 
 
-def sortable_keys(definition: Definition) -> set[str]:
+def sortable_keys(definition: Definition, hidden: frozenset[str] = frozenset()) -> set[str]:
     """What a list may be sorted by: its field columns (not repeating rows) and the record's date."""
     columns = definition.list_config.get("columns", [])
-    return {c for c in columns if c in definition.fields and not definition.fields[c].item_fields} | {"@record.created_on"}
+    return {c for c in columns if c in definition.fields and not definition.fields[c].item_fields and c not in hidden} \
+        | {"@record.created_on"}
 
 
 def _as_text(expression: str) -> str:
@@ -199,9 +210,9 @@ def is_iso_date(text: str) -> bool:
     return len(text) == 10
 
 
-async def _search_ids(definition: Definition, school: School, text: str, dialect: str) -> list[int]:
+async def _search_ids(definition: Definition, school: School, text: str, dialect: str, hidden: frozenset[str]) -> list[int]:
     """Records whose search fields (or their student's name, 学籍号, class) contain the text."""
-    paths = definition.list_config.get("search", ["@student.name"])
+    paths = [p for p in definition.list_config.get("search", ["@student.name"]) if p not in hidden]
     ids: set[int] = set()
     mine = Record.filter(school=school, form_id=definition.form_id)
     for path in paths:

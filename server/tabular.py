@@ -33,8 +33,9 @@ def context_labels() -> dict[str, str]:
             "@today": _("Date")}
 
 
-def list_columns(definition: Definition) -> list[dict[str, str]]:
-    columns = definition.list_config.get("columns") or ["@student.name", *list(definition.fields)[:4]]
+def list_columns(definition: Definition, hidden: frozenset[str] = frozenset()) -> list[dict[str, str]]:
+    columns = [c for c in definition.list_config.get("columns") or ["@student.name", *list(definition.fields)[:4]]
+               if c not in hidden]
     labels = context_labels()
     return [{"key": c, "label": labels.get(c, c) if c.startswith("@") else definition.fields[c].title,
              "wrap": not c.startswith("@") and definition.fields[c].kind in ("long_text", "multi_choice")}
@@ -80,8 +81,10 @@ def row_text(spec: FieldSpec, row: dict) -> str:
     return "，".join(parts)
 
 
-def export_rows(definition: Definition, records: list[Record], school: School) -> Iterator[list[str]]:
-    paths = list(definition.fields)
+def export_rows(definition: Definition, records: list[Record], school: School,
+                hidden: frozenset[str] = frozenset()) -> Iterator[list[str]]:
+    """One column per field the user may read."""
+    paths = [p for p in definition.fields if p not in hidden]
     yield ([_("Record"), _("Student"), _("Class"), _("Student number"), _("Form version"), _("Version"), _("Saved")]
            + [definition.fields[p].title for p in paths])
     for record in records:

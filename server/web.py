@@ -10,9 +10,10 @@ from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.utils.scope.state import ScopeState
 
 from renderers.environment import render
+from server.access import Actor, actor_of, can, record_reached
 from server.definitions import Definition
 from server.i18n import current_locale, gettext as _
-from server.models import School, User
+from server.models import Record, School, User
 from server.registry import Registry
 
 def registry(request: Request) -> Registry:
@@ -24,6 +25,27 @@ def definition_or_404(request: Request, form_id: str) -> Definition:
     if definition is None:
         raise NotFoundException(_("There is no form with this id."))
     return definition
+
+
+async def form_for(request: Request, form_id: str, action: str) -> tuple[Definition, Actor]:
+    """The form, when the user's roles may do `action` with it (server.access decides)."""
+    definition = definition_or_404(request, form_id)
+    actor = await actor_of(request.user)
+    if not can(actor, definition, action):
+        raise AccessRefused(_("Your role does not allow this for this form."))
+    return definition, actor
+
+
+async def record_for(request: Request, record_id: int, action: str) -> tuple[Record, Definition, Actor]:
+    """The record, when it is the user's school's and their roles reach it for `action`. Otherwise
+    the same 404 as a record that does not exist: an id outside one's scope reveals nothing."""
+    school = await school_of(request.user)
+    record = await Record.get_or_none(id=record_id, school_id=school.id) if 0 < record_id < 2**31 else None
+    definition = registry(request).get(record.form_id) if record else None
+    actor = await actor_of(request.user)
+    if record is None or definition is None or not await record_reached(actor, definition, record, action):
+        raise NotFoundException(_("There is no such record."))
+    return record, definition, actor
 
 
 def csrf_token(request: Request) -> str:
@@ -49,7 +71,7 @@ class AccessRefused(PermissionDeniedException):
 def admin_only(connection: Any, _handler: Any) -> None:
     """Guard: school administrators only."""
     user = connection.scope.get("user")
-    if user is None or not user.is_admin:
+    if user is None or "admin" not in (user.roles or []):
         raise AccessRefused(_("Only an administrator may do this."))
 
 

@@ -91,7 +91,8 @@ async def seed() -> tuple[list[int], int]:
 
     school = await School.create(code="t1", name="测试实验学校")
     klass = await SchoolClass.create(school=school, grade=7, name="七年级(1)班", school_year="2026-2027")
-    await User.create(school=school, username="admin", display_name="管理员", password_hash=light_password_hash(PASSWORD), is_admin=True)
+    await User.create(school=school, username="admin", display_name="管理员", password_hash=light_password_hash(PASSWORD),
+                      roles=["admin", "leader", "moral_education", "psych_teacher", "school_doctor"])
     ids = []
     for number, (name, gender) in enumerate([("林小雨", "女"), ("周明轩", "男")], start=1):
         student = await Student.create(school=school, klass=klass, student_number=f"T{number:04d}", name=name, gender=gender)

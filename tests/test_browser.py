@@ -65,6 +65,9 @@ def server(tmp_path_factory):
     init = subprocess.run([*_xindang(), "init", "--demo", "--admin-user", "admin", "--admin-password", ADMIN_PASSWORD],
                           env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
     assert init.returncode == 0, init.stdout + init.stderr
+    teacher = subprocess.run([*_xindang(), "user", "create", "psych", "--role", "psych_teacher", "--name", "心理老师",
+                              "--password", ADMIN_PASSWORD], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
+    assert teacher.returncode == 0, teacher.stdout + teacher.stderr
     port = _free_port()
     log = tmp / "server.log"
     with log.open("wb") as out:
@@ -96,7 +99,7 @@ def test_entry_error_then_save(server):
         try:
             # Log in.
             page.goto(base + "/login")
-            page.fill("#username", "admin")
+            page.fill("#username", "psych")  # the administrator manages; a 心理教师 fills forms
             page.fill("#password", ADMIN_PASSWORD)
             with page.expect_navigation():
                 page.click("form[action='/login'] button[type=submit]")

@@ -13,14 +13,16 @@ from server.i18n import gettext as _
 from server.models import Record, Student
 from server.records import ListQuery, VersionConflict, create_record, list_records, students_of, update_record
 from server.validation import FieldError, field_title, validate
-from server.web import definition_or_404, registry, school_of
+from server.access import Actor, actor_of, hidden_fields, keep_hidden, mask, record_reached, records_filter, roster_filter, students_filter
+from server.web import definition_or_404, form_for, record_for, registry, school_of
 
 MAX_JSON_BYTES = 1_000_000
 
 
-def record_json(record: Record, student_ids: list[int]) -> dict:
+def record_json(record: Record, student_ids: list[int], actor: Actor, definition: Definition) -> dict:
+    """A record as the API sends it: without the fields this user may not read."""
     return {"id": record.id, "form_id": record.form_id, "form_version": record.form_version, "version": record.version,
-            "students": student_ids, "status": record.status, "data": record.data,
+            "students": student_ids, "status": record.status, "data": mask(actor, definition, record.data),
             "created_at": record.created_at.isoformat() if record.created_at else None,
             "updated_at": record.updated_at.isoformat() if record.updated_at else None}
 
@@ -62,22 +64,27 @@ class ApiController(Controller):
 
     @get("/forms/{form_id:str}/records")
     async def records(self, request: Request, form_id: str, page: int = 1) -> dict:
-        definition = definition_or_404(request, form_id)
+        definition, actor = await form_for(request, form_id, "read")
         school = await school_of(request.user)
-        result = await list_records(definition, school, ListQuery(filters={}, page=page, page_size=100))
+        query = ListQuery(filters={}, page=page, page_size=100, scope=await records_filter(actor, definition, "read"),
+                          hidden=hidden_fields(actor, definition))
+        result = await list_records(definition, school, query)
         return {"total": result.total, "page": result.page, "pages": result.pages,
-                "records": [record_json(r, [s.id for s in r.students]) for r in result.records]}
+                "records": [record_json(r, [s.id for s in r.students], actor, definition) for r in result.records]}
 
     @post("/forms/{form_id:str}/records")
     async def create(self, request: Request, form_id: str) -> Response:
-        definition = definition_or_404(request, form_id)
+        definition, actor = await form_for(request, form_id, "create")
         school = await school_of(request.user)
         body, problem = await read_body(request)
         if problem:
             return problem
         data = body.get("data")
         given = body.get("students", [])
-        students = await students_of(school, given) if isinstance(given, list) and len(given) <= 200 else None
+        reachable = students_filter(actor, definition, "create")
+        students = await students_of(school, given, reachable) if isinstance(given, list) and len(given) <= 200 else None
+        if isinstance(data, dict):
+            keep_hidden(actor, definition, {}, data)  # a field one may not read cannot be written either
         errors = validate(definition, data)
         if students is None:
             errors.append(FieldError(("students",), _("Unknown student id.")))
@@ -90,16 +97,16 @@ class ApiController(Controller):
         if errors:
             return errors_response(errors, definition)
         record = await create_record(definition, school, request.user, data, students)
-        return Response(record_json(record, [s.id for s in students]), status_code=201)
+        return Response(record_json(record, [s.id for s in students], actor, definition), status_code=201)
 
     @get("/records/{record_id:int}")
     async def record(self, request: Request, record_id: int) -> dict:
-        record, _definition = await _load(request, record_id)
-        return record_json(record, [s.id for s in await record.students.all()])
+        record, definition, actor = await record_for(request, record_id, "read")
+        return record_json(record, [s.id for s in await record.students.all()], actor, definition)
 
     @put("/records/{record_id:int}")
     async def update(self, request: Request, record_id: int) -> Response:
-        record, definition = await _load(request, record_id)
+        record, definition, actor = await record_for(request, record_id, "edit")
         body, problem = await read_body(request)
         if problem:
             return problem
@@ -107,6 +114,8 @@ class ApiController(Controller):
         if type(version) is not int or not 0 < version < 2**31:
             return errors_response([FieldError(("version",), _("The record version is required (an integer)."))])
         data = body.get("data")
+        if isinstance(data, dict):
+            keep_hidden(actor, definition, record.data, data)
         errors = validate(definition, data)
         if errors:
             return errors_response(errors, definition)
@@ -115,30 +124,32 @@ class ApiController(Controller):
         except VersionConflict as conflict:
             current = conflict.current
             return Response({"errors": [{"field": "/version", "message": _("The record was changed by someone else (now version %(version)s). Reload it and apply your change again.", version=current.version)}],
-                             "current": record_json(current, [s.id for s in await current.students.all()])}, status_code=409)
-        return Response(record_json(record, [s.id for s in await record.students.all()]), status_code=200)
+                             "current": record_json(current, [s.id for s in await current.students.all()], actor, definition)}, status_code=409)
+        return Response(record_json(record, [s.id for s in await record.students.all()], actor, definition), status_code=200)
 
     @get("/students")
     async def students(self, request: Request) -> list[dict]:
         school = await school_of(request.user)
-        rows = await Student.filter(school=school).select_related("klass").order_by("id")
+        query = Student.filter(school=school)
+        if (visible := roster_filter(await actor_of(request.user))) is not None:
+            query = query.filter(visible)
+        rows = await query.select_related("klass").order_by("id")
         return [{"id": s.id, "name": s.name, "gender": s.gender, "student_number": s.student_number,
                  "class": s.klass.name if s.klass else None} for s in rows]
 
     @get("/students/{student_id:int}/records")
     async def student_records(self, request: Request, student_id: int) -> list[dict]:
         school = await school_of(request.user)
-        student = await Student.get_or_none(id=student_id, school=school) if 0 < student_id < 2**31 else None
+        actor = await actor_of(request.user)
+        query = Student.filter(id=student_id, school=school)
+        if (visible := roster_filter(actor)) is not None:
+            query = query.filter(visible)
+        student = await query.first() if 0 < student_id < 2**31 else None
         if student is None:
             raise NotFoundException(_("There is no such student."))
-        records = await student.records.filter(school=school).order_by("-created_at")
-        return [record_json(r, [student.id]) for r in records if registry(request).get(r.form_id)]
-
-
-async def _load(request: Request, record_id: int) -> tuple[Record, Definition]:
-    school = await school_of(request.user)
-    record = await Record.get_or_none(id=record_id, school_id=school.id) if 0 < record_id < 2**31 else None
-    definition = registry(request).get(record.form_id) if record else None
-    if record is None or definition is None:
-        raise NotFoundException(_("There is no such record."))
-    return record, definition
+        found = []
+        for record in await student.records.filter(school=school).order_by("-created_at"):
+            definition = registry(request).get(record.form_id)
+            if definition and await record_reached(actor, definition, record, "read"):
+                found.append(record_json(record, [s.id for s in await record.students.all()], actor, definition))
+        return found

@@ -22,7 +22,8 @@ from server.validation import (apply_row_action, carry_unposted, field_title, fo
                                validate)
 from server.tabular import export_rows, list_columns, row_cells, to_csv, to_xlsx, value_text
 from server.context import GRADE_NAMES, subject_context
-from server.web import definition_or_404, is_htmx, page, pdf_response, registry, school_of
+from server.access import Actor, actor_of, can, hidden_fields, keep_hidden, record_reached, records_filter, students_filter
+from server.web import definition_or_404, form_for, is_htmx, page, pdf_response, record_for, registry, school_of
 
 MAX_STUDENT_CHOICES = 3000
 MAX_ID = 2**31 - 1
@@ -35,23 +36,33 @@ class FormPages(Controller):
 
     @get("/forms")
     async def catalog(self, request: Request) -> Response:
-        return page(request, "pages/catalog.html", parts=registry(request).parts)
+        """The forms this user's roles may read or fill in, in the handbook's order."""
+        actor = await actor_of(request.user)
+        parts = [{"id": part.id, "title": part.title,
+                  "forms": [{"definition": d, "read": can(actor, d, "read"), "create": can(actor, d, "create")}
+                            for d in part.forms if can(actor, d, "read") or can(actor, d, "create")]}
+                 for part in registry(request).parts]
+        return page(request, "pages/catalog.html", parts=[part for part in parts if part["forms"]],
+                    is_admin=actor.is_admin)
 
     @get("/forms/{form_id:str}")
     async def list_view(self, request: Request, form_id: str) -> Response:
-        definition = definition_or_404(request, form_id)
-        school = await school_of(request.user)
         params = request.query_params
+        exporting = params.get("format") in EXPORT_TYPES
+        definition, actor = await form_for(request, form_id, "export" if exporting else "read")
+        school = await school_of(request.user)
         query = _list_query(params, request.app.state.settings.page_size)
-        if params.get("format") in EXPORT_TYPES:
+        query.scope = await records_filter(actor, definition, "export" if exporting else "read")
+        query.hidden = hidden_fields(actor, definition)
+        if exporting:
             return await _export(definition, school, params["format"], query)
         result = await list_records(definition, school, query)
-        columns = list_columns(definition)
+        columns = list_columns(definition, query.hidden)
         keys = [c["key"] for c in columns]
         rows = [{"record": r, "cells": row_cells(definition, r, keys, school)} for r in result.records]
         kept = {k: v for k, v in params.items() if k == "q" or k.startswith(FILTER_PREFIXES)}
-        sortable = sortable_keys(definition)
-        current = effective_sort(definition, query.sort)
+        sortable = sortable_keys(definition, query.hidden)
+        current = effective_sort(definition, query.sort, query.hidden)
         for column in columns:
             column.update(sort_url="", sorted="")
             if column["key"] in sortable:
@@ -60,7 +71,7 @@ class FormPages(Controller):
                 column["sorted"] = "asc" if ascending_now else "desc" if current == "-" + column["key"] else ""
         filter_specs = [{"spec": definition.fields[p], "value": query.filters.get(p, ""),
                          "from": query.date_from.get(p, ""), "to": query.date_to.get(p, "")}
-                        for p in definition.list_config.get("filters", [])]
+                        for p in definition.list_config.get("filters", []) if p not in query.hidden]
         if current == query.sort:
             kept["sort"] = current
         return page(request, "pages/list.html", definition=definition, columns=columns, rows=rows, page=result,
@@ -68,17 +79,17 @@ class FormPages(Controller):
 
     @get("/forms/{form_id:str}/new")
     async def new(self, request: Request, form_id: str) -> Response:
-        definition = definition_or_404(request, form_id)
+        definition, actor = await form_for(request, form_id, "create")
         school = await school_of(request.user)
         student_id = request.query_params.get("student", "")
-        students = await students_of(school, [student_id]) if student_id else []
+        students = await students_of(school, [student_id], students_filter(actor, definition, "create")) if student_id else []
         if students is None:
             raise NotFoundException(_("There is no such student."))
         return await _entry_page(request, school, definition, {}, {}, students, action=f"/forms/{form_id}")
 
     @post("/forms/{form_id:str}", status_code=200)
     async def create(self, request: Request, form_id: str) -> Response:
-        definition = definition_or_404(request, form_id)
+        definition, actor = await form_for(request, form_id, "create")
         school = await school_of(request.user)
         form = await request.form()
         action = form_text(form, "_action") or "save"
@@ -87,7 +98,7 @@ class FormPages(Controller):
             chosen = []  # a class's or the school's record links no student
         elif definition.subject == "student":
             chosen = chosen[:1]
-        students = await students_of(school, chosen) if chosen else []
+        students = await students_of(school, chosen, students_filter(actor, definition, "create")) if chosen else []
         data = parse_form(definition, form, keep_empty_rows=action != "save")
         if action != "save":
             apply_row_action(definition, data, action)
@@ -104,24 +115,28 @@ class FormPages(Controller):
 
     @get("/records/{record_id:int}")
     async def view(self, request: Request, record_id: int) -> Response:
-        school, record, definition, students = await _load(request, record_id)
-        body = render_layout(definition, VIEW, record.data, context=subject_context(school, students, record))
+        school, record, definition, students, actor = await _load(request, record_id, "read")
+        body = render_layout(definition, VIEW, record.data, context=subject_context(school, students, record),
+                             hidden=hidden_fields(actor, definition))
         return page(request, "pages/record.html", definition=definition, record=record, body=body,
-                    record_number=record_number(record), saved=request.query_params.get("saved") == "1")
+                    record_number=record_number(record), saved=request.query_params.get("saved") == "1",
+                    may_edit=await record_reached(actor, definition, record, "edit"),
+                    may_print=await record_reached(actor, definition, record, "print"))
 
     @get("/records/{record_id:int}/edit")
     async def edit(self, request: Request, record_id: int) -> Response:
-        school, record, definition, students = await _load(request, record_id)
+        school, record, definition, students, _actor = await _load(request, record_id, "edit")
         return await _entry_page(request, school, definition, record.data, {}, students, action=f"/records/{record_id}",
                                  record=record, version=record.version)
 
     @post("/records/{record_id:int}", status_code=200)
     async def update(self, request: Request, record_id: int) -> Response:
-        school, record, definition, students = await _load(request, record_id)
+        school, record, definition, students, actor = await _load(request, record_id, "edit")
         form = await request.form()
         action = form_text(form, "_action") or "save"
         version = small_int(form_text(form, "_version")) or 0  # no version: never overwrite blindly
         data = carry_unposted(definition, record.data, parse_form(definition, form, keep_empty_rows=action != "save"))
+        keep_hidden(actor, definition, record.data, data)
         common = dict(action=f"/records/{record_id}", record=record, version=version)
         if action != "save":
             apply_row_action(definition, data, action)
@@ -137,8 +152,9 @@ class FormPages(Controller):
 
     @get("/records/{record_id:int}/print.pdf")
     async def print_record(self, request: Request, record_id: int) -> Response:
-        school, record, definition, students = await _load(request, record_id)
-        html = print_html(definition, record.data, context=subject_context(school, students, record))
+        school, record, definition, students, actor = await _load(request, record_id, "print")
+        html = print_html(definition, record.data, context=subject_context(school, students, record),
+                          hidden=hidden_fields(actor, definition))
         pdf = await anyio.to_thread.run_sync(html_to_pdf, html)
         return pdf_response(pdf, f"{definition.title}-{record_number(record)}.pdf", f"record-{record.id}.pdf")
 
@@ -152,24 +168,23 @@ class FormPages(Controller):
         return pdf_response(pdf, f"{definition.title}-{blank}.pdf", f"{definition.form_id}-blank.pdf")
 
 
-async def _load(request: Request, record_id: int) -> tuple[School, Record, Definition, list[Student]]:
-    school = await school_of(request.user)
-    record = await Record.get_or_none(id=record_id, school_id=school.id) if record_id <= MAX_ID else None
-    definition = registry(request).get(record.form_id) if record else None
-    if record is None or definition is None:
-        raise NotFoundException(_("There is no such record."))
+async def _load(request: Request, record_id: int, action: str) -> tuple[School, Record, Definition, list[Student], Actor]:
+    record, definition, actor = await record_for(request, record_id, action)
     students = list(await record.students.all().select_related("klass"))
-    return school, record, definition, students
+    return await school_of(request.user), record, definition, students, actor
 
 
 async def _entry_page(request: Request, school: School, definition: Definition, data: dict, errors: dict[str, str], students: list[Student],
                       *, action: str, status_code: int = 200, record: Record | None = None, version: int | None = None,
                       conflict: dict | None = None) -> Response:
-    body = render_layout(definition, ENTRY, data, errors=errors, context=subject_context(school, students, record), refresh_url=action)
+    actor = await actor_of(request.user)
+    body = render_layout(definition, ENTRY, data, errors=errors, context=subject_context(school, students, record), refresh_url=action,
+                         hidden=hidden_fields(actor, definition))
     choices = None
     picks_students = definition.subject in ("student", "students")
     if picks_students and record is None and not (students and "_student" not in errors and request.query_params.get("student")):
-        choices = await student_choices(school, MAX_STUDENT_CHOICES, definition.grades, [s.id for s in students])
+        choices = await student_choices(school, MAX_STUDENT_CHOICES, definition.grades, [s.id for s in students],
+                                        students_filter(actor, definition, "create"))
     template = "pages/record_form.html" if is_htmx(request) else "pages/entry.html"
     # after a refused save, htmx shows the top of the form, where the summary lists every problem
     headers = {"HX-Reswap": "outerHTML show:top"} if errors or conflict else None
@@ -221,10 +236,11 @@ def _error_items(definition: Definition, errors: dict[str, str]) -> list[dict[st
 async def _conflict_page(request: Request, school: School, definition: Definition, current: Record, mine: dict,
                          students: list[Student]) -> Response:
     """The second of two concurrent saves: what differs, your version in the form, the saved one below."""
+    hidden = hidden_fields(await actor_of(request.user), definition)
     changes = [{"title": field_title(definition, tuple(path.split("."))), "theirs": value_text(definition, path, get_path(current.data, path)),
                 "mine": value_text(definition, path, get_path(mine, path))}
-               for path in definition.fields if get_path(current.data, path) != get_path(mine, path)]
-    theirs = render_layout(definition, VIEW, current.data, context=subject_context(school, students, current))
+               for path in definition.fields if path not in hidden and get_path(current.data, path) != get_path(mine, path)]
+    theirs = render_layout(definition, VIEW, current.data, context=subject_context(school, students, current), hidden=hidden)
     conflict = {"changes": changes, "theirs": theirs}
     return await _entry_page(request, school, definition, mine, {}, students, action=f"/records/{current.id}", status_code=409,
                              record=current, version=current.version, conflict=conflict)
@@ -260,6 +276,6 @@ async def _export(definition: Definition, school: School, kind: str, query: List
     media_type, write = EXPORT_TYPES[kind]
     query.page, query.page_size = 1, 100_000
     result = await list_records(definition, school, query)
-    body = write(export_rows(definition, result.records, school), definition.form_id)
+    body = write(export_rows(definition, result.records, school, query.hidden), definition.form_id)
     return Response(body, media_type=media_type,
                     headers={"Content-Disposition": f'attachment; filename="{definition.form_id}.{kind}"'})
