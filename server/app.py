@@ -24,6 +24,7 @@ from server.i18n import current_locale, gettext as _, pick_locale
 from server.registry import Registry
 from server.routes.api import ApiController
 from server.routes.auth_pages import AuthPages
+from server.routes.audit_pages import AuditPages
 from server.routes.handbook import HandbookCache, HandbookPages
 from server.routes.pages import FormPages
 from server.sessions import DatabaseSessionConfig, DatabaseStore
@@ -145,7 +146,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Li
                       cookie_samesite="lax", cookie_httponly=True, exclude=["^/api/"])
     auth = DefineMiddleware(AuthMiddleware, exclude=["^/login$", "^/language$", "^/static/", "^/schema", "^/favicon.ico$"])
     return Litestar(
-        route_handlers=[AuthPages, FormPages, HandbookPages, ApiController,
+        route_handlers=[AuthPages, FormPages, HandbookPages, AuditPages, ApiController,
                         create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False)],
         middleware=[locale_middleware, session_config.middleware, auth],
         before_send=[security_headers],

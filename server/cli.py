@@ -142,6 +142,7 @@ def user_create(username: str, roles: tuple[str, ...], class_ids: tuple[int, ...
 
 async def _user_create(settings: Settings, username: str, roles: list[str], class_ids: list[int], password: str,
                        display_name: str | None, school_code: str | None) -> None:
+    from server import audit
     from server.access import ROLES
     from server.auth import hash_password
     from server.db import close_database, open_database
@@ -172,6 +173,8 @@ async def _user_create(settings: Settings, username: str, roles: list[str], clas
                                     password_hash=hash_password(password), roles=sorted(set(roles)))
         if classes:
             await created.classes.add(*classes)
+        await audit.append("permission", f"user:{created.id}", actor_name="cli", school_id=school.id,
+                           detail=f"create roles={','.join(sorted(set(roles)))} classes={','.join(map(str, sorted(class_ids)))}")
         click.echo(_("Created the user %(username)s.", username=username))
     finally:
         await close_database()
@@ -240,6 +243,32 @@ def import_scale_items(form_id: str, csv_file: Path) -> None:
         sys.exit(1)
     target = save_item_texts(form_id, texts, settings.school_forms_dir)
     click.echo(_("Imported %(count)s item texts into %(path)s; restart the server to use them.", count=len(texts), path=target))
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """The audit log."""
+
+
+@audit_group.command("verify")
+def audit_verify() -> None:
+    """Check the audit log's hash chain; name the first entry whose link is broken."""
+    _run(_audit_verify(Settings.from_env()))
+
+
+async def _audit_verify(settings: Settings) -> None:
+    from server.audit import verify
+    from server.db import close_database, open_database
+
+    await open_database(settings, migrate=True)
+    try:
+        checked, broken = await verify()
+    finally:
+        await close_database()
+    if broken is not None:
+        click.echo(_("The audit log was altered: entry %(id)s does not follow from the %(count)s before it.", id=broken, count=checked), err=True)
+        sys.exit(1)
+    click.echo(_("The audit log is intact (%(count)s entries).", count=checked))
 
 
 @main.group()

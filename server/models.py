@@ -125,3 +125,24 @@ class RecordRevision(Model):
     class Meta:
         table = "record_revision"
         unique_together = (("record", "version"),)
+
+
+class AuditEntry(Model):
+    """One audited action (server.audit), appended and never changed, chained by hashes, with no foreign keys."""
+
+    id = fields.IntField(primary_key=True)
+    at = fields.DatetimeField(db_index=True)
+    request_id = fields.CharField(max_length=32, default="")
+    school_id = fields.IntField(null=True, db_index=True)
+    actor_id = fields.IntField(null=True)
+    actor = fields.CharField(max_length=80, default="")
+    roles = fields.CharField(max_length=200, default="")
+    action = fields.CharField(max_length=32, db_index=True)
+    target = fields.CharField(max_length=100, default="", db_index=True)
+    result = fields.CharField(max_length=16, default="ok")
+    detail = fields.CharField(max_length=200, default="")
+    prev_hash = fields.CharField(max_length=64)
+    hash = fields.CharField(max_length=64, unique=True)
+
+    class Meta:
+        table = "audit_log"

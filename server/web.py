@@ -10,6 +10,7 @@ from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.utils.scope.state import ScopeState
 
 from renderers.environment import render
+from server import audit
 from server.access import Actor, actor_of, can, record_reached
 from server.definitions import Definition
 from server.i18n import current_locale, gettext as _
@@ -32,6 +33,7 @@ async def form_for(request: Request, form_id: str, action: str) -> tuple[Definit
     definition = definition_or_404(request, form_id)
     actor = await actor_of(request.user)
     if not can(actor, definition, action):
+        await audit.append(action, f"form:{form_id}", user=request.user, result="denied", scope=request.scope)
         raise AccessRefused(_("Your role does not allow this for this form."))
     return definition, actor
 
@@ -44,7 +46,9 @@ async def record_for(request: Request, record_id: int, action: str) -> tuple[Rec
     definition = registry(request).get(record.form_id) if record else None
     actor = await actor_of(request.user)
     if record is None or definition is None or not await record_reached(actor, definition, record, action):
+        await audit.append(action, f"record:{record_id}", user=request.user, result="denied", scope=request.scope)
         raise NotFoundException(_("There is no such record."))
+    await audit.append(action, f"record:{record.id}", user=request.user, detail=f"form:{record.form_id}", scope=request.scope)
     return record, definition, actor
 
 
@@ -68,11 +72,21 @@ class AccessRefused(PermissionDeniedException):
     """403 with a message for the user (other 403s are failed security checks such as CSRF)."""
 
 
-def admin_only(connection: Any, _handler: Any) -> None:
+async def admin_only(connection: Any, _handler: Any) -> None:
     """Guard: school administrators only."""
+    await _require_role(connection, {"admin"}, _("Only an administrator may do this."))
+
+
+async def audit_readers(connection: Any, _handler: Any) -> None:
+    """Guard: the audit log is for 校领导 and 系统管理员."""
+    await _require_role(connection, {"admin", "leader"}, _("Only a school leader or an administrator may read the audit log."))
+
+
+async def _require_role(connection: Any, roles: set[str], message: str) -> None:
     user = connection.scope.get("user")
-    if user is None or "admin" not in (user.roles or []):
-        raise AccessRefused(_("Only an administrator may do this."))
+    if user is None or not roles & set(user.roles or []):
+        await audit.append("open", connection.scope.get("path", "")[:100], user=user, result="denied", scope=connection.scope)
+        raise AccessRefused(message)
 
 
 def is_htmx(request: Request) -> bool:

@@ -13,6 +13,7 @@ from server.i18n import gettext as _
 from server.models import Record, Student
 from server.records import ListQuery, VersionConflict, create_record, list_records, students_of, update_record
 from server.validation import FieldError, field_title, validate
+from server import audit
 from server.access import Actor, actor_of, hidden_fields, keep_hidden, mask, record_reached, records_filter, roster_filter, students_filter
 from server.web import definition_or_404, form_for, record_for, registry, school_of
 
@@ -69,6 +70,7 @@ class ApiController(Controller):
         query = ListQuery(filters={}, page=page, page_size=100, scope=await records_filter(actor, definition, "read"),
                           hidden=hidden_fields(actor, definition))
         result = await list_records(definition, school, query)
+        await audit.append("list", f"form:{form_id}", user=request.user, detail="api", scope=request.scope)
         return {"total": result.total, "page": result.page, "pages": result.pages,
                 "records": [record_json(r, [s.id for s in r.students], actor, definition) for r in result.records]}
 
@@ -97,6 +99,7 @@ class ApiController(Controller):
         if errors:
             return errors_response(errors, definition)
         record = await create_record(definition, school, request.user, data, students)
+        await audit.append("create", f"record:{record.id}", user=request.user, detail=f"form:{form_id} api", scope=request.scope)
         return Response(record_json(record, [s.id for s in students], actor, definition), status_code=201)
 
     @get("/records/{record_id:int}")
@@ -121,6 +124,8 @@ class ApiController(Controller):
             return errors_response(errors, definition)
         try:
             record = await update_record(record, version, data, request.user)
+            await audit.append("update", f"record:{record.id}", user=request.user, detail=f"version:{record.version} api",
+                               scope=request.scope)
         except VersionConflict as conflict:
             current = conflict.current
             return Response({"errors": [{"field": "/version", "message": _("The record was changed by someone else (now version %(version)s). Reload it and apply your change again.", version=current.version)}],
@@ -134,6 +139,7 @@ class ApiController(Controller):
         if (visible := roster_filter(await actor_of(request.user))) is not None:
             query = query.filter(visible)
         rows = await query.select_related("klass").order_by("id")
+        await audit.append("list", "students", user=request.user, detail="api", scope=request.scope)
         return [{"id": s.id, "name": s.name, "gender": s.gender, "student_number": s.student_number,
                  "class": s.klass.name if s.klass else None} for s in rows]
 
@@ -146,7 +152,9 @@ class ApiController(Controller):
             query = query.filter(visible)
         student = await query.first() if 0 < student_id < 2**31 else None
         if student is None:
+            await audit.append("read", f"student:{student_id}", user=request.user, result="denied", scope=request.scope)
             raise NotFoundException(_("There is no such student."))
+        await audit.append("read", f"student:{student.id}", user=request.user, detail="api records", scope=request.scope)
         found = []
         for record in await student.records.filter(school=school).order_by("-created_at"):
             definition = registry(request).get(record.form_id)

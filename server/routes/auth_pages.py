@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar import Controller, Request, Response, get, post
 from litestar.response import Redirect
 
+from server import audit
 from server.auth import authenticate_password
 from server.i18n import SUPPORTED_LOCALES, gettext as _
 from server.sessions import rotate_session
@@ -28,13 +29,16 @@ class AuthPages(Controller):
         password = str(form.get("password", ""))[:1024]
         user = await authenticate_password(username, password)
         if user is None:
+            await audit.append("login", "", result="failed", actor_name=username, scope=request.scope)
             return page(request, "pages/login.html", status_code=401, next=safe_next(str(form.get("next", ""))),
                         error=_("The user name or password is not correct."), username=username)
         rotate_session(request, {"user_id": user.id})
+        await audit.append("login", f"user:{user.id}", user=user, scope=request.scope)
         return Redirect(safe_next(str(form.get("next", "/forms"))), status_code=303)
 
     @post("/logout", status_code=200)
     async def logout(self, request: Request) -> Response:
+        await audit.append("logout", "", user=request.scope.get("user"), scope=request.scope)
         request.clear_session()
         return Redirect("/login", status_code=303)
 

@@ -10,6 +10,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.response import Redirect
 
 from renderers.handbook import handbook_pdf
+from server import audit
 from server.i18n import current_locale, gettext as _, local_today
 from server.models import School
 from server.validation import CONTROL_CHARS, form_text
@@ -58,6 +59,7 @@ class HandbookPages(Controller):
         locale, today = current_locale.get(), local_today()
         key = (id(forms), school.id, school.name, school.handbook_charter, school.handbook_notes, locale, today)
         pdf = await request.app.state.handbook_cache.get(key, make_handbook(forms, school, locale, today))
+        await audit.append("print", "handbook", user=request.user, scope=request.scope)
         title = forms.catalog.get("title") or _("Handbook")
         return pdf_response(pdf, f"{title}.pdf", "handbook.pdf")
 
@@ -84,4 +86,5 @@ class HandbookPages(Controller):
         for name, text in texts.items():
             setattr(school, name, text)
         await school.save(update_fields=list(TEXT_FIELDS))
+        await audit.append("settings", f"school:{school.id}", user=request.user, detail="handbook texts", scope=request.scope)
         return Redirect("/admin/handbook?saved=1", status_code=303)

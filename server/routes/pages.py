@@ -22,6 +22,7 @@ from server.validation import (apply_row_action, carry_unposted, field_title, fo
                                validate)
 from server.tabular import export_rows, list_columns, row_cells, to_csv, to_xlsx, value_text
 from server.context import GRADE_NAMES, subject_context
+from server import audit
 from server.access import Actor, actor_of, can, hidden_fields, keep_hidden, record_reached, records_filter, students_filter
 from server.web import definition_or_404, form_for, is_htmx, page, pdf_response, record_for, registry, school_of
 
@@ -54,6 +55,8 @@ class FormPages(Controller):
         query = _list_query(params, request.app.state.settings.page_size)
         query.scope = await records_filter(actor, definition, "export" if exporting else "read")
         query.hidden = hidden_fields(actor, definition)
+        await audit.append("export" if exporting else "list", f"form:{form_id}", user=request.user, scope=request.scope,
+                           detail=_list_detail(query, params.get("format", "")))
         if exporting:
             return await _export(definition, school, params["format"], query)
         result = await list_records(definition, school, query)
@@ -111,6 +114,7 @@ class FormPages(Controller):
         if errors:
             return await _entry_page(request, school, definition, data, errors, students or [], action=f"/forms/{form_id}", status_code=422)
         record = await create_record(definition, school, request.user, data, students or [])
+        await audit.append("create", f"record:{record.id}", user=request.user, detail=f"form:{form_id}", scope=request.scope)
         return _after_save(request, record)
 
     @get("/records/{record_id:int}")
@@ -148,6 +152,7 @@ class FormPages(Controller):
             record = await update_record(record, version, data, request.user)
         except VersionConflict as conflict:
             return await _conflict_page(request, school, definition, conflict.current, data, students)
+        await audit.append("update", f"record:{record.id}", user=request.user, detail=f"version:{record.version}", scope=request.scope)
         return _after_save(request, record)
 
     @get("/records/{record_id:int}/print.pdf")
@@ -193,6 +198,15 @@ async def _entry_page(request: Request, school: School, definition: Definition, 
                 chosen_students=[s.id for s in students], many_students=definition.subject == "students",
                 grades_note=_grades_note(definition),
                 cancel_url=f"/records/{record.id}" if record else f"/forms/{definition.form_id}", conflict=conflict)
+
+
+def _list_detail(query: ListQuery, kind: str) -> str:
+    """What shaped a list, without the words searched for (they may be a student's name)."""
+    parts = [kind] if kind else []
+    if query.search.strip():
+        parts.append("search")
+    parts += [f"filter:{path}" for path, value in sorted(query.filters.items()) if value]
+    return " ".join(parts)
 
 
 def _grades_note(definition: Definition) -> str:
