@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from datetime import datetime, timedelta, timezone
 
 from argon2 import PasswordHasher
@@ -17,19 +18,46 @@ from server.models import ApiToken, User
 PASSWORD_HASHER = PasswordHasher()  # argon2id with the library's current parameters
 _DUMMY_HASH = PASSWORD_HASHER.hash("not a real password")
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
+IDLE_SECONDS = 30 * 60  # a page session unused this long ends (the absolute limit is the session's max age)
+SEEN_RESOLUTION = 60
 
 
 def hash_password(password: str) -> str:
     return PASSWORD_HASHER.hash(password)
 
 
+FREE_FAILURES = 5  # wrong passwords in a row before the account waits
+MAX_LOCK = timedelta(minutes=15)
+
+
+def lock_after(failures: int) -> timedelta | None:
+    """Back-off per account (not per IP, F3: a school shares one address): 1, 2, 4 … up to 15 minutes."""
+    if failures < FREE_FAILURES:
+        return None
+    return min(timedelta(minutes=2 ** (failures - FREE_FAILURES)), MAX_LOCK)
+
+
 async def authenticate_password(username: str, password: str) -> User | None:
-    """The user, or None; an unknown name costs the same hash work as a wrong password."""
+    """The user, or None. An unknown name, a wrong password and a waiting account look the same and
+    cost the same hash work; wrong passwords make the account wait longer and longer."""
     user = await User.get_or_none(username=username, is_active=True)
+    now = datetime.now(timezone.utc)
     try:
         PASSWORD_HASHER.verify(user.password_hash if user else _DUMMY_HASH, password)
+        correct = True
     except (VerificationError, InvalidHashError):
+        correct = False
+    if user is None:
         return None
+    if user.locked_until and user.locked_until > now:
+        return None  # even the right password waits: guessing gains nothing during the lock
+    if not correct:
+        failures = user.failed_logins + 1
+        wait = lock_after(failures)
+        await User.filter(id=user.id).update(failed_logins=failures, locked_until=now + wait if wait else None)
+        return None
+    if user.failed_logins or user.locked_until:
+        await User.filter(id=user.id).update(failed_logins=0, locked_until=None)
     return user
 
 
@@ -70,8 +98,15 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
             if user is None:
                 raise NotAuthorizedException("需要有效的 API 令牌")
             return AuthenticationResult(user=user, auth="token")
-        user_id = connection.session.get("user_id") if "session" in connection.scope else None
+        session = connection.scope.get("session") or {}
+        user_id = session.get("user_id")
         user = await User.get_or_none(id=user_id, is_active=True).select_related("school") if user_id else None
+        now = int(time.time())
+        if user is not None and now - int(session.get("seen", 0)) > IDLE_SECONDS:
+            connection.scope["session"] = {}  # idle too long: the session ends here
+            user = None
         if user is None:
             raise NotAuthorizedException("需要登录")
+        if now - int(session.get("seen", 0)) > SEEN_RESOLUTION:
+            session["seen"] = now  # at most one session write a minute
         return AuthenticationResult(user=user, auth="session")

@@ -59,6 +59,8 @@ class User(Model):
     password_hash = fields.CharField(max_length=255)
     is_active = fields.BooleanField(default=True, db_default=True)
     is_admin = fields.BooleanField(default=False, db_default=False)  # superseded by the admin role; not read
+    failed_logins = fields.IntField(default=0, db_default=0)  # wrong passwords in a row (login back-off, F3)
+    locked_until = fields.DatetimeField(null=True)
     roles = fields.JSONField(default=list, db_default="[]")  # role codes of server.access.ROLES; a user may hold several
     classes = fields.ManyToManyField("models.SchoolClass", related_name="staff", through="user_class")
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -86,6 +88,7 @@ class SessionEntry(Model):
     key = fields.CharField(max_length=128, primary_key=True)
     data = fields.BinaryField()
     expires_at = fields.DatetimeField(null=True, db_index=True)
+    user_id = fields.IntField(null=True, db_index=True)  # whose session: all of a user's sessions can be ended
 
     class Meta:
         table = "session_entry"

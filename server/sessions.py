@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import orjson
+
 from litestar.connection import ASGIConnection
 from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
 from litestar.stores.base import Store
@@ -30,10 +32,25 @@ def _expiry(expires_in: int | timedelta | None) -> datetime | None:
     return datetime.now(timezone.utc) + timedelta(seconds=seconds)
 
 
+def _owner(data: bytes) -> int | None:
+    """The signed-in user a session belongs to (so all of a user's sessions can be ended)."""
+    try:
+        user_id = orjson.loads(data).get("user_id")
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    return user_id if type(user_id) is int else None
+
+
+async def end_sessions(user_id: int) -> int:
+    """End every session of this user (logout, password change, account disabled)."""
+    return await SessionEntry.filter(user_id=user_id).delete()
+
+
 class DatabaseStore(Store):
     async def set(self, key: str, value: str | bytes, expires_in: int | timedelta | None = None) -> None:
         data = value.encode() if isinstance(value, str) else value
-        await SessionEntry.update_or_create(key=key, defaults={"data": data, "expires_at": _expiry(expires_in)})
+        await SessionEntry.update_or_create(key=key, defaults={"data": data, "expires_at": _expiry(expires_in),
+                                                               "user_id": _owner(data)})
 
     async def get(self, key: str, renew_for: int | timedelta | None = None) -> bytes | None:
         entry = await SessionEntry.get_or_none(key=key)

@@ -20,7 +20,7 @@ CLASS_BOUND = {"homeroom_teacher", "subject_teacher"}
 SECRET = "只给心理教师看的转介原因"
 OTHER_CLASS_NAME = "吴在别班"
 # routes without an id: reachable by every signed-in user (or refused by their own guard); a new one must be placed here
-UNSCOPED = {"/", "/forms", "/login", "/logout", "/language", "/handbook.pdf", "/admin/handbook", "/admin/audit", "/api/forms",
+UNSCOPED = {"/", "/forms", "/login", "/logout", "/language", "/handbook.pdf", "/admin/handbook", "/admin/audit", "/api/forms", "/api/classes",
             "/api/students", "/schema", "/schema/openapi.json", "/favicon.ico"}
 NOT_STUDENT_DATA = ("/static", "/schema")  # files and the OpenAPI description
 PUBLIC_FORM_ROUTES = {"/forms/{form_id:str}/blank.pdf", "/api/forms/{form_id:str}"}  # definitions are not student data
@@ -218,3 +218,34 @@ def test_user_create_command(tmp_path):
     assert runner.invoke(cli, ["user", "create", "t3", "--role", "leader", "--password", "Long-enough-9"], env=env).exit_code == 1
     listed = runner.invoke(cli, ["init", "--demo"], env=env).output
     assert "xinli" in listed and "banzhuren1" in listed and "心理教师" in listed
+
+
+def test_history_shows_who_changed_what_and_keeps_hidden_fields_hidden(scoped):
+    world, ids, client = scoped, scoped.ids, scoped.client
+    referral = ids["records"]["referral"]
+    token = api_token(world, "psych_teacher")
+    headers = {"Authorization": f"Bearer {token}"}
+    current = client.get(f"/api/records/{referral}", headers=headers).json()
+    changed = {**current["data"], "reason": "第二稿的转介原因", "urgency": "尽快（一周内）"}
+    saved = client.put(f"/api/records/{referral}", headers=headers, json={"version": current["version"], "data": changed})
+    assert saved.status_code == 200, saved.text
+    login(world, "psych_teacher")
+    history = client.get(f"/records/{referral}/history").text
+    assert "版本 2" in history and "r_psych_teacher" not in history and "psych_teacher" in history  # the display name
+    assert SECRET in history and "第二稿的转介原因" in history and "尽快（一周内）" in history
+    login(world, "homeroom_teacher")
+    history = client.get(f"/records/{referral}/history").text
+    assert "尽快（一周内）" in history and SECRET not in history and "第二稿的转介原因" not in history
+    assert "仅限授权角色查看" in history
+    assert client.get(f"/records/{ids['records']['other_class']}/history").status_code == 404
+
+
+def test_classes_and_students_of_a_class_through_the_api(scoped):
+    world, ids, client = scoped, scoped.ids, scoped.client
+    for role, classes in (("homeroom_teacher", {ids["class_one"]}), ("psych_teacher", {ids["class_one"], ids["class_two"]})):
+        headers = {"Authorization": f"Bearer {api_token(world, role)}"}
+        assert {c["id"] for c in client.get("/api/classes", headers=headers).json()} == classes
+        in_class_two = client.get("/api/students", params={"class": ids["class_two"]}, headers=headers).json()
+        assert [s["name"] for s in in_class_two] == ([] if role == "homeroom_teacher" else [OTHER_CLASS_NAME])
+    headers = {"Authorization": f"Bearer {api_token(world, 'psych_teacher')}"}
+    assert client.get("/api/students", params={"class": "abc"}, headers=headers).status_code == 400

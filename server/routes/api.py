@@ -7,10 +7,11 @@ from typing import Any
 import orjson
 from litestar import Controller, Request, Response, get, post, put
 from litestar.exceptions import NotFoundException
+from litestar.params import Parameter
 
 from server.definitions import Definition
 from server.i18n import gettext as _
-from server.models import Record, Student
+from server.models import Record, SchoolClass, Student
 from server.records import ListQuery, VersionConflict, create_record, list_records, students_of, update_record
 from server.validation import FieldError, field_title, validate
 from server import audit
@@ -132,16 +133,31 @@ class ApiController(Controller):
                              "current": record_json(current, [s.id for s in await current.students.all()], actor, definition)}, status_code=409)
         return Response(record_json(record, [s.id for s in await record.students.all()], actor, definition), status_code=200)
 
+    @get("/classes")
+    async def classes(self, request: Request) -> list[dict]:
+        """The school's classes this user reaches, with their ids (for `?class=` and `user create --class`)."""
+        actor = await actor_of(request.user)
+        query = SchoolClass.filter(school_id=actor.school_id)
+        if roster_filter(actor) is not None:
+            query = query.filter(id__in=list(actor.class_ids) or [-1])
+        rows = await query.order_by("grade", "name")
+        await audit.append("list", "classes", user=request.user, detail="api", scope=request.scope)
+        return [{"id": c.id, "name": c.name, "grade": c.grade, "school_year": c.school_year} for c in rows]
+
     @get("/students")
-    async def students(self, request: Request) -> list[dict]:
+    async def students(self, request: Request, class_id: int | None = Parameter(query="class", default=None, gt=0, lt=2**31)) -> list[dict]:
+        """The students this user reaches; `?class=ID` for one class."""
         school = await school_of(request.user)
         query = Student.filter(school=school)
         if (visible := roster_filter(await actor_of(request.user))) is not None:
             query = query.filter(visible)
+        if class_id is not None:
+            query = query.filter(klass_id=class_id)
         rows = await query.select_related("klass").order_by("id")
-        await audit.append("list", "students", user=request.user, detail="api", scope=request.scope)
+        await audit.append("list", f"class:{class_id}" if class_id else "students", user=request.user, detail="api",
+                           scope=request.scope)
         return [{"id": s.id, "name": s.name, "gender": s.gender, "student_number": s.student_number,
-                 "class": s.klass.name if s.klass else None} for s in rows]
+                 "class": s.klass.name if s.klass else None, "class_id": s.klass_id} for s in rows]
 
     @get("/students/{student_id:int}/records")
     async def student_records(self, request: Request, student_id: int) -> list[dict]:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 from litestar import Controller, Request, Response, get, post
 from litestar.response import Redirect
 
 from server import audit
 from server.auth import authenticate_password
+from server.sessions import end_sessions, rotate_session
 from server.i18n import SUPPORTED_LOCALES, gettext as _
-from server.sessions import rotate_session
 from server.web import page
 
 
@@ -32,14 +34,17 @@ class AuthPages(Controller):
             await audit.append("login", "", result="failed", actor_name=username, scope=request.scope)
             return page(request, "pages/login.html", status_code=401, next=safe_next(str(form.get("next", ""))),
                         error=_("The user name or password is not correct."), username=username)
-        rotate_session(request, {"user_id": user.id})
+        rotate_session(request, {"user_id": user.id, "seen": int(time.time())})
         await audit.append("login", f"user:{user.id}", user=user, scope=request.scope)
         return Redirect(safe_next(str(form.get("next", "/forms"))), status_code=303)
 
     @post("/logout", status_code=200)
     async def logout(self, request: Request) -> Response:
-        await audit.append("logout", "", user=request.scope.get("user"), scope=request.scope)
+        user = request.scope.get("user")
+        await audit.append("logout", "", user=user, scope=request.scope)
         request.clear_session()
+        if user is not None:
+            await end_sessions(user.id)  # every device of this user: a shared staff-room computer is left signed out
         return Redirect("/login", status_code=303)
 
     @get("/language")

@@ -15,7 +15,7 @@ from renderers.plan import field_positions
 from renderers.pdf import html_to_pdf, print_html
 from server.definitions import Definition, get_path
 from server.i18n import gettext as _
-from server.models import Record, School, Student
+from server.models import Record, RecordRevision, School, Student
 from server.records import (ListQuery, VersionConflict, create_record, effective_sort, list_records, record_number, sortable_keys,
                             student_choices, students_of, update_record)
 from server.validation import (apply_row_action, carry_unposted, field_title, form_text, parse_form, small_int,
@@ -155,6 +155,23 @@ class FormPages(Controller):
         await audit.append("update", f"record:{record.id}", user=request.user, detail=f"version:{record.version}", scope=request.scope)
         return _after_save(request, record)
 
+    @get("/records/{record_id:int}/history")
+    async def history(self, request: Request, record_id: int) -> Response:
+        """Who changed what, when: every revision, field by field (fields the user may not read stay hidden)."""
+        _school, record, definition, _students, actor = await _load(request, record_id, "read")
+        hidden = hidden_fields(actor, definition)
+        revisions = await RecordRevision.filter(record_id=record.id).order_by("-version").select_related("changed_by")
+        items = []
+        for revision in revisions:
+            changes = [{"title": field_title(definition, tuple(path.split("."))),
+                        "before": _restricted_text() if path in hidden else value_text(definition, path, get_path(revision.data_before or {}, path)),
+                        "after": _restricted_text() if path in hidden else value_text(definition, path, get_path(revision.data_after, path))}
+                       for path in definition.fields
+                       if get_path(revision.data_before or {}, path) != get_path(revision.data_after, path)]
+            items.append({"revision": revision, "changes": changes})
+        return page(request, "pages/history.html", definition=definition, record=record, items=items,
+                    record_number=record_number(record))
+
     @get("/records/{record_id:int}/print.pdf")
     async def print_record(self, request: Request, record_id: int) -> Response:
         school, record, definition, students, actor = await _load(request, record_id, "print")
@@ -198,6 +215,10 @@ async def _entry_page(request: Request, school: School, definition: Definition, 
                 chosen_students=[s.id for s in students], many_students=definition.subject == "students",
                 grades_note=_grades_note(definition),
                 cancel_url=f"/records/{record.id}" if record else f"/forms/{definition.form_id}", conflict=conflict)
+
+
+def _restricted_text() -> str:
+    return _("(visible to authorised roles only)")
 
 
 def _list_detail(query: ListQuery, kind: str) -> str:
