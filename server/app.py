@@ -18,7 +18,7 @@ from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from server.auth import AuthMiddleware, is_api
+from server.auth import AuthMiddleware, PasswordChangeRequired, is_api
 from server.db import close_database, open_database
 from server.i18n import current_locale, gettext as _, pick_locale
 from server.registry import Registry
@@ -86,6 +86,13 @@ def _wants_json(request: Request) -> bool:
 
 def not_authorized(request: Request, exc: NotAuthorizedException) -> Response:
     current_locale.set(request_locale(request.scope))  # raised before the locale middleware ran
+    if isinstance(exc, PasswordChangeRequired):
+        if _wants_json(request):
+            message = _("Sign in on the web page and choose your own password first.")
+            return Response({"errors": [{"field": "", "message": message}]}, status_code=403)
+        if request.headers.get("hx-request") == "true":
+            return Response("", status_code=401, headers={"HX-Redirect": "/account/password"})
+        return Redirect("/account/password", status_code=303)
     if _wants_json(request):
         return Response({"errors": [{"field": "", "message": _("A valid API token is required.")}]}, status_code=401)
     if request.headers.get("hx-request") == "true":

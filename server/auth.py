@@ -14,6 +14,7 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
 from server.models import ApiToken, User
+from server.passwords import normalized
 
 PASSWORD_HASHER = PasswordHasher()  # argon2id with the library's current parameters
 _DUMMY_HASH = PASSWORD_HASHER.hash("not a real password")
@@ -22,8 +23,15 @@ IDLE_SECONDS = 30 * 60  # a page session unused this long ends (the absolute lim
 SEEN_RESOLUTION = 60
 
 
+class PasswordChangeRequired(NotAuthorizedException):
+    """The user signed in with an initial password someone else set: they must choose their own first."""
+
+
+PASSWORD_PAGES = ("/account/password", "/logout", "/language")
+
+
 def hash_password(password: str) -> str:
-    return PASSWORD_HASHER.hash(password)
+    return PASSWORD_HASHER.hash(normalized(password))
 
 
 FREE_FAILURES = 5  # wrong passwords in a row before the account waits
@@ -43,7 +51,7 @@ async def authenticate_password(username: str, password: str) -> User | None:
     user = await User.get_or_none(username=username, is_active=True)
     now = datetime.now(timezone.utc)
     try:
-        PASSWORD_HASHER.verify(user.password_hash if user else _DUMMY_HASH, password)
+        PASSWORD_HASHER.verify(user.password_hash if user else _DUMMY_HASH, normalized(password))
         correct = True
     except (VerificationError, InvalidHashError):
         correct = False
@@ -97,6 +105,8 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
             user = await user_for_token(token.strip()) if scheme.lower() == "bearer" and token else None
             if user is None:
                 raise NotAuthorizedException("需要有效的 API 令牌")
+            if user.must_change_password:
+                raise PasswordChangeRequired()
             return AuthenticationResult(user=user, auth="token")
         session = connection.scope.get("session") or {}
         user_id = session.get("user_id")
@@ -109,4 +119,6 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
             raise NotAuthorizedException("需要登录")
         if now - int(session.get("seen", 0)) > SEEN_RESOLUTION:
             session["seen"] = now  # at most one session write a minute
+        if user.must_change_password and path not in PASSWORD_PAGES:
+            raise PasswordChangeRequired()
         return AuthenticationResult(user=user, auth="session")

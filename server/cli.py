@@ -51,7 +51,8 @@ async def _init(settings: Settings, demo: bool, admin_user: str | None, admin_pa
                 school = await ensure_school(school_name)
             password = admin_password or secrets.token_urlsafe(12)
             user = await User.create(school=school, username=username, display_name="系统管理员",
-                                     password_hash=hash_password(password), roles=["admin"])
+                                     password_hash=hash_password(password), roles=["admin"],
+                                     must_change_password=not admin_password)  # a generated password is only a start
             if not admin_password:
                 credentials.write_text(f"{username}\n{password}\n", encoding="utf-8")
                 credentials.chmod(0o600)
@@ -131,26 +132,29 @@ def user() -> None:
 @click.option("--role", "roles", multiple=True, required=True, help="Role code (repeatable): " + ", ".join(
     ["admin", "leader", "moral_education", "psych_teacher", "homeroom_teacher", "subject_teacher", "school_doctor"]))
 @click.option("--class", "class_ids", multiple=True, type=int, help="Class id the user is bound to (repeatable).")
-@click.option("--password", required=True, help="The initial password (at least 8 characters).")
+@click.option("--password", required=True, help="The initial password (the user changes it at first sign-in).")
+@click.option("--final-password", is_flag=True, help="Do not ask the user to change the password (scripted or test accounts).")
 @click.option("--name", "display_name", default=None, help="The name shown in the interface (default: USERNAME).")
 @click.option("--school", "school_code", default=None, help="The school's code (default: the first school).")
-def user_create(username: str, roles: tuple[str, ...], class_ids: tuple[int, ...], password: str,
+def user_create(username: str, roles: tuple[str, ...], class_ids: tuple[int, ...], password: str, final_password: bool,
                 display_name: str | None, school_code: str | None) -> None:
     """Create a staff account with roles and, for class-bound roles, classes."""
-    _run(_user_create(Settings.from_env(), username, list(roles), list(class_ids), password, display_name, school_code))
+    _run(_user_create(Settings.from_env(), username, list(roles), list(class_ids), password, display_name, school_code,
+                      not final_password))
 
 
 async def _user_create(settings: Settings, username: str, roles: list[str], class_ids: list[int], password: str,
-                       display_name: str | None, school_code: str | None) -> None:
+                       display_name: str | None, school_code: str | None, must_change: bool) -> None:
     from server import audit
     from server.access import ROLES
     from server.auth import hash_password
     from server.db import close_database, open_database
     from server.models import School, SchoolClass, User
+    from server.passwords import password_problem
 
     problems = [_("Unknown role: %(role)s (use %(roles)s).", role=role, roles=", ".join(ROLES)) for role in roles if role not in ROLES]
-    if len(password) < 8:
-        problems.append(_("The password must have at least 8 characters."))
+    if problem := password_problem(password, username):
+        problems.append(problem)
     if not 0 < len(username) <= 80:
         problems.append(_("The user name must have 1 to 80 characters."))
     await open_database(settings, migrate=True)
@@ -170,7 +174,8 @@ async def _user_create(settings: Settings, username: str, roles: list[str], clas
         if problems:
             sys.exit(1)
         created = await User.create(school=school, username=username, display_name=display_name or username,
-                                    password_hash=hash_password(password), roles=sorted(set(roles)))
+                                    password_hash=hash_password(password), roles=sorted(set(roles)),
+                                    must_change_password=must_change)
         if classes:
             await created.classes.add(*classes)
         await audit.append("permission", f"user:{created.id}", actor_name="cli", school_id=school.id,
@@ -243,6 +248,44 @@ def import_scale_items(form_id: str, csv_file: Path) -> None:
         sys.exit(1)
     target = save_item_texts(form_id, texts, settings.school_forms_dir)
     click.echo(_("Imported %(count)s item texts into %(path)s; restart the server to use them.", count=len(texts), path=target))
+
+
+@main.command("backup")
+@click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
+def backup_command(target: Path) -> None:
+    """Copy the database to TARGET while the server keeps running (SQLite backup API or pg_dump)."""
+    _run(_backup_or_restore(Settings.from_env(), "backup", target))
+
+
+@main.command("restore")
+@click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
+def restore_command(source: Path) -> None:
+    """Restore a backup into an empty database (a new data folder, or a new PostgreSQL database)."""
+    _run(_backup_or_restore(Settings.from_env(), "restore", source))
+
+
+async def _backup_or_restore(settings: Settings, action: str, path: Path) -> None:
+    from server import audit
+    from server.backup import BackupError, backup, restore
+    from server.db import close_database, open_database
+
+    try:
+        await anyio_thread(backup if action == "backup" else restore, settings, path)
+    except BackupError as problem:
+        click.echo(str(problem), err=True)
+        sys.exit(1)
+    await open_database(settings, migrate=True)  # a restored older backup is brought up to date
+    try:
+        await audit.append(action, "database", actor_name="cli", detail=path.name[:100])
+    finally:
+        await close_database()
+    click.echo(_("Backed up to %(path)s.", path=path) if action == "backup" else _("Restored from %(path)s.", path=path))
+
+
+async def anyio_thread(function, *args):
+    import anyio
+
+    return await anyio.to_thread.run_sync(function, *args)
 
 
 @main.group("audit")

@@ -59,6 +59,7 @@ class User(Model):
     password_hash = fields.CharField(max_length=255)
     is_active = fields.BooleanField(default=True, db_default=True)
     is_admin = fields.BooleanField(default=False, db_default=False)  # superseded by the admin role; not read
+    must_change_password = fields.BooleanField(default=False, db_default=False)  # an initial password someone else set
     failed_logins = fields.IntField(default=0, db_default=0)  # wrong passwords in a row (login back-off, F3)
     locked_until = fields.DatetimeField(null=True)
     roles = fields.JSONField(default=list, db_default="[]")  # role codes of server.access.ROLES; a user may hold several

@@ -20,7 +20,7 @@ CLASS_BOUND = {"homeroom_teacher", "subject_teacher"}
 SECRET = "只给心理教师看的转介原因"
 OTHER_CLASS_NAME = "吴在别班"
 # routes without an id: reachable by every signed-in user (or refused by their own guard); a new one must be placed here
-UNSCOPED = {"/", "/forms", "/login", "/logout", "/language", "/handbook.pdf", "/admin/handbook", "/admin/audit", "/api/forms", "/api/classes",
+UNSCOPED = {"/", "/forms", "/login", "/logout", "/language", "/account/password", "/handbook.pdf", "/admin/handbook", "/admin/audit", "/api/forms", "/api/classes",
             "/api/students", "/schema", "/schema/openapi.json", "/favicon.ico"}
 NOT_STUDENT_DATA = ("/static", "/schema")  # files and the OpenAPI description
 PUBLIC_FORM_ROUTES = {"/forms/{form_id:str}/blank.pdf", "/api/forms/{form_id:str}"}  # definitions are not student data

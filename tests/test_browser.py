@@ -65,7 +65,7 @@ def server(tmp_path_factory):
     init = subprocess.run([*_xindang(), "init", "--demo", "--admin-user", "admin", "--admin-password", ADMIN_PASSWORD],
                           env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
     assert init.returncode == 0, init.stdout + init.stderr
-    teacher = subprocess.run([*_xindang(), "user", "create", "psych", "--role", "psych_teacher", "--name", "心理老师",
+    teacher = subprocess.run([*_xindang(), "user", "create", "psych", "--role", "psych_teacher", "--name", "心理老师", "--final-password",
                               "--password", ADMIN_PASSWORD], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
     assert teacher.returncode == 0, teacher.stdout + teacher.stderr
     port = _free_port()

@@ -78,3 +78,67 @@ def test_an_idle_session_ends(logged_in):
     world.run(idle_for, 31 * 60)
     assert client.get("/forms", follow_redirects=False).status_code in (302, 303, 401)
     assert client.get("/forms", follow_redirects=False).status_code in (302, 303, 401)  # and it stays ended
+
+
+def test_password_rules():
+    from server.passwords import password_problem
+
+    for bad in ("short", "password123", "WoAiNi1314", "88888888", "aaaaaaaaaaaa", "abababababab", "xinli-2026-xinli"):
+        assert password_problem(bad, "xinli"), bad
+    for good in ("我的心理档案密码很长", "correct horse battery staple", "Ünïcödé-pass-7", "长江长城黄山黄河", "a1b2" * 64):
+        assert password_problem(good, "xinli") is None, good
+    assert password_problem("x" * 257)
+
+
+async def new_teacher() -> None:
+    from server.auth import hash_password
+    from server.models import School, User
+
+    await User.create(school=await School.get(code="t1"), username="newbie", display_name="新老师", roles=["psych_teacher"],
+                      password_hash=hash_password("初始密码-由管理员设定"), must_change_password=True)
+
+
+async def must_change(username: str) -> bool:
+    from server.models import User
+
+    return (await User.get(username=username)).must_change_password
+
+
+def test_an_initial_password_must_be_changed_first(world):
+    client = world.client
+    world.run(new_teacher)
+    client.get("/login")
+    signed = client.post("/login", data={"username": "newbie", "password": "初始密码-由管理员设定", "_csrf_token": world.csrf()},
+                         follow_redirects=False)
+    assert signed.status_code == 303
+    assert client.get("/forms", follow_redirects=False).headers["location"] == "/account/password"
+    form = client.get("/account/password")
+    assert form.status_code == 200 and "由别人设定" in form.text
+    token = world.run(_token, "newbie")
+    api = client.get("/api/forms", headers={"Authorization": f"Bearer {token}"})
+    assert api.status_code == 403 and "密码" in api.json()["errors"][0]["message"]
+
+    def change(current: str, new: str, repeat: str | None = None):
+        return client.post("/account/password", data={"current": current, "new": new, "repeat": repeat or new,
+                                                      "_csrf_token": world.csrf()}, follow_redirects=False)
+
+    assert change("猜错的密码", "一个很好记的新密码").status_code == 422
+    weak = change("初始密码-由管理员设定", "password123")
+    assert weak.status_code == 422 and "容易" in weak.text
+    assert change("初始密码-由管理员设定", "一个很好记的新密码", "另一个").status_code == 422
+    done = change("初始密码-由管理员设定", "一个很好记的新密码")
+    assert done.status_code == 303 and done.headers["location"] == "/forms"
+    assert client.get("/forms").status_code == 200
+    assert world.run(must_change, "newbie") is False
+    client.post("/logout", data={"_csrf_token": world.csrf()})
+    client.get("/login")
+    old = client.post("/login", data={"username": "newbie", "password": "初始密码-由管理员设定", "_csrf_token": world.csrf()})
+    assert old.status_code == 401
+    world.login("newbie", "一个很好记的新密码")
+
+
+async def _token(username: str) -> str:
+    from server.auth import create_token
+    from server.models import User
+
+    return await create_token(await User.get(username=username))

@@ -20,7 +20,7 @@ PAGE_SIZE = 100
 def action_names() -> dict[str, str]:
     return {"login": _("Log in"), "logout": _("Log out"), "read": _("View"), "list": _("List or search"),
             "print": _("Print"), "export": _("Export"), "create": _("Create"), "edit": _("Open for editing"),
-            "update": _("Save a change"), "settings": _("Change settings"), "permission": _("Change permissions"),
+            "update": _("Save a change"), "settings": _("Change settings"), "permission": _("Change permissions"), "password": _("Change password"), "backup": _("Back up"), "restore": _("Restore"),
             "open": _("Open a page")}
 
 

@@ -8,7 +8,9 @@ from litestar import Controller, Request, Response, get, post
 from litestar.response import Redirect
 
 from server import audit
-from server.auth import authenticate_password
+from server.auth import authenticate_password, hash_password
+from server.models import User
+from server.passwords import password_problem
 from server.sessions import end_sessions, rotate_session
 from server.i18n import SUPPORTED_LOCALES, gettext as _
 from server.web import page
@@ -37,6 +39,35 @@ class AuthPages(Controller):
         rotate_session(request, {"user_id": user.id, "seen": int(time.time())})
         await audit.append("login", f"user:{user.id}", user=user, scope=request.scope)
         return Redirect(safe_next(str(form.get("next", "/forms"))), status_code=303)
+
+    @get("/account/password")
+    async def password_page(self, request: Request) -> Response:
+        return page(request, "pages/password.html", errors={}, forced=request.user.must_change_password)
+
+    @post("/account/password", status_code=200)
+    async def change_password(self, request: Request) -> Response:
+        """A new password ends every other session of the user; this one continues under a new id."""
+        user = request.user
+        form = await request.form()
+        current = str(form.get("current", ""))[:1024]
+        new, repeated = str(form.get("new", ""))[:1024], str(form.get("repeat", ""))[:1024]
+        errors = {}
+        if await authenticate_password(user.username, current) is None:
+            errors["current"] = _("The current password is not correct.")
+        elif problem := password_problem(new, user.username):
+            errors["new"] = problem
+        elif new == current:
+            errors["new"] = _("Choose a password different from the current one.")
+        elif new != repeated:
+            errors["repeat"] = _("The two new passwords differ.")
+        if errors:
+            await audit.append("password", f"user:{user.id}", user=user, result="failed", scope=request.scope)
+            return page(request, "pages/password.html", status_code=422, errors=errors, forced=user.must_change_password)
+        await User.filter(id=user.id).update(password_hash=hash_password(new), must_change_password=False)
+        await end_sessions(user.id)
+        rotate_session(request, {"user_id": user.id, "seen": int(time.time())})
+        await audit.append("password", f"user:{user.id}", user=user, scope=request.scope)
+        return Redirect("/forms", status_code=303)
 
     @post("/logout", status_code=200)
     async def logout(self, request: Request) -> Response:
