@@ -11,48 +11,21 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from _server import PROJECT_ROOT, free_port, wait_until_up, xindang
+
 CHROMIUM = Path("/usr/bin/chromium")
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
 ZH_CATALOG = PROJECT_ROOT / "i18n" / "zh_Hans_CN" / "LC_MESSAGES" / "messages.mo"
 ADMIN_PASSWORD = "browser test pw 1"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 
 pytestmark = pytest.mark.browser
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _xindang() -> list[str]:
-    script = Path(sys.executable).parent / "xindang"
-    return [str(script)] if script.exists() else [sys.executable, "-c", "from server.cli import main; main()"]
-
-
-def _wait_until_up(url: str, proc: subprocess.Popen, log: Path, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the server exited with {proc.returncode}:\n{log.read_text(errors='replace')}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"the server did not answer within {timeout} s:\n{log.read_text(errors='replace')}")
 
 
 @pytest.fixture(scope="module")
@@ -62,20 +35,20 @@ def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("browser")
     env = {**os.environ, "XINDANG_DATA_DIR": str(tmp / "data"), "XINDANG_SECRET_KEY": "x"}
     env.pop("XINDANG_DATABASE_URL", None)
-    init = subprocess.run([*_xindang(), "init", "--demo", "--admin-user", "admin", "--admin-password", ADMIN_PASSWORD],
+    init = subprocess.run([*xindang(), "init", "--demo", "--admin-user", "admin", "--admin-password", ADMIN_PASSWORD],
                           env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
     assert init.returncode == 0, init.stdout + init.stderr
-    teacher = subprocess.run([*_xindang(), "user", "create", "psych", "--role", "psych_teacher", "--name", "心理老师", "--final-password",
+    teacher = subprocess.run([*xindang(), "user", "create", "psych", "--role", "psych_teacher", "--name", "心理老师", "--final-password",
                               "--password", ADMIN_PASSWORD], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
     assert teacher.returncode == 0, teacher.stdout + teacher.stderr
-    port = _free_port()
+    port = free_port()
     log = tmp / "server.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen([*_xindang(), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        proc = subprocess.Popen([*xindang(), "serve", "--host", "127.0.0.1", "--port", str(port)],
                                 env=env, cwd=PROJECT_ROOT, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(base + "/login", proc, log)
+        wait_until_up(base + "/login", proc, log)
         yield {"base": base, "tmp": tmp, "log": log}
     finally:
         proc.terminate()
