@@ -104,6 +104,7 @@ test: setup test-os-packages
 	fi; \
 	set -e; \
 	$(BIN)/xindang check-forms; \
+	$(BIN)/bandit -q -c pyproject.toml -r server renderers; \
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: setup
