@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-ADMIN_PASSWORD = "bench password 1"
+ADMIN_PASSWORD = "admin password for the benchmarks"
+BENCH_USER, BENCH_PASSWORD = "bench", "a long pass phrase 2026"  # a 心理教师: the administrator reads no records
 
 
 def free_port() -> int:
@@ -24,7 +25,7 @@ def free_port() -> int:
 
 
 def demo_env() -> tuple[dict[str, str], Path]:
-    """A temporary data dir with the demo school and an admin (via `xindang init --demo`)."""
+    """A temporary data dir with the demo school, an admin and a 心理教师 `bench` (same password)."""
     data_dir = Path(tempfile.mkdtemp(prefix="xindang-bench-"))
     env = {**os.environ, "XINDANG_DATA_DIR": str(data_dir), "XINDANG_SECRET_KEY": "bench-secret",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH", "")]))}
@@ -33,6 +34,8 @@ def demo_env() -> tuple[dict[str, str], Path]:
     command = [str(script)] if script.exists() else [sys.executable, "-c", "from server.cli import main; main()"]
     subprocess.run([*command, "init", "--demo", "--admin-user", "admin", "--admin-password", ADMIN_PASSWORD],
                    env=env, cwd=ROOT, check=True, capture_output=True)
+    subprocess.run([*command, "user", "create", BENCH_USER, "--role", "psych_teacher", "--password", BENCH_PASSWORD,
+                    "--final-password"], env=env, cwd=ROOT, check=True, capture_output=True)
     return env, data_dir
 
 

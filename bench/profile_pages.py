@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ADMIN_PASSWORD, demo_env, example, flatten  # noqa: E402
+from common import BENCH_PASSWORD, BENCH_USER, demo_env, example, flatten  # noqa: E402
 
 CASES = {"engine-get": ("GET", "/forms/registration/new", 200), "hand-get": ("GET", "/bench/hand/new", 200),
          "engine-post": ("POST", "/forms/registration", 303), "hand-post": ("POST", "/bench/hand", 303)}
@@ -44,7 +44,7 @@ async def run(case: str, count: int, data_dir: Path) -> None:
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
             await client.get("/login")
             csrf = client.cookies["xd_csrf"]
-            response = await client.post("/login", data={"username": "admin", "password": ADMIN_PASSWORD, "_csrf_token": csrf})
+            response = await client.post("/login", data={"username": BENCH_USER, "password": BENCH_PASSWORD, "_csrf_token": csrf})
             assert response.status_code == 303
             with sqlite3.connect(data_dir / "xindang.sqlite3") as db:
                 student_id = db.execute("select id from student order by id limit 1").fetchone()[0]

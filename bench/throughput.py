@@ -26,7 +26,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ADMIN_PASSWORD, ROOT, demo_env, example, flatten, free_port  # noqa: E402
+from common import BENCH_PASSWORD, BENCH_USER, ROOT, demo_env, example, flatten, free_port  # noqa: E402
 
 import httpx  # noqa: E402
 
@@ -117,7 +117,7 @@ def login(base: str) -> tuple[str, str]:
     with httpx.Client(base_url=base) as client:
         client.get("/login")
         csrf = client.cookies["xd_csrf"]
-        response = client.post("/login", data={"username": "admin", "password": ADMIN_PASSWORD, "_csrf_token": csrf})
+        response = client.post("/login", data={"username": BENCH_USER, "password": BENCH_PASSWORD, "_csrf_token": csrf})
         assert response.status_code == 303, response.text
         client.get("/forms")
         cookie = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
