@@ -98,18 +98,32 @@ def reach(actor: Actor, definition: Definition, action: str) -> Reach:
     if any(ROLES.get(role) == "school" for role in roles):
         return Reach(True, frozenset(), False)
     by_class = any(ROLES.get(role) == "classes" and (action == "create" or role not in OWN_RECORDS_ONLY) for role in roles)
-    return Reach(False, actor.class_ids if by_class else frozenset(), bool(roles))
+    own = any(role in OWN_RECORDS_ONLY for role in roles)  # a 班主任 moved off a class no longer reaches its records
+    return Reach(False, actor.class_ids if by_class else frozenset(), own)
 
 
 def hidden_fields(actor: Actor, definition: Definition) -> frozenset[str]:
-    """Fields this user may not read (nor change): a field's `x-access.read` names other roles."""
+    """Fields this user may not read (nor change): an `x-access.read` on the field, or on a group of
+    fields it belongs to (`medical` hides `medical.status`), names other roles."""
     key = ("hidden", actor.roles)
     found = definition.cache.get(key)
     if found is None:
-        found = frozenset(path for path, spec in definition.fields.items()
-                          if (rule := spec.schema.get("x-access")) and not actor.roles & set(rule.get("read", [])))
+        found = frozenset(path for path in definition.fields
+                          if any(not actor.roles & set(rule.get("read", [])) for rule in read_rules(definition.schema, path)))
         definition.cache[key] = found
     return found
+
+
+def read_rules(schema: dict, path: str) -> list[dict]:
+    """The `x-access` rules on a field and on each group of fields above it."""
+    rules, node = [], schema
+    for part in path.split("."):
+        node = (node.get("properties") or {}).get(part) if isinstance(node, dict) else None
+        if not isinstance(node, dict):
+            break
+        if isinstance(node.get("x-access"), dict):
+            rules.append(node["x-access"])
+    return rules
 
 
 def mask(actor: Actor, definition: Definition, data: dict) -> dict:
@@ -146,7 +160,10 @@ async def actor_of(user: User) -> Actor:
 
 
 async def record_reached(actor: Actor, definition: Definition, record: Record, action: str) -> bool:
-    """Whether this action on this record is allowed (same school is checked by the caller's query)."""
+    """Whether this action on this record is allowed (same school is checked by the caller's query).
+    Editing, printing and exporting show the record, so they need reading it as well."""
+    if action != "read" and not await record_reached(actor, definition, record, "read"):
+        return False
     found = reach(actor, definition, action)
     if found.whole_school:
         return True

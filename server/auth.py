@@ -7,11 +7,13 @@ import secrets
 import time
 from datetime import datetime, timedelta, timezone
 
+import anyio
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from tortoise.expressions import F
 
 from server.models import ApiToken, User
 from server.passwords import normalized
@@ -45,28 +47,33 @@ def lock_after(failures: int) -> timedelta | None:
     return min(timedelta(minutes=2 ** (failures - FREE_FAILURES)), MAX_LOCK)
 
 
-async def authenticate_password(username: str, password: str) -> User | None:
-    """The user, or None. An unknown name, a wrong password and a waiting account look the same and
-    cost the same hash work; wrong passwords make the account wait longer and longer."""
-    user = await User.get_or_none(username=username, is_active=True)
+async def authenticate_password(username: str, password: str) -> tuple[User | None, User | None]:
+    """(the user when the password is right, the account the name belongs to). An unknown name, a wrong
+    password and a waiting account look the same and cost the same hash work (run off the event loop);
+    wrong passwords, counted atomically even when sent in parallel, make the account wait longer."""
+    account = await User.get_or_none(username=username, is_active=True)
+    correct = await anyio.to_thread.run_sync(_verify, account.password_hash if account else _DUMMY_HASH, normalized(password))
+    if account is None:
+        return None, None
     now = datetime.now(timezone.utc)
-    try:
-        PASSWORD_HASHER.verify(user.password_hash if user else _DUMMY_HASH, normalized(password))
-        correct = True
-    except (VerificationError, InvalidHashError):
-        correct = False
-    if user is None:
-        return None
-    if user.locked_until and user.locked_until > now:
-        return None  # even the right password waits: guessing gains nothing during the lock
+    if account.locked_until and account.locked_until > now:
+        return None, account  # even the right password waits: guessing gains nothing during the lock
     if not correct:
-        failures = user.failed_logins + 1
-        wait = lock_after(failures)
-        await User.filter(id=user.id).update(failed_logins=failures, locked_until=now + wait if wait else None)
-        return None
-    if user.failed_logins or user.locked_until:
-        await User.filter(id=user.id).update(failed_logins=0, locked_until=None)
-    return user
+        await User.filter(id=account.id).update(failed_logins=F("failed_logins") + 1)
+        failures = (await User.get(id=account.id)).failed_logins
+        if wait := lock_after(failures):
+            await User.filter(id=account.id).update(locked_until=now + wait)
+        return None, account
+    if account.failed_logins or account.locked_until:
+        await User.filter(id=account.id).update(failed_logins=0, locked_until=None)
+    return account, account
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return PASSWORD_HASHER.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 def token_digest(token: str) -> str:

@@ -39,8 +39,10 @@ def backup(settings: Settings, target: Path) -> None:
         partial = target.with_name(target.name + ".partial")
         with closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as reading, closing(sqlite3.connect(partial)) as writing:
             reading.backup(writing)  # page by page, consistent even while the server writes
+        os.chmod(partial, 0o600)  # the whole school's records: readable by this account only
         os.replace(partial, target)
         return
+    target.touch(mode=0o600)
     result = subprocess.run(["pg_dump", "--format=custom", "--no-owner", "--file", str(target), pg_url(settings)],
                             capture_output=True, text=True, timeout=3600)
     if result.returncode != 0:

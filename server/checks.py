@@ -138,9 +138,27 @@ def check_access_rules(schema: dict, file: str) -> Iterator[Problem]:
 
     if "x-access" in schema:
         yield from check(schema["x-access"], ["x-access"], ACTIONS)
-    for name, sub in (schema.get("properties") or {}).items():
-        if isinstance(sub, dict) and "x-access" in sub:
-            yield from check(sub["x-access"], ["properties", name, "x-access"], ("read",))
+        rules = schema["x-access"] if isinstance(schema["x-access"], dict) else {}
+        readers = set(rules.get("read", ["psych_teacher"]))
+        for action in ("edit", "print", "export"):
+            if isinstance(rules.get(action), list) and not set(rules[action]) <= readers:
+                yield Problem(file, pointer(["x-access", action]), _("Who may %(action)s a record must also be allowed to read it.", action=action))
+
+    def walk(node: dict, where: list, in_rows: bool) -> Iterator[Problem]:
+        for name, sub in (node.get("properties") or {}).items():
+            if not isinstance(sub, dict):
+                continue
+            here = [*where, "properties", name]
+            if "x-access" in sub:
+                if in_rows:
+                    yield Problem(file, pointer([*here, "x-access"]), _("x-access cannot be set inside repeating rows; set it on the rows' field."))
+                else:
+                    yield from check(sub["x-access"], [*here, "x-access"], ("read",))
+            yield from walk(sub, here, in_rows)
+            if isinstance(sub.get("items"), dict):
+                yield from walk(sub["items"], [*here, "items"], True)
+
+    yield from walk(schema, [], False)
 
 
 def check_refs_and_patterns(node: Any, file: str, path: list) -> Iterator[Problem]:

@@ -192,6 +192,31 @@ def test_a_subject_teacher_reads_back_only_what_they_wrote(scoped):
     assert client.get(f"/records/{ids['records']['mine']}").status_code == 404  # a 综合登记表 is not theirs
 
 
+def test_a_hidden_group_hides_each_of_its_fields_and_editing_needs_reading(scoped):
+    teacher = Actor(1, 1, frozenset({"homeroom_teacher"}), frozenset({1}))
+    plan = definition("support_plan")
+    assert {"medical.status", "medical.note", "risk_summary"} <= hidden_fields(teacher, plan)
+    world, ids, client = scoped, scoped.ids, scoped.client
+
+    async def appointment() -> int:
+        from server.models import Student, User
+        from server.records import create_record
+        from _formdata import shipped_registry
+
+        admin = await User.get(username="admin")
+        return (await create_record(shipped_registry().get("counseling_appointment"), await admin.school, admin,
+                                    example("counseling_appointment"), [await Student.get(id=ids["mine"])])).id
+
+    record = world.run(appointment)
+    login(world, "homeroom_teacher")  # may book an appointment for the class, not read the 心理教师's ones
+    assert client.get(f"/records/{record}/edit").status_code == 404
+    refresh = client.post(f"/records/{record}", data={"_action": "refresh", "_csrf_token": world.csrf()})
+    assert refresh.status_code == 404
+    token = api_token(world, "homeroom_teacher")
+    assert client.put(f"/api/records/{record}", headers={"Authorization": f"Bearer {token}"},
+                      json={"version": 1, "data": example("counseling_appointment")}).status_code == 404
+
+
 def test_masking_and_keeping_hidden_fields():
     d = definition("referral")
     teacher = Actor(1, 1, frozenset({"homeroom_teacher"}), frozenset({1}))

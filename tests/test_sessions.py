@@ -126,10 +126,12 @@ def test_an_initial_password_must_be_changed_first(world):
     weak = change("初始密码-由管理员设定", "password123")
     assert weak.status_code == 422 and "容易" in weak.text
     assert change("初始密码-由管理员设定", "一个很好记的新密码", "另一个").status_code == 422
+    assert client.get("/api/forms", headers={"Authorization": f"Bearer {token}"}).status_code == 403
     done = change("初始密码-由管理员设定", "一个很好记的新密码")
     assert done.status_code == 303 and done.headers["location"] == "/forms"
     assert client.get("/forms").status_code == 200
     assert world.run(must_change, "newbie") is False
+    assert client.get("/api/forms", headers={"Authorization": f"Bearer {token}"}).status_code == 401  # old tokens end too
     client.post("/logout", data={"_csrf_token": world.csrf()})
     client.get("/login")
     old = client.post("/login", data={"username": "newbie", "password": "初始密码-由管理员设定", "_csrf_token": world.csrf()})

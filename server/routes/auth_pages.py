@@ -9,7 +9,7 @@ from litestar.response import Redirect
 
 from server import audit
 from server.auth import authenticate_password, hash_password
-from server.models import User
+from server.models import ApiToken, User
 from server.passwords import password_problem
 from server.sessions import end_sessions, rotate_session
 from server.i18n import SUPPORTED_LOCALES, gettext as _
@@ -31,9 +31,11 @@ class AuthPages(Controller):
         form = await request.form()
         username = str(form.get("username", ""))[:80]
         password = str(form.get("password", ""))[:1024]
-        user = await authenticate_password(username, password)
+        user, account = await authenticate_password(username, password)
         if user is None:
-            await audit.append("login", "", result="failed", actor_name=username, scope=request.scope)
+            # a known account is named by id; what was typed is never kept (it may be a password typed in the wrong box)
+            await audit.append("login", f"user:{account.id}" if account else "", user=account, result="failed",
+                               actor_name="" if account else "unknown", scope=request.scope)
             return page(request, "pages/login.html", status_code=401, next=safe_next(str(form.get("next", ""))),
                         error=_("The user name or password is not correct."), username=username)
         rotate_session(request, {"user_id": user.id, "seen": int(time.time())})
@@ -52,7 +54,7 @@ class AuthPages(Controller):
         current = str(form.get("current", ""))[:1024]
         new, repeated = str(form.get("new", ""))[:1024], str(form.get("repeat", ""))[:1024]
         errors = {}
-        if await authenticate_password(user.username, current) is None:
+        if (await authenticate_password(user.username, current))[0] is None:
             errors["current"] = _("The current password is not correct.")
         elif problem := password_problem(new, user.username):
             errors["new"] = problem
@@ -65,6 +67,7 @@ class AuthPages(Controller):
             return page(request, "pages/password.html", status_code=422, errors=errors, forced=user.must_change_password)
         await User.filter(id=user.id).update(password_hash=hash_password(new), must_change_password=False)
         await end_sessions(user.id)
+        await ApiToken.filter(user_id=user.id).delete()  # a token made with the old password stops working too
         rotate_session(request, {"user_id": user.id, "seen": int(time.time())})
         await audit.append("password", f"user:{user.id}", user=user, scope=request.scope)
         return Redirect("/forms", status_code=303)

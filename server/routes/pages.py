@@ -56,7 +56,7 @@ class FormPages(Controller):
         query.scope = await records_filter(actor, definition, "export" if exporting else "read")
         query.hidden = hidden_fields(actor, definition)
         await audit.append("export" if exporting else "list", f"form:{form_id}", user=request.user, scope=request.scope,
-                           detail=_list_detail(query, params.get("format", "")))
+                           detail=_list_detail(definition, query, params.get("format", "")))
         if exporting:
             return await _export(definition, school, params["format"], query)
         result = await list_records(definition, school, query)
@@ -103,6 +103,7 @@ class FormPages(Controller):
             chosen = chosen[:1]
         students = await students_of(school, chosen, students_filter(actor, definition, "create")) if chosen else []
         data = parse_form(definition, form, keep_empty_rows=action != "save")
+        keep_hidden(actor, definition, {}, data)  # a field one may not read cannot be written either
         if action != "save":
             apply_row_action(definition, data, action)
             return await _entry_page(request, school, definition, data, {}, students or [], action=f"/forms/{form_id}")
@@ -221,12 +222,14 @@ def _restricted_text() -> str:
     return _("(visible to authorised roles only)")
 
 
-def _list_detail(query: ListQuery, kind: str) -> str:
-    """What shaped a list, without the words searched for (they may be a student's name)."""
+def _list_detail(definition: Definition, query: ListQuery, kind: str) -> str:
+    """What shaped a list, without the words searched for (they may be a student's name) and naming
+    only the form's own filters (a made-up key could carry a name too)."""
     parts = [kind] if kind else []
     if query.search.strip():
         parts.append("search")
-    parts += [f"filter:{path}" for path, value in sorted(query.filters.items()) if value]
+    allowed = set(definition.list_config.get("filters", [])) - query.hidden
+    parts += [f"filter:{path}" for path, value in sorted(query.filters.items()) if value and path in allowed]
     return " ".join(parts)
 
 
