@@ -275,9 +275,13 @@ def render_layout(definition: Definition, mode: str, data: dict | None = None, *
     return skeleton_for(definition, mode, blank).fill(state)
 
 
+def restricted_notice() -> str:
+    """What stands in place of a field the user may not read (pages, PDFs, history)."""
+    return _("(visible to authorised roles only)")
+
+
 def _restricted() -> Markup:
-    notice = escape(_("(visible to authorised roles only)"))  # Babel does not look inside f-strings
-    return Markup(f'<span class="restricted">{notice}</span>')
+    return Markup(f'<span class="restricted">{escape(restricted_notice())}</span>')
 
 
 @lru_cache(maxsize=20_000)

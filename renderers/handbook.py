@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from dataclasses import dataclass
 
 from markupsafe import Markup
 from pypdf import PdfReader, PdfWriter
@@ -22,24 +21,11 @@ from renderers.environment import render
 from renderers.forms import PRINT, render_layout
 from renderers.pdf import DenyFetcher, counter_css, print_css
 from renderers.plan import plan_for
-from server.definitions import Definition
 from server.i18n import local_today
 from server.registry import Registry
 
 SHORT_LINE = 30  # a line this short without sentence punctuation is a heading in the charter text
 SENTENCE_PUNCTUATION = frozenset("。，；！？,;!?")
-
-
-@dataclass
-class HandbookPart:
-    id: str
-    title: str
-    forms: list[Definition]
-
-
-def handbook_parts(registry: Registry, other_title: str) -> list[HandbookPart]:
-    """The catalog's parts; forms outside it (a school's own) come last under `other_title`."""
-    return [HandbookPart(part.id, part.title or other_title, part.forms) for part in registry.parts]
 
 
 def first_form_page(registry: Registry) -> int:
@@ -61,7 +47,7 @@ def text_blocks(text: str) -> list[tuple[str, str]]:
 
 def handbook_html(registry: Registry, *, school_name: str, charter: str, notes: str, other_title: str,
                   forms_from_page: int | None, with_forms: bool = True, printed_on: dt.date | None = None) -> str:
-    parts = handbook_parts(registry, other_title)
+    parts = registry.parts  # forms outside the catalog (a school's own) come last, titled `other_title`
     forms = [form for part in parts for form in part.forms]
     return render(
         "handbook.html",
@@ -70,6 +56,7 @@ def handbook_html(registry: Registry, *, school_name: str, charter: str, notes: 
         charter=text_blocks(charter),
         notes=text_blocks(notes),
         parts=parts,
+        other_title=other_title,
         bodies={form.form_id: render_layout(form, PRINT, {}, blank=True) for form in forms} if with_forms else {},
         plans={form.form_id: plan_for(form) for form in forms},
         with_forms=with_forms,

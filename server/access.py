@@ -162,17 +162,23 @@ async def actor_of(user: User) -> Actor:
 async def record_reached(actor: Actor, definition: Definition, record: Record, action: str) -> bool:
     """Whether this action on this record is allowed (same school is checked by the caller's query).
     Editing, printing and exporting show the record, so they need reading it as well."""
-    if action != "read" and not await record_reached(actor, definition, record, "read"):
-        return False
-    found = reach(actor, definition, action)
-    if found.whole_school:
-        return True
-    if found.own_records and record.created_by_id == actor.user_id:
-        return True
-    if not found.class_ids:
-        return False
-    classes = set(await Student.filter(records__id=record.id).values_list("klass_id", flat=True))
-    return bool(classes) and classes <= found.class_ids
+    actions = (action,) if action == "read" else ("read", action)
+    for each in actions:
+        found = reach(actor, definition, each)
+        if found.whole_school or (found.own_records and record.created_by_id == actor.user_id):
+            continue
+        classes = await student_classes(record) if found.class_ids else set()
+        if not (classes and classes <= found.class_ids):
+            return False
+    return True
+
+
+async def student_classes(record: Record) -> set[int | None]:
+    """The classes of the record's students, asked once per record object (a page asks several rights)."""
+    found = getattr(record, "_student_classes", None)
+    if found is None:
+        found = record._student_classes = set(await Student.filter(records__id=record.id).values_list("klass_id", flat=True))
+    return found
 
 
 async def records_filter(actor: Actor, definition: Definition, action: str) -> Q | None:

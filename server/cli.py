@@ -265,12 +265,14 @@ def restore_command(source: Path) -> None:
 
 
 async def _backup_or_restore(settings: Settings, action: str, path: Path) -> None:
+    import anyio
+
     from server import audit
     from server.backup import BackupError, backup, restore
     from server.db import close_database, open_database
 
     try:
-        await anyio_thread(backup if action == "backup" else restore, settings, path)
+        await anyio.to_thread.run_sync(backup if action == "backup" else restore, settings, path)
     except BackupError as problem:
         click.echo(str(problem), err=True)
         sys.exit(1)
@@ -280,12 +282,6 @@ async def _backup_or_restore(settings: Settings, action: str, path: Path) -> Non
     finally:
         await close_database()
     click.echo(_("Backed up to %(path)s.", path=path) if action == "backup" else _("Restored from %(path)s.", path=path))
-
-
-async def anyio_thread(function, *args):
-    import anyio
-
-    return await anyio.to_thread.run_sync(function, *args)
 
 
 @main.group("audit")

@@ -10,7 +10,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.response import Redirect
 
-from renderers.forms import ENTRY, VIEW, render_layout
+from renderers.forms import ENTRY, VIEW, render_layout, restricted_notice
 from renderers.plan import field_positions
 from renderers.pdf import html_to_pdf, print_html
 from server.definitions import Definition, get_path
@@ -165,8 +165,8 @@ class FormPages(Controller):
         items = []
         for revision in revisions:
             changes = [{"title": field_title(definition, tuple(path.split("."))),
-                        "before": _restricted_text() if path in hidden else value_text(definition, path, get_path(revision.data_before or {}, path)),
-                        "after": _restricted_text() if path in hidden else value_text(definition, path, get_path(revision.data_after, path))}
+                        "before": restricted_notice() if path in hidden else value_text(definition, path, get_path(revision.data_before or {}, path)),
+                        "after": restricted_notice() if path in hidden else value_text(definition, path, get_path(revision.data_after, path))}
                        for path in definition.fields
                        if get_path(revision.data_before or {}, path) != get_path(revision.data_after, path)]
             items.append({"revision": revision, "changes": changes})
@@ -216,10 +216,6 @@ async def _entry_page(request: Request, school: School, definition: Definition, 
                 chosen_students=[s.id for s in students], many_students=definition.subject == "students",
                 grades_note=_grades_note(definition),
                 cancel_url=f"/records/{record.id}" if record else f"/forms/{definition.form_id}", conflict=conflict)
-
-
-def _restricted_text() -> str:
-    return _("(visible to authorised roles only)")
 
 
 def _list_detail(definition: Definition, query: ListQuery, kind: str) -> str:
