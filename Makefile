@@ -50,11 +50,11 @@ endef
 PO_FILES := $(wildcard i18n/*/LC_MESSAGES/*.po)
 MO_FILES := $(PO_FILES:.po=.mo)
 
-.PHONY: help setup os-packages test-os-packages venv node_modules i18n run test bench clean
+.PHONY: help setup os-packages test-os-packages venv semgrep node_modules i18n run test bench clean
 
 help:
 	@echo "make run    set up (first time only), create the demo school, serve on http://$(HOST):$(PORT)"
-	@echo "make test   set up, check the form definitions, run the test suite (PYTEST_ARGS=...)"
+	@echo "make test   set up, check the form definitions, bandit + semgrep, run the test suite (PYTEST_ARGS=...)"
 	@echo "make bench  run the benchmarks"
 	@echo "make clean  remove the virtualenv, node_modules and build output (keeps data/)"
 
@@ -69,6 +69,15 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml | os-packages
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --disable-pip-version-check -q -e '.[test]'
+	@touch $@
+
+# semgrep in a virtualenv of its own: its releases pin their dependencies too tightly to share the app's
+# (see .semgrep/requirements.txt). Inside .venv, so `make clean` removes it too.
+SEMGREP_VENV := $(VENV)/semgrep
+semgrep: $(SEMGREP_VENV)/.installed
+$(SEMGREP_VENV)/.installed: .semgrep/requirements.txt | $(VENV)/.installed
+	@test -x $(SEMGREP_VENV)/bin/python || $(PYTHON) -m venv $(SEMGREP_VENV)
+	$(SEMGREP_VENV)/bin/pip install --disable-pip-version-check -q -r .semgrep/requirements.txt
 	@touch $@
 
 # htmx from the npm registry, pinned by package-lock.json, copied to static/vendor/.
@@ -94,7 +103,8 @@ run: setup
 
 # PostgreSQL tests run too when a server answers on 127.0.0.1:5432
 # (pg_isready, or a plain socket connect when pg_isready is not installed).
-test: setup test-os-packages
+# semgrep reads only the local rules and sends nothing (no metrics, no version check): it works offline.
+test: setup test-os-packages semgrep
 	@if [ -z "$${XINDANG_TEST_POSTGRES_URL:-}" ]; then \
 	  if pg_isready -q -h 127.0.0.1 -p 5432 >/dev/null 2>&1 || \
 	     $(BIN)/python -c 'import socket; socket.create_connection(("127.0.0.1", 5432), 2).close()' >/dev/null 2>&1; then \
@@ -105,6 +115,7 @@ test: setup test-os-packages
 	set -e; \
 	$(BIN)/xindang check-forms; \
 	$(BIN)/bandit -q -c pyproject.toml -r server renderers; \
+	$(SEMGREP_VENV)/bin/semgrep scan --quiet --config .semgrep/rules.yml --metrics=off --disable-version-check --error --strict server renderers; \
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: setup
@@ -112,6 +123,6 @@ bench: setup
 
 # Never touches data/ (the school's records).
 clean:
-	rm -rf $(VENV) node_modules static/vendor .pytest_cache bench/out *.egg-info
+	rm -rf $(VENV) node_modules static/vendor .pytest_cache .hypothesis bench/out *.egg-info
 	find . -name __pycache__ -type d -not -path './.git/*' -prune -exec rm -rf {} +
 	find i18n -name '*.mo' -delete

@@ -9,6 +9,7 @@ into the schema's type, and which display.html macro shows its value.
 from __future__ import annotations
 
 import math
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Protocol
 
@@ -18,6 +19,10 @@ from server.definitions import FieldSpec, Option
 from server.i18n import gettext as _
 
 MISSING = object()  # nothing was entered: the key is left out of the record
+
+# The school's names and colours of the risk levels, by ordinal ({"label", "colour"} each), set per
+# request from the school's settings; empty: the definitions' own labels.
+risk_levels: ContextVar[tuple[dict, ...]] = ContextVar("risk_levels", default=())
 
 
 def _text(values: list[str], spec: FieldSpec) -> Any:
@@ -71,8 +76,12 @@ def form_value(value: Any) -> str:
 
 
 def choices(spec: FieldSpec) -> list[Option]:
-    """The options of a choice field; a boolean offers 是 / 否."""
+    """The options of a choice field; a boolean offers 是 / 否; a risk level is named as the school names it."""
     if spec.options:
+        levels = risk_levels.get() if spec.risk_level else ()
+        if levels:
+            return [Option(o.value, levels[o.value].get("label") or o.label, levels[o.value].get("colour", ""))
+                    if isinstance(o.value, int) and 0 <= o.value < len(levels) else o for o in spec.options]
         return spec.options
     if spec.type == "boolean":
         return [Option(True, _("Yes")), Option(False, _("No"))]

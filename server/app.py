@@ -18,10 +18,12 @@ from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from server.auth import AuthMiddleware, PasswordChangeRequired, is_api
+from renderers.widgets import risk_levels
+from server.auth import AuthMiddleware, PasswordChangeRequired, SecondFactorSetupRequired, is_api
 from server.db import close_database, open_database
 from server.i18n import current_locale, gettext as _, pick_locale
 from server.registry import Registry
+from server.routes.admin_pages import AdminPages
 from server.routes.api import ApiController
 from server.routes.auth_pages import AuthPages
 from server.routes.audit_pages import AuditPages
@@ -50,6 +52,18 @@ def locale_middleware(app: ASGIApp) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             current_locale.set(request_locale(scope))
+        await app(scope, receive, send)
+
+    return middleware
+
+
+def school_settings_middleware(app: ASGIApp) -> ASGIApp:
+    """The signed-in user's school's names and colours of the risk levels, for every render."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        user = scope.get("user") if scope["type"] == "http" else None
+        school = getattr(user, "school", None)
+        risk_levels.set(tuple(getattr(school, "risk_levels", None) or ()))
         await app(scope, receive, send)
 
     return middleware
@@ -86,13 +100,14 @@ def _wants_json(request: Request) -> bool:
 
 def not_authorized(request: Request, exc: NotAuthorizedException) -> Response:
     current_locale.set(request_locale(request.scope))  # raised before the locale middleware ran
-    if isinstance(exc, PasswordChangeRequired):
+    if isinstance(exc, (PasswordChangeRequired, SecondFactorSetupRequired)):
+        target = "/account/password" if isinstance(exc, PasswordChangeRequired) else "/account/totp"
         if _wants_json(request):
             message = _("Sign in on the web page and choose your own password first.")
             return Response({"errors": [{"field": "", "message": message}]}, status_code=403)
         if request.headers.get("hx-request") == "true":
-            return Response("", status_code=401, headers={"HX-Redirect": "/account/password"})
-        return Redirect("/account/password", status_code=303)
+            return Response("", status_code=401, headers={"HX-Redirect": target})
+        return Redirect(target, status_code=303)
     if _wants_json(request):
         return Response({"errors": [{"field": "", "message": _("A valid API token is required.")}]}, status_code=401)
     if request.headers.get("hx-request") == "true":
@@ -151,11 +166,11 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Li
                                            httponly=True, samesite="lax", secure=settings.secure_cookies)
     csrf = CSRFConfig(secret=settings.secret_key, cookie_name=f"{cookie_prefix}xd_csrf", cookie_secure=settings.secure_cookies,
                       cookie_samesite="lax", cookie_httponly=True, exclude=["^/api/"])
-    auth = DefineMiddleware(AuthMiddleware, exclude=["^/login$", "^/language$", "^/static/", "^/schema", "^/favicon.ico$"])
+    auth = DefineMiddleware(AuthMiddleware, exclude=["^/login(/code)?$", "^/language$", "^/static/", "^/schema", "^/favicon.ico$"])
     return Litestar(
-        route_handlers=[AuthPages, FormPages, HandbookPages, AuditPages, ApiController,
+        route_handlers=[AuthPages, FormPages, HandbookPages, AuditPages, AdminPages, ApiController,
                         create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False)],
-        middleware=[locale_middleware, session_config.middleware, auth],
+        middleware=[locale_middleware, session_config.middleware, auth, school_settings_middleware],
         before_send=[security_headers],
         csrf_config=csrf,
         stores={"sessions": DatabaseStore()},

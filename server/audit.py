@@ -12,7 +12,8 @@ import datetime as dt
 import hashlib
 import json
 import uuid
-from typing import Any
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator
 
 import anyio
 from tortoise import connections
@@ -44,27 +45,53 @@ def request_id(scope: dict) -> str:
     return state["request_id"]
 
 
-async def append(action: str, target: str = "", *, user: Any = None, result: str = "ok", detail: str = "",
-                 scope: dict | None = None, actor_name: str = "", school_id: int | None = None) -> AuditEntry:
-    """Write one entry, chained to the last one."""
-    global _append_lock
-    if _append_lock is None:
-        _append_lock = anyio.Lock()
-    entry = AuditEntry(
+def _entry(action: str, target: str, user: Any, result: str, detail: str, scope: dict | None, actor_name: str,
+           school_id: int | None) -> AuditEntry:
+    return AuditEntry(
         at=dt.datetime.now(dt.timezone.utc),
         request_id=request_id(scope) if scope is not None else "",
         school_id=getattr(user, "school_id", school_id), actor_id=getattr(user, "id", None),
         actor=(getattr(user, "username", "") or actor_name)[:80], roles=",".join(getattr(user, "roles", None) or [])[:200],
         action=action[:32], target=target[:100], result=result[:16], detail=detail[:200])
+
+
+class Log:
+    """Appends entries inside one open transaction (see `transaction`)."""
+
+    def __init__(self, connection: Any):
+        self.connection = connection
+
+    async def append(self, action: str, target: str = "", *, user: Any = None, result: str = "ok", detail: str = "",
+                     scope: dict | None = None, actor_name: str = "", school_id: int | None = None) -> AuditEntry:
+        entry = _entry(action, target, user, result, detail, scope, actor_name, school_id)
+        last = await AuditEntry.all().using_db(self.connection).order_by("-id").only("hash").first()
+        entry.prev_hash = last.hash if last else GENESIS
+        entry.hash = entry_digest(entry.prev_hash, hashed_fields(entry))
+        await entry.save(using_db=self.connection)
+        return entry
+
+
+@asynccontextmanager
+async def transaction() -> AsyncIterator[Log]:
+    """A transaction whose audit entries commit (or roll back) with its other writes: a change is never
+    stored unaudited, even when the process dies between the two. Locks are taken in one order, the
+    append lock and then the transaction, so writers never wait on each other in a circle."""
+    global _append_lock
+    if _append_lock is None:
+        _append_lock = anyio.Lock()
     async with _append_lock:
         async with in_transaction() as connection:
             if "postgres" in type(connections.get("default")).__module__:
                 await connection.execute_query("SELECT pg_advisory_xact_lock(7243001)")  # workers append in turn
-            last = await AuditEntry.all().using_db(connection).order_by("-id").only("hash").first()
-            entry.prev_hash = last.hash if last else GENESIS
-            entry.hash = entry_digest(entry.prev_hash, hashed_fields(entry))
-            await entry.save(using_db=connection)
-    return entry
+            yield Log(connection)
+
+
+async def append(action: str, target: str = "", *, user: Any = None, result: str = "ok", detail: str = "",
+                 scope: dict | None = None, actor_name: str = "", school_id: int | None = None) -> AuditEntry:
+    """Write one entry, chained to the last one, in a transaction of its own."""
+    async with transaction() as log:
+        return await log.append(action, target, user=user, result=result, detail=detail, scope=scope,
+                                actor_name=actor_name, school_id=school_id)
 
 
 async def verify() -> tuple[int, int | None]:

@@ -29,7 +29,12 @@ class PasswordChangeRequired(NotAuthorizedException):
     """The user signed in with an initial password someone else set: they must choose their own first."""
 
 
+class SecondFactorSetupRequired(NotAuthorizedException):
+    """The school requires a second factor for one of the user's roles, and the user has none yet."""
+
+
 PASSWORD_PAGES = ("/account/password", "/logout", "/language")
+SECOND_FACTOR_PAGES = (*PASSWORD_PAGES, "/account/totp", "/account/totp/setup")
 
 
 def hash_password(password: str) -> str:
@@ -80,17 +85,21 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def create_token(user: User) -> str:
+TOKEN_DAYS = 90  # a token stops working after this; a script asks for a new one
+
+
+async def create_token(user: User, days: int = TOKEN_DAYS) -> str:
     token = "xd_" + secrets.token_urlsafe(32)
-    await ApiToken.create(user=user, token_hash=token_digest(token))
+    await ApiToken.create(user=user, token_hash=token_digest(token),
+                          expires_at=datetime.now(timezone.utc) + timedelta(days=days))
     return token
 
 
 async def user_for_token(token: str) -> User | None:
     row = await ApiToken.get_or_none(token_hash=token_digest(token)).select_related("user__school")
-    if row is None or not row.user.is_active:
-        return None
     now = datetime.now(timezone.utc)
+    if row is None or not row.user.is_active or (row.expires_at is not None and row.expires_at <= now):
+        return None
     if row.last_used_at is None or now - row.last_used_at > TOKEN_TOUCH_INTERVAL:  # a write per minute, not per call
         row.last_used_at = now
         await row.save(update_fields=["last_used_at"])
@@ -128,4 +137,6 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
             session["seen"] = now  # at most one session write a minute
         if user.must_change_password and path not in PASSWORD_PAGES:
             raise PasswordChangeRequired()
+        if not user.totp_secret and path not in SECOND_FACTOR_PAGES and set(user.school.totp_roles or []) & set(user.roles or []):
+            raise SecondFactorSetupRequired()
         return AuthenticationResult(user=user, auth="session")

@@ -10,7 +10,7 @@ import subprocess
 import tempfile
 from contextlib import closing
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from server.i18n import gettext as _
 from server.settings import Settings
@@ -25,8 +25,17 @@ def sqlite_path(settings: Settings) -> Path:
 
 
 def pg_url(settings: Settings) -> str:
-    """The PostgreSQL URL as libpq tools take it (no query parameters of ours)."""
-    return "postgresql://" + settings.database_url.split("://", 1)[1].split("?", 1)[0]
+    """The PostgreSQL URL as libpq tools take it: no query parameters of ours, and no password (argv is
+    readable by every local user in `ps`; the password travels in the tools' environment, `pg_env`)."""
+    parts = urlsplit("postgresql://" + settings.database_url.split("://", 1)[1].split("?", 1)[0])
+    host = parts.netloc.rsplit("@", 1)[-1]
+    user = f"{parts.username}@" if parts.username else ""
+    return f"postgresql://{user}{host}{parts.path}"
+
+
+def pg_env(settings: Settings) -> dict[str, str]:
+    password = urlsplit(settings.database_url).password
+    return {**os.environ, **({"PGPASSWORD": unquote(password)} if password else {})}
 
 
 def backup(settings: Settings, target: Path) -> None:
@@ -44,7 +53,7 @@ def backup(settings: Settings, target: Path) -> None:
         return
     target.touch(mode=0o600)
     result = subprocess.run(["pg_dump", "--format=custom", "--no-owner", "--file", str(target), pg_url(settings)],
-                            capture_output=True, text=True, timeout=3600)
+                            capture_output=True, text=True, timeout=3600, env=pg_env(settings))
     if result.returncode != 0:
         target.unlink(missing_ok=True)
         raise BackupError(_("pg_dump failed: %(error)s", error=result.stderr.strip()[:500]))
@@ -69,13 +78,13 @@ def restore(settings: Settings, source: Path) -> None:
         os.replace(partial.name, target)
         return
     tables = subprocess.run(["psql", "-At", "-c", "select count(*) from pg_tables where schemaname = 'public'", pg_url(settings)],
-                            capture_output=True, text=True, timeout=60)
+                            capture_output=True, text=True, timeout=60, env=pg_env(settings))
     if tables.returncode != 0:
         raise BackupError(_("The database cannot be reached: %(error)s", error=tables.stderr.strip()[:500]))
     if tables.stdout.strip() != "0":
         raise BackupError(_("The database is not empty; restore only into a new one."))
     result = subprocess.run(["pg_restore", "--no-owner", "--exit-on-error", "--dbname", pg_url(settings), str(source)],
-                            capture_output=True, text=True, timeout=3600)
+                            capture_output=True, text=True, timeout=3600, env=pg_env(settings))
     if result.returncode != 0:
         raise BackupError(_("pg_restore failed: %(error)s", error=result.stderr.strip()[:500]))
 

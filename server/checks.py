@@ -95,6 +95,8 @@ def check_definition(form_id: str, schema: Any, layout: Any, examples: dict[str,
     problems += check_repeats(layout, layout_file)
     problems += check_matrices(fields, layout, layout_file)
     problems += check_scoring(fields, schema.get("x-scoring"), schema_file)
+    problems += check_risk_levels(fields, schema_file)
+    problems += check_account_agreement(fields, schema.get("x-account-agreement"), schema_file)
     if problems:
         return problems
     validator = Definition(form_id=form_id, schema=schema, layout=layout).validator
@@ -122,6 +124,32 @@ def check_schema(schema: Any, file: str) -> Iterator[Problem]:
                                    and all(isinstance(g, int) and not isinstance(g, bool) and 1 <= g <= 12 for g in grades)):
         yield Problem(file, "/x-grades", _("x-grades must list grades 1 to 12, each once."))
     yield from check_refs_and_patterns(schema, file, [])
+
+
+def check_risk_levels(fields: dict[str, FieldSpec], file: str) -> Iterator[Problem]:
+    """`x-risk-level`: an integer with the ordinal levels 0–3 as its options (the school names them)."""
+    for path, spec in fields.items():
+        if spec.risk_level and not (spec.type == "integer" and spec.options
+                                    and {o.value for o in spec.options} <= {0, 1, 2, 3}):
+            yield Problem(file, "/properties/" + path.replace(".", "/properties/"),
+                          _("x-risk-level needs an integer field whose options are the levels 0 to 3."))
+
+
+AGREEMENT_KEYS = {"account": "short_text", "from": "date", "to": "date", "closed": "date"}
+
+
+def check_account_agreement(fields: dict[str, FieldSpec], rule: Any, file: str) -> Iterator[Problem]:
+    """`x-account-agreement`: which fields name the account and the dates the agreement is in force."""
+    if rule is None:
+        return
+    if not isinstance(rule, dict) or "account" not in rule or set(rule) - set(AGREEMENT_KEYS):
+        yield Problem(file, "/x-account-agreement", _("x-account-agreement maps account (and optionally from, to, closed) to field names."))
+        return
+    for key, name in rule.items():
+        spec = fields.get(name) if isinstance(name, str) else None
+        if spec is None or spec.kind != AGREEMENT_KEYS[key] or spec.item_fields:
+            yield Problem(file, f"/x-account-agreement/{key}",
+                          _("x-account-agreement: %(key)s must name a top-level field of kind %(kind)s.", key=key, kind=AGREEMENT_KEYS[key]))
 
 
 def check_access_rules(schema: dict, file: str) -> Iterator[Problem]:

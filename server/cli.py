@@ -86,6 +86,9 @@ def serve(host: str, port: int, workers: int) -> None:
     import uvicorn
 
     settings = Settings.from_env()
+    if workers > 1 and settings.is_sqlite:  # one SQLite connection per process (F9): workers would wait on each other's locks
+        click.echo(_("Several workers need PostgreSQL (XINDANG_DATABASE_URL); with SQLite serve with one worker."), err=True)
+        sys.exit(2)
     _run(_migrate_only(settings))
     click.echo(_("Xindang is running at http://%(host)s:%(port)s/", host=host, port=port))
     uvicorn.run("server.app:create_app", factory=True, host=host, port=port, workers=workers,
@@ -145,41 +148,23 @@ def user_create(username: str, roles: tuple[str, ...], class_ids: tuple[int, ...
 
 async def _user_create(settings: Settings, username: str, roles: list[str], class_ids: list[int], password: str,
                        display_name: str | None, school_code: str | None, must_change: bool) -> None:
-    from server import audit
-    from server.access import ROLES
-    from server.auth import hash_password
+    from server.accounts import AccountChange, account_problems, create_account
     from server.db import close_database, open_database
-    from server.models import School, SchoolClass, User
-    from server.passwords import password_problem
+    from server.models import School
 
-    problems = [_("Unknown role: %(role)s (use %(roles)s).", role=role, roles=", ".join(ROLES)) for role in roles if role not in ROLES]
-    if problem := password_problem(password, username):
-        problems.append(problem)
-    if not 0 < len(username) <= 80:
-        problems.append(_("The user name must have 1 to 80 characters."))
     await open_database(settings, migrate=True)
     try:
         school = await (School.get_or_none(code=school_code) if school_code else School.all().order_by("id").first())
         if school is None:
-            problems.append(_("No such school: %(code)s", code=school_code or "-"))
-        classes = await SchoolClass.filter(id__in=class_ids, school=school) if school and class_ids else []
-        if school and len(classes) != len(set(class_ids)):
-            problems.append(_("Unknown class id for this school: %(ids)s", ids=", ".join(map(str, sorted(set(class_ids) - {c.id for c in classes})))))
-        if any(ROLES.get(role) == "classes" for role in roles) and not class_ids:
-            problems.append(_("A homeroom or subject teacher needs at least one --class."))
-        if await User.filter(username=username).exists():
-            problems.append(_("The user name %(username)s is taken.", username=username))
-        for problem in problems:
+            click.echo(_("No such school: %(code)s", code=school_code or "-"), err=True)
+            sys.exit(1)
+        change = AccountChange(display_name=display_name or username, roles=roles, class_ids=class_ids)
+        problems = await account_problems(school, change, username=username, password=password)
+        for problem in problems.values():
             click.echo(problem, err=True)
         if problems:
             sys.exit(1)
-        created = await User.create(school=school, username=username, display_name=display_name or username,
-                                    password_hash=hash_password(password), roles=sorted(set(roles)),
-                                    must_change_password=must_change)
-        if classes:
-            await created.classes.add(*classes)
-        await audit.append("permission", f"user:{created.id}", actor_name="cli", school_id=school.id,
-                           detail=f"create roles={','.join(sorted(set(roles)))} classes={','.join(map(str, sorted(class_ids)))}")
+        await create_account(school, username, change, password, must_change=must_change)
         click.echo(_("Created the user %(username)s.", username=username))
     finally:
         await close_database()
@@ -317,12 +302,13 @@ def token() -> None:
 
 @token.command("create")
 @click.argument("username")
-def token_create(username: str) -> None:
+@click.option("--days", default=90, show_default=True, type=click.IntRange(1, 366), help="Days until the token stops working.")
+def token_create(username: str, days: int) -> None:
     """Print a new bearer token for USERNAME (shown once; only its hash is stored)."""
-    _run(_token_create(Settings.from_env(), username))
+    _run(_token_create(Settings.from_env(), username, days))
 
 
-async def _token_create(settings: Settings, username: str) -> None:
+async def _token_create(settings: Settings, username: str, days: int) -> None:
     from server.auth import create_token
     from server.db import close_database, open_database
     from server.models import User
@@ -333,6 +319,6 @@ async def _token_create(settings: Settings, username: str) -> None:
         if user is None:
             click.echo(_("No such user: %(username)s", username=username), err=True)
             sys.exit(1)
-        click.echo(await create_token(user))
+        click.echo(await create_token(user, days))
     finally:
         await close_database()

@@ -50,6 +50,7 @@ async def assert_durable(settings: Settings) -> None:
     conn = connections.get("default")
     if settings.is_sqlite:
         for pragma, wanted in SQLITE_PRAGMAS.items():
+            # nosemgrep: sql-formatted-into-raw-query (a PRAGMA takes no parameters; names from our constant)
             _, rows = await conn.execute_query(f"PRAGMA {pragma}")
             actual = str(next(iter(dict(rows[0]).values()))).lower()
             if actual != _pragma_value(pragma, wanted):

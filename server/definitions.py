@@ -44,6 +44,7 @@ def build_validator(schema: dict) -> Draft202012Validator:
 class Option:
     value: Any
     label: str
+    colour: str = ""  # a school's colour for a risk level (`x-risk-level`), "#rrggbb"
 
 
 @dataclass
@@ -75,6 +76,12 @@ class FieldSpec:
         if isinstance(t, list):
             t = next((x for x in t if x != "null"), "string")
         return t
+
+    @property
+    def risk_level(self) -> bool:
+        """An ordinal risk level (0 常规 … 3 高危) whose names and colours the school sets."""
+        source = self.schema.get("items", {}) if self.type == "array" else self.schema
+        return source.get("x-risk-level") is True
 
     @cached_property
     def options(self) -> list[Option]:

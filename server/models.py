@@ -18,6 +18,10 @@ class School(Model):
     # the school's own front matter of the printed handbook, entered by an administrator as plain text
     handbook_charter = fields.TextField(default="", db_default="")
     handbook_notes = fields.TextField(default="", db_default="")
+    # security settings an administrator chooses (server.routes.admin_pages)
+    totp_roles = fields.JSONField(default=list, db_default="[]")  # roles whose holders must sign in with a second factor
+    require_agreement = fields.BooleanField(default=False, db_default=False)  # accounts open only with a recorded 7.1 agreement
+    risk_levels = fields.JSONField(default=list, db_default="[]")  # [{"label", "colour"}] per ordinal 0–3; [] = the definitions' labels
 
     class Meta:
         table = "school"
@@ -62,6 +66,8 @@ class User(Model):
     must_change_password = fields.BooleanField(default=False, db_default=False)  # an initial password someone else set
     failed_logins = fields.IntField(default=0, db_default=0)  # wrong passwords in a row (login back-off, F3)
     locked_until = fields.DatetimeField(null=True)
+    totp_secret = fields.CharField(max_length=64, null=True)  # base32; set once the user has confirmed a code
+    totp_last_step = fields.BigIntField(null=True)  # the last accepted 30-second step: a code works only once
     roles = fields.JSONField(default=list, db_default="[]")  # role codes of server.access.ROLES; a user may hold several
     classes = fields.ManyToManyField("models.SchoolClass", related_name="staff", through="user_class")
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -78,6 +84,7 @@ class ApiToken(Model):
     token_hash = fields.CharField(max_length=64, unique=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     last_used_at = fields.DatetimeField(null=True)
+    expires_at = fields.DatetimeField(null=True)  # tokens made before expiry existed have none
 
     class Meta:
         table = "api_token"

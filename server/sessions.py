@@ -83,6 +83,11 @@ class DatabaseStore(Store):
         await SessionEntry.filter(expires_at__lte=datetime.now(timezone.utc)).delete()
 
 
+def current_session_key(connection: ASGIConnection) -> str | None:
+    """The id of the session this request came with (when the store knew it)."""
+    return connection.scope.get("state", {}).get(KNOWN_ID_STATE, (None, None))[0]
+
+
 def rotate_session(connection: ASGIConnection, data: dict[str, Any]) -> None:
     """Replace the session's contents and ask for a fresh id (login, logout, privilege change)."""
     connection.set_session({**data, ROTATE_FLAG: True})

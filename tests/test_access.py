@@ -20,8 +20,10 @@ CLASS_BOUND = {"homeroom_teacher", "subject_teacher"}
 SECRET = "只给心理教师看的转介原因"
 OTHER_CLASS_NAME = "吴在别班"
 # routes without an id: reachable by every signed-in user (or refused by their own guard); a new one must be placed here
-UNSCOPED = {"/", "/forms", "/login", "/logout", "/language", "/account/password", "/handbook.pdf", "/admin/handbook", "/admin/audit", "/api/forms", "/api/classes",
-            "/api/students", "/schema", "/schema/openapi.json", "/favicon.ico"}
+UNSCOPED = {"/", "/forms", "/login", "/login/code", "/logout", "/language", "/account/password", "/account/totp", "/account/totp/setup",
+            "/account/totp/off", "/handbook.pdf", "/admin/handbook", "/admin/audit", "/admin/users", "/admin/users/new", "/admin/sessions",
+            "/admin/sessions/end", "/admin/security", "/api/forms", "/api/classes", "/api/students", "/schema", "/schema/openapi.json",
+            "/favicon.ico"}
 NOT_STUDENT_DATA = ("/static", "/schema")  # files and the OpenAPI description
 PUBLIC_FORM_ROUTES = {"/forms/{form_id:str}/blank.pdf", "/api/forms/{form_id:str}"}  # definitions are not student data
 
@@ -58,6 +60,7 @@ async def seed_scope() -> dict:
         "referral": await create_record(referral, school, admin, {**example("referral"), "reason": SECRET}, [mine]),
     }
     return {"records": {k: r.id for k, r in records.items()}, "mine": mine.id, "other_class_student": other_class_student.id,
+            "outsider": outsider.id, "colleague": users["psych_teacher"].id,
             "stranger": stranger.id, "class_one": class_one.id, "class_two": class_two.id}
 
 
@@ -92,7 +95,7 @@ def test_every_route_is_in_the_matrix(scoped):
         params = set(re.findall(r"\{(\w+)", path))
         if path.startswith(NOT_STUDENT_DATA):
             continue
-        assert params <= {"record_id", "student_id", "form_id"}, f"{path}: a new kind of id; add it to the matrix"
+        assert params <= {"record_id", "student_id", "form_id", "user_id"}, f"{path}: a new kind of id; add it to the matrix"
         assert params or path in UNSCOPED, f"{path}: a new route without ids; place it in UNSCOPED or give it a scope"
 
 
@@ -114,6 +117,8 @@ def test_out_of_scope_ids_answer_404_or_403_with_no_foreign_data(scoped, role):
             values = [{"record_id": r} for r in foreign_records]
         elif "student_id" in params:
             values = [{"student_id": s} for s in foreign_students]
+        elif "user_id" in params:  # accounts: another school's for everyone; a colleague's for all but the administrator
+            values = [{"user_id": ids["outsider"]}] + ([{"user_id": ids["colleague"]}] if role != "admin" else [])
         else:
             if path in PUBLIC_FORM_ROUTES:
                 continue
@@ -134,6 +139,7 @@ def test_out_of_scope_ids_answer_404_or_403_with_no_foreign_data(scoped, role):
             assert response.status_code in (403, 404), (role, method, url, response.status_code)
             text = response.text
             assert "外校学生" not in text and OTHER_CLASS_NAME not in text and SECRET not in text, (role, method, url)
+            assert "outsider" not in text and "外校" not in text, (role, method, url)
             assert CJK.search(text), (role, method, url)
     assert tried >= 10
 
@@ -236,7 +242,7 @@ def test_user_create_command(tmp_path):
     result = runner.invoke(cli, ["user", "create", "t1", "--role", "wizard", "--password", "short"], env=env)
     assert result.exit_code == 1 and "wizard" in result.output and CJK.search(result.output)
     result = runner.invoke(cli, ["user", "create", "t2", "--role", "homeroom_teacher", "--password", "Long-enough-9"], env=env)
-    assert result.exit_code == 1 and "--class" in result.output
+    assert result.exit_code == 1 and "班级" in result.output
     result = runner.invoke(cli, ["user", "create", "t3", "--role", "homeroom_teacher", "--class", "1", "--role", "psych_teacher",
                                  "--password", "Long-enough-9", "--name", "周老师"], env=env)
     assert result.exit_code == 0, result.output

@@ -192,3 +192,18 @@ def test_students_endpoint(api):
     record_id = response.json()["id"]
     records = api.client.get(f"/api/students/{api.student_ids[0]}/records").json()
     assert [r["id"] for r in records] == [record_id]
+
+
+def test_an_expired_token_stops_working(api):
+    from server.models import ApiToken
+
+    assert api.client.get("/api/forms").status_code == 200
+
+    async def expire() -> None:
+        import datetime as dt
+
+        await ApiToken.all().update(expires_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1))
+    api.run(expire)
+    refused = api.client.get("/api/forms")
+    assert refused.status_code == 401
+    assert_chinese(refused.json()["errors"][0]["message"])

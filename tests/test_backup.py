@@ -99,3 +99,22 @@ def test_backup_and_restore_commands(tmp_path):
     refused = runner.invoke(cli, ["restore", str(target)], env=elsewhere)
     assert refused.exit_code == 1 and "不是空的" in refused.output
     assert runner.invoke(cli, ["audit", "verify"], env=elsewhere).exit_code == 0
+
+
+def test_the_postgres_password_never_appears_on_a_command_line():
+    from server.backup import pg_env, pg_url
+    from server.settings import Settings
+
+    settings = Settings.from_env({"XINDANG_DATABASE_URL": "postgres://xd:s%40cret@db.example:5432/school?sslmode=require",
+                                  "XINDANG_SECRET_KEY": "x", "XINDANG_DATA_DIR": "/tmp/xd-backup-url-test"})
+    assert pg_url(settings) == "postgresql://xd@db.example:5432/school"  # argv: readable by every local user in `ps`
+    assert pg_env(settings)["PGPASSWORD"] == "s@cret"
+
+
+def test_several_workers_on_sqlite_are_refused(tmp_path):
+    from click.testing import CliRunner
+    from server.cli import main as cli
+
+    result = CliRunner().invoke(cli, ["serve", "--workers", "2"], env={"XINDANG_DATA_DIR": str(tmp_path), "XINDANG_SECRET_KEY": "x",
+                                                                      "XINDANG_DATABASE_URL": ""})
+    assert result.exit_code == 2 and "PostgreSQL" in result.output

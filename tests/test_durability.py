@@ -77,7 +77,10 @@ def test_a_killed_server_loses_no_acknowledged_submission(tmp_path):
         stored = [row[0] for row in db.execute("SELECT json_extract(data, '$.homeroom_teacher') FROM record WHERE form_id = 'monthly_mood'")]
         revisions = db.execute("SELECT count(*) FROM record r LEFT JOIN record_revision v ON v.record_id = r.id "
                                "WHERE r.form_id = 'monthly_mood' AND v.id IS NULL").fetchone()[0]
+        unaudited = db.execute("SELECT count(*) FROM record r WHERE r.form_id = 'monthly_mood' AND NOT EXISTS "
+                               "(SELECT 1 FROM audit_log a WHERE a.action = 'create' AND a.target = 'record:' || r.id)").fetchone()[0]
     for marker in acknowledged:
         assert stored.count(marker) == 1, marker
     assert revisions == 0  # no record without its first revision: nothing half-written
+    assert unaudited == 0  # nor without its audit entry: they commit in one transaction
     assert 0 < len(acknowledged) <= sent

@@ -99,8 +99,7 @@ class ApiController(Controller):
             errors.append(FieldError(("students",), _("A record of this form is not about students.")))
         if errors:
             return errors_response(errors, definition)
-        record = await create_record(definition, school, request.user, data, students)
-        await audit.append("create", f"record:{record.id}", user=request.user, detail=f"form:{form_id} api", scope=request.scope)
+        record = await create_record(definition, school, request.user, data, students, scope=request.scope, via=" api")
         return Response(record_json(record, [s.id for s in students], actor, definition), status_code=201)
 
     @get("/records/{record_id:int}")
@@ -124,9 +123,7 @@ class ApiController(Controller):
         if errors:
             return errors_response(errors, definition)
         try:
-            record = await update_record(record, version, data, request.user)
-            await audit.append("update", f"record:{record.id}", user=request.user, detail=f"version:{record.version} api",
-                               scope=request.scope)
+            record = await update_record(record, version, data, request.user, scope=request.scope, via=" api")
         except VersionConflict as conflict:
             current = conflict.current
             return Response({"errors": [{"field": "/version", "message": _("The record was changed by someone else (now version %(version)s). Reload it and apply your change again.", version=current.version)}],

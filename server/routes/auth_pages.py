@@ -7,13 +7,16 @@ import time
 from litestar import Controller, Request, Response, get, post
 from litestar.response import Redirect
 
-from server import audit
+from server import audit, second_factor
+from server.accounts import agreement_missing
 from server.auth import authenticate_password, hash_password
 from server.models import ApiToken, User
 from server.passwords import password_problem
 from server.sessions import end_sessions, rotate_session
 from server.i18n import SUPPORTED_LOCALES, gettext as _
-from server.web import page
+from server.web import page, registry
+
+SECOND_STEP_SECONDS = 5 * 60  # the password was right this long ago at most when the code comes
 
 
 def safe_next(target: str) -> str:
@@ -38,9 +41,48 @@ class AuthPages(Controller):
                                actor_name="" if account else "unknown", scope=request.scope)
             return page(request, "pages/login.html", status_code=401, next=safe_next(str(form.get("next", ""))),
                         error=_("The user name or password is not correct."), username=username)
+        target = safe_next(str(form.get("next", "/forms")))
+        if await agreement_missing(registry(request), user):
+            await audit.append("login", f"user:{user.id}", user=user, result="failed", detail="no agreement", scope=request.scope)
+            return page(request, "pages/login.html", status_code=403, next=target, username=username,
+                        error=_("Your account is not open yet: the school opens an account once the holder's "
+                                "confidentiality agreement (form 7.1) is recorded. Please ask the moral education office."))
+        if user.totp_secret:  # the password was right; the code from the authenticator comes next
+            rotate_session(request, {"pending_user": user.id, "pending_since": int(time.time()), "next": target})
+            return Redirect("/login/code", status_code=303)
+        return await self._signed_in(request, user, target)
+
+    async def _signed_in(self, request: Request, user: User, target: str) -> Response:
         rotate_session(request, {"user_id": user.id, "seen": int(time.time())})
         await audit.append("login", f"user:{user.id}", user=user, scope=request.scope)
-        return Redirect(safe_next(str(form.get("next", "/forms"))), status_code=303)
+        return Redirect(target, status_code=303)
+
+    async def _pending_user(self, request: Request) -> User | None:
+        """Whose password was right a moment ago, on this browser."""
+        session = request.scope.get("session") or {}
+        user_id, since = session.get("pending_user"), session.get("pending_since", 0)
+        if type(user_id) is not int or time.time() - since > SECOND_STEP_SECONDS:
+            return None
+        return await User.get_or_none(id=user_id, is_active=True).select_related("school")
+
+    @get("/login/code")
+    async def code_page(self, request: Request) -> Response:
+        if await self._pending_user(request) is None:
+            return Redirect("/login", status_code=303)
+        return page(request, "pages/login_code.html", error="")
+
+    @post("/login/code", status_code=200)
+    async def check_code(self, request: Request) -> Response:
+        user = await self._pending_user(request)
+        if user is None:
+            return Redirect("/login", status_code=303)
+        form = await request.form()
+        code = str(form.get("code", ""))[:20]
+        if second_factor.is_locked(user) or not await second_factor.accept_code(user, code):
+            await audit.append("login", f"user:{user.id}", user=user, result="failed", detail="second factor", scope=request.scope)
+            return page(request, "pages/login_code.html", status_code=401,
+                        error=_("The code is not correct or was used already. Wait for the next code and try again."))
+        return await self._signed_in(request, user, safe_next(str(request.session.get("next", "/forms"))))
 
     @get("/account/password")
     async def password_page(self, request: Request) -> Response:
@@ -71,6 +113,51 @@ class AuthPages(Controller):
         rotate_session(request, {"user_id": user.id, "seen": int(time.time())})
         await audit.append("password", f"user:{user.id}", user=user, scope=request.scope)
         return Redirect("/forms", status_code=303)
+
+    @get("/account/totp")
+    async def second_factor_page(self, request: Request) -> Response:
+        """Set up the authenticator (a new secret, kept in the session until a code confirms it), or see it is on."""
+        user = request.user
+        if user.totp_secret:
+            return page(request, "pages/totp.html", enabled=True, required=await second_factor.required_for(user), error="")
+        secret = request.session.get("totp_setup") or second_factor.new_secret()
+        request.session["totp_setup"] = secret
+        return self._setup_page(request, secret, "")
+
+    def _setup_page(self, request: Request, secret: str, error: str, status_code: int = 200) -> Response:
+        user = request.user
+        return page(request, "pages/totp.html", status_code=status_code, enabled=False, error=error, secret=secret,
+                    qr=second_factor.setup_qr(secret, user.username), required=user.school.totp_roles and
+                    bool(set(user.school.totp_roles) & set(user.roles or [])))
+
+    @post("/account/totp/setup", status_code=200)
+    async def second_factor_setup(self, request: Request) -> Response:
+        user = request.user
+        secret = request.session.get("totp_setup")
+        if user.totp_secret or not isinstance(secret, str):
+            return Redirect("/account/totp", status_code=303)
+        code = str((await request.form()).get("code", ""))[:20]
+        step = second_factor.matching_step(secret, code)
+        if step is None:
+            return self._setup_page(request, secret, _("The code is not correct. Check the phone's time and type the code the app shows now."), 422)
+        await User.filter(id=user.id).update(totp_secret=secret, totp_last_step=step)
+        await end_sessions(user.id)  # other devices sign in again, now with the code
+        rotate_session(request, {"user_id": user.id, "seen": int(time.time())})
+        await audit.append("permission", f"user:{user.id}", user=user, detail="second factor on", scope=request.scope)
+        return Redirect("/account/totp?done=1", status_code=303)
+
+    @post("/account/totp/off", status_code=200)
+    async def second_factor_off(self, request: Request) -> Response:
+        user = request.user
+        required = await second_factor.required_for(user)
+        code = str((await request.form()).get("code", ""))[:20]
+        if required or not user.totp_secret or not await second_factor.accept_code(user, code):
+            await audit.append("permission", f"user:{user.id}", user=user, result="denied", detail="second factor off", scope=request.scope)
+            error = _("The school requires a second factor for your role.") if required else _("The code is not correct or was used already. Wait for the next code and try again.")
+            return page(request, "pages/totp.html", status_code=422, enabled=bool(user.totp_secret), required=required, error=error)
+        await User.filter(id=user.id).update(totp_secret=None, totp_last_step=None)
+        await audit.append("permission", f"user:{user.id}", user=user, detail="second factor off", scope=request.scope)
+        return Redirect("/account/totp", status_code=303)
 
     @post("/logout", status_code=200)
     async def logout(self, request: Request) -> Response:

@@ -114,8 +114,7 @@ class FormPages(Controller):
             errors["_student"] = _("Please choose the students who took part.")
         if errors:
             return await _entry_page(request, school, definition, data, errors, students or [], action=f"/forms/{form_id}", status_code=422)
-        record = await create_record(definition, school, request.user, data, students or [])
-        await audit.append("create", f"record:{record.id}", user=request.user, detail=f"form:{form_id}", scope=request.scope)
+        record = await create_record(definition, school, request.user, data, students or [], scope=request.scope)
         return _after_save(request, record)
 
     @get("/records/{record_id:int}")
@@ -150,10 +149,9 @@ class FormPages(Controller):
         if errors:
             return await _entry_page(request, school, definition, data, errors, students, status_code=422, **common)
         try:
-            record = await update_record(record, version, data, request.user)
+            record = await update_record(record, version, data, request.user, scope=request.scope)
         except VersionConflict as conflict:
             return await _conflict_page(request, school, definition, conflict.current, data, students)
-        await audit.append("update", f"record:{record.id}", user=request.user, detail=f"version:{record.version}", scope=request.scope)
         return _after_save(request, record)
 
     @get("/records/{record_id:int}/history")
