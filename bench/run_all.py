@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402,F401  (puts the project root on sys.path)
 import handbook  # noqa: E402
 import pdf  # noqa: E402
+import roster_import  # noqa: E402
 import throughput  # noqa: E402
 
 
@@ -31,6 +32,7 @@ def main() -> None:
     tp = throughput.main(tp_args)
     pd = pdf.main(["--runs", "3"] if args.quick else [])
     hb = handbook.main(["--runs", "1"] if args.quick else [])
+    roster_import.main(["--students", "1000"] if args.quick else [])
 
     print("\nSummary")
     for row in tp:

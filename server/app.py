@@ -29,6 +29,8 @@ from server.routes.auth_pages import AuthPages
 from server.routes.audit_pages import AuditPages
 from server.routes.handbook import HandbookCache, HandbookPages
 from server.routes.pages import FormPages
+from server.routes.roster_pages import RosterPages
+from server.routes.student_pages import StudentPages
 from server.sessions import DatabaseSessionConfig, DatabaseStore
 from server.settings import STATIC_DIR, Settings
 from server.web import AccessRefused, page
@@ -168,7 +170,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Li
                       cookie_samesite="lax", cookie_httponly=True, exclude=["^/api/"])
     auth = DefineMiddleware(AuthMiddleware, exclude=["^/login(/code)?$", "^/language$", "^/static/", "^/schema", "^/favicon.ico$"])
     return Litestar(
-        route_handlers=[AuthPages, FormPages, HandbookPages, AuditPages, AdminPages, ApiController,
+        route_handlers=[AuthPages, FormPages, HandbookPages, AuditPages, AdminPages, RosterPages, StudentPages, ApiController,
                         create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False)],
         middleware=[locale_middleware, session_config.middleware, auth, school_settings_middleware],
         before_send=[security_headers],

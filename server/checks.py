@@ -97,6 +97,7 @@ def check_definition(form_id: str, schema: Any, layout: Any, examples: dict[str,
     problems += check_scoring(fields, schema.get("x-scoring"), schema_file)
     problems += check_risk_levels(fields, schema_file)
     problems += check_account_agreement(fields, schema.get("x-account-agreement"), schema_file)
+    problems += check_student_file_keys(fields, schema, schema_file)
     if problems:
         return problems
     validator = Definition(form_id=form_id, schema=schema, layout=layout).validator
@@ -133,6 +134,17 @@ def check_risk_levels(fields: dict[str, FieldSpec], file: str) -> Iterator[Probl
                                     and {o.value for o in spec.options} <= {0, 1, 2, 3}):
             yield Problem(file, "/properties/" + path.replace(".", "/properties/"),
                           _("x-risk-level needs an integer field whose options are the levels 0 to 3."))
+
+
+def check_student_file_keys(fields: dict[str, FieldSpec], schema: dict, file: str) -> Iterator[Problem]:
+    """`x-expected` (every student's file needs this form once, or each school year) and `x-current-level`
+    (the field holding the student's current level: an `x-risk-level` field)."""
+    expected = schema.get("x-expected")
+    if expected is not None and (expected not in ("once", "yearly") or schema.get("x-subject", "student") not in ("student", "students")):
+        yield Problem(file, "/x-expected", _("x-expected is once or yearly, on a form about students."))
+    level = schema.get("x-current-level")
+    if level is not None and not (isinstance(level, str) and level in fields and fields[level].risk_level):
+        yield Problem(file, "/x-current-level", _("x-current-level must name a field marked x-risk-level."))
 
 
 AGREEMENT_KEYS = {"account": "short_text", "from": "date", "to": "date", "closed": "date"}

@@ -235,6 +235,59 @@ def import_scale_items(form_id: str, csv_file: Path) -> None:
     click.echo(_("Imported %(count)s item texts into %(path)s; restart the server to use them.", count=len(texts), path=target))
 
 
+@main.command("import-roster")
+@click.argument("roster_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--school", "school_code", default=None, help="The school's code (default: the first school).")
+@click.option("--year", "school_year", default=None, help="The school year of the classes, e.g. 2026-2027 (default: the current one).")
+@click.option("--create-classes", is_flag=True, help="Create the classes the file names that do not exist yet.")
+@click.option("--map", "mappings", multiple=True, help="A column the importer does not know: HEADER=FIELD (or HEADER=ignore).")
+@click.option("--dry-run", is_flag=True, help="Only show what would be imported.")
+def import_roster(roster_file: Path, school_code: str | None, school_year: str | None, create_classes: bool,
+                  mappings: tuple[str, ...], dry_run: bool) -> None:
+    """Students from an XLSX or CSV file (学籍号, 姓名, 性别, 出生日期, 年级, 班级, …): checked, then all or nothing."""
+    mapping = dict(m.split("=", 1) for m in mappings if "=" in m)
+    _run(_import_roster(Settings.from_env(), roster_file, school_code, school_year, create_classes, mapping, dry_run))
+
+
+async def _import_roster(settings: Settings, path: Path, school_code: str | None, school_year: str | None,
+                         create_classes: bool, mapping: dict[str, str], dry_run: bool) -> None:
+    from server.db import close_database, open_database
+    from server.i18n import local_today
+    from server.models import School
+    from server.roster import RosterFileError, apply_plan, plan_import, read_table, school_year_of
+
+    await open_database(settings, migrate=True)
+    try:
+        school = await (School.get_or_none(code=school_code) if school_code else School.all().order_by("id").first())
+        if school is None:
+            click.echo(_("No such school: %(code)s", code=school_code or "-"), err=True)
+            sys.exit(1)
+        year = school_year or school_year_of(local_today())
+        try:
+            plan = await plan_import(school, read_table(path.read_bytes(), path.name), school_year=year,
+                                     create_classes=create_classes, mapping=mapping)
+        except RosterFileError as error:
+            click.echo(str(error), err=True)
+            sys.exit(1)
+        if plan.missing_columns:
+            click.echo(_("Missing columns: %(columns)s. Columns the importer does not know: %(unknown)s (use --map HEADER=FIELD).",
+                         columns="、".join(plan.missing_columns), unknown="、".join(plan.unmapped) or "-"), err=True)
+            sys.exit(1)
+        for problem in plan.problems:
+            click.echo(_("Row %(row)s, %(column)s: %(message)s", row=problem.row, column=problem.column, message=problem.message), err=True)
+        click.echo(_("%(create)s new, %(update)s changed, %(same)s unchanged; %(classes)s new classes; %(problems)s problems.",
+                     create=plan.count("create"), update=plan.count("update"), same=plan.count("unchanged"),
+                     classes=len(plan.new_classes), problems=len(plan.problems)))
+        if plan.problems:
+            click.echo(_("Nothing was imported."), err=True)
+            sys.exit(1)
+        if not dry_run:
+            await apply_plan(school, plan, school_year=year, source=path.name)
+            click.echo(_("Imported."))
+    finally:
+        await close_database()
+
+
 @main.command("backup")
 @click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
 def backup_command(target: Path) -> None:

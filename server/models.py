@@ -49,6 +49,9 @@ class Student(Model):
     birth_date = fields.DateField(null=True)
     enrolled_on = fields.DateField(null=True)
     left_on = fields.DateField(null=True)
+    left_reason = fields.CharField(max_length=20, default="", db_default="")  # 毕业 / 转出 / 退学 / 其他
+    guardian_name = fields.CharField(max_length=100, default="", db_default="")
+    guardian_phone = fields.CharField(max_length=20, default="", db_default="")
 
     class Meta:
         table = "student"

@@ -1,0 +1,213 @@
+"""The roster (德育处 and 系统管理员): classes by school year, their students, a student's enrolment
+details and leaving, and the import of a 学籍 export with a row-by-row preview before anything is written."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import UploadFile
+from litestar.exceptions import NotFoundException
+from litestar.response import Redirect
+
+from server import audit
+from server.i18n import gettext as _, local_today
+from server.models import SchoolClass, Student
+from server.roster import (FIELDS, MAX_FILE_BYTES, RosterFileError, apply_plan, field_names, parse_date, plan_import,
+                           read_table, school_year_of)
+from server.web import AccessRefused, page, school_of
+
+LEAVING_REASONS = ("毕业", "转出", "退学", "其他")
+UPLOAD_LIFETIME = 3600  # an upload waiting for its confirmation is kept this long
+
+
+async def roster_keepers(connection: Any, _handler: Any) -> None:
+    """Guard: the roster is kept by the 德育处 and the 系统管理员."""
+    user = connection.scope.get("user")
+    if user is None or not {"admin", "moral_education"} & set(user.roles or []):
+        await audit.append("open", connection.scope.get("path", "")[:100], user=user, result="denied", scope=connection.scope)
+        raise AccessRefused(_("Only the moral education office or an administrator may manage the roster."))
+
+
+def uploads_dir(request: Request) -> Path:
+    folder = request.app.state.settings.data_dir / "imports"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    for old in folder.glob("*.upload"):  # uploads nobody confirmed: never kept long (they hold students' data)
+        if time.time() - old.stat().st_mtime > UPLOAD_LIFETIME:
+            old.unlink(missing_ok=True)
+    return folder
+
+
+class RosterPages(Controller):
+    path = "/roster"
+    guards = [roster_keepers]
+
+    @get("/")
+    async def classes(self, request: Request, year: str = "") -> Response:
+        school = await school_of(request.user)
+        years = sorted({c.school_year for c in await SchoolClass.filter(school=school).only("school_year")}, reverse=True)
+        year = year if year in years else (school_year_of(local_today()) if school_year_of(local_today()) in years else (years[0] if years else ""))
+        classes = await SchoolClass.filter(school=school, school_year=year).order_by("grade", "name")
+        counts = {c.id: await Student.filter(klass=c, left_on__isnull=True).count() for c in classes}
+        return page(request, "pages/roster.html", classes=classes, counts=counts, years=years, year=year,
+                    unplaced=await Student.filter(school=school, klass=None, left_on__isnull=True).count())
+
+    @get("/classes/{class_id:int}")
+    async def class_page(self, request: Request, class_id: int) -> Response:
+        school = await school_of(request.user)
+        klass = await SchoolClass.get_or_none(id=class_id, school=school) if 0 < class_id < 2**31 else None
+        if klass is None:
+            raise NotFoundException(_("There is no such class."))
+        students = await Student.filter(klass=klass).order_by("left_on", "student_number")
+        await audit.append("list", f"class:{klass.id}", user=request.user, detail="roster", scope=request.scope)
+        return page(request, "pages/roster_class.html", klass=klass, students=students)
+
+    @get("/students/{student_id:int}")
+    async def student_page(self, request: Request, student_id: int) -> Response:
+        school = await school_of(request.user)
+        student = await self._student(school, student_id)
+        await audit.append("read", f"student:{student.id}", user=request.user, detail="roster", scope=request.scope)
+        return await self._student_form(request, school, student, {}, saved=request.query_params.get("saved") == "1")
+
+    @post("/students/{student_id:int}", status_code=200)
+    async def save_student(self, request: Request, student_id: int) -> Response:
+        """Enrolment details, the class (a move), and leaving (date and reason)."""
+        school = await school_of(request.user)
+        student = await self._student(school, student_id)
+        form = await request.form()
+        text = {name: str(form.get(name, "")).strip()[:200] for name in
+                ("name", "gender", "birth_date", "enrolled_on", "guardian_name", "guardian_phone", "klass", "left_on", "left_reason")}
+        errors: dict[str, str] = {}
+        if not text["name"] or len(text["name"]) > 100:
+            errors["name"] = _("Enter the student's name (at most %(count)s characters).", count=100)
+        if text["gender"] not in ("男", "女"):
+            errors["gender"] = _("Gender must be 男 or 女 (now %(value)s).", value=text["gender"])
+        days = {}
+        for name in ("birth_date", "enrolled_on", "left_on"):
+            days[name] = parse_date(text[name]) if text[name] else None
+            if text[name] and days[name] is None:
+                errors[name] = _("Not a date: %(value)s (write it as 2014-09-01).", value=text[name])
+        if days["left_on"] and text["left_reason"] not in LEAVING_REASONS:
+            errors["left_reason"] = _("Choose why the student left.")
+        klass = None
+        if text["klass"]:
+            klass = await SchoolClass.get_or_none(id=int(text["klass"]), school=school) if text["klass"].isdigit() and len(text["klass"]) < 10 else None
+            if klass is None:
+                errors["klass"] = _("There is no such class.")
+        if len(text["guardian_name"]) > 100 or len(text["guardian_phone"]) > 20:
+            errors["guardian_name"] = _("This cell is longer than %(count)s characters.", count=100)
+        if errors:
+            return await self._student_form(request, school, student, errors, text=text, status_code=422)
+        before = (student.klass_id, student.left_on)
+        student.name, student.gender, student.guardian_name, student.guardian_phone = (
+            text["name"], text["gender"], text["guardian_name"], text["guardian_phone"])
+        student.birth_date, student.enrolled_on, student.left_on = days["birth_date"], days["enrolled_on"], days["left_on"]
+        student.left_reason = text["left_reason"] if days["left_on"] else ""
+        student.klass = klass
+        await student.save()
+        moved = "moved " if before[0] != student.klass_id else ""
+        left = "left " if before[1] != student.left_on else ""
+        await audit.append("roster", f"student:{student.id}", user=request.user, detail=f"{moved}{left}edit".strip(), scope=request.scope)
+        return Redirect(f"/roster/students/{student.id}?saved=1", status_code=303)
+
+    async def _student(self, school, student_id: int) -> Student:
+        student = await Student.get_or_none(id=student_id, school=school).select_related("klass") if 0 < student_id < 2**31 else None
+        if student is None:
+            raise NotFoundException(_("There is no such student."))
+        return student
+
+    async def _student_form(self, request: Request, school, student: Student, errors: dict[str, str],
+                            text: dict[str, str] | None = None, saved: bool = False, status_code: int = 200) -> Response:
+        values = text or {"name": student.name, "gender": student.gender, "birth_date": str(student.birth_date or ""),
+                          "enrolled_on": str(student.enrolled_on or ""), "guardian_name": student.guardian_name,
+                          "guardian_phone": student.guardian_phone, "klass": str(student.klass_id or ""),
+                          "left_on": str(student.left_on or ""), "left_reason": student.left_reason}
+        classes = await SchoolClass.filter(school=school).order_by("-school_year", "grade", "name")
+        return page(request, "pages/roster_student.html", status_code=status_code, student=student, values=values,
+                    errors=errors, classes=classes, reasons=LEAVING_REASONS, saved=saved)
+
+    # --- import ----------------------------------------------------------------------------
+
+    @get("/import")
+    async def import_page(self, request: Request) -> Response:
+        return page(request, "pages/roster_import.html", year=school_year_of(local_today()), error="", max_mb=MAX_FILE_BYTES // 1_000_000)
+
+    @post("/import", status_code=200, request_max_body_size=MAX_FILE_BYTES + 200_000)
+    async def preview(self, request: Request) -> Response:
+        """Read the file, check every row, and show what would happen; the file waits for the confirmation."""
+        form = await request.form()
+        upload = form.get("file")
+        year = str(form.get("year", "")).strip()[:20]
+        if not isinstance(upload, UploadFile):
+            return self._import_error(request, year, _("Choose a file to import."))
+        content = await upload.read()
+        token = secrets.token_hex(16)
+        (uploads_dir(request) / f"{token}.upload").write_bytes(content)
+        os.chmod(uploads_dir(request) / f"{token}.upload", 0o600)
+        request.session["roster_import"] = {"token": token, "name": str(upload.filename or "")[:100]}
+        return await self._preview(request, form, year)
+
+    @post("/import/preview", status_code=200)
+    async def remap(self, request: Request) -> Response:
+        """The same file again, with the person's column choices or options changed."""
+        form = await request.form()
+        return await self._preview(request, form, str(form.get("year", "")).strip()[:20])
+
+    async def _preview(self, request: Request, form: Any, year: str) -> Response:
+        school = await school_of(request.user)
+        if not _valid_year(year):
+            return self._import_error(request, year, _("Write the school year as 2026-2027."))
+        waiting = self._waiting_file(request)
+        if waiting is None:
+            return self._import_error(request, year, _("The file is no longer here; choose it again."))
+        mapping = {str(k)[4:]: str(v) for k, v in form.items() if str(k).startswith("map:") and str(v)}
+        create = form.get("create_classes") == "true"
+        try:
+            plan = await plan_import(school, read_table(waiting.read_bytes(), request.session["roster_import"]["name"]),
+                                     school_year=year, create_classes=create, mapping=mapping)
+        except RosterFileError as error:
+            return self._import_error(request, year, str(error))
+        return page(request, "pages/roster_preview.html", status_code=200 if plan.ok else 422, plan=plan, year=year,
+                    create_classes=create, mapping=mapping, fields=field_names(), field_keys=FIELDS,
+                    filename=request.session["roster_import"]["name"])
+
+    @post("/import/confirm", status_code=200)
+    async def confirm(self, request: Request) -> Response:
+        school = await school_of(request.user)
+        form = await request.form()
+        year = str(form.get("year", "")).strip()[:20]
+        waiting = self._waiting_file(request)
+        if waiting is None or not _valid_year(year):
+            return self._import_error(request, year, _("The file is no longer here; choose it again."))
+        mapping = {str(k)[4:]: str(v) for k, v in form.items() if str(k).startswith("map:") and str(v)}
+        name = request.session["roster_import"]["name"]
+        try:
+            plan = await plan_import(school, read_table(waiting.read_bytes(), name), school_year=year,
+                                     create_classes=form.get("create_classes") == "true", mapping=mapping)
+            counts = await apply_plan(school, plan, school_year=year, user=request.user, scope=request.scope, source=name)
+        except RosterFileError as error:
+            return self._import_error(request, year, str(error))
+        waiting.unlink(missing_ok=True)
+        request.session.pop("roster_import", None)
+        return page(request, "pages/roster_done.html", counts=counts, year=year)
+
+    def _waiting_file(self, request: Request) -> Path | None:
+        waiting = request.session.get("roster_import") or {}
+        token = waiting.get("token", "")
+        path = uploads_dir(request) / f"{token}.upload"
+        return path if isinstance(token, str) and token.isalnum() and path.is_file() else None
+
+    def _import_error(self, request: Request, year: str, message: str) -> Response:
+        return page(request, "pages/roster_import.html", status_code=422, year=year or school_year_of(local_today()),
+                    error=message, max_mb=MAX_FILE_BYTES // 1_000_000)
+
+
+def _valid_year(year: str) -> bool:
+    parts = year.split("-")
+    return len(parts) == 2 and all(p.isdigit() and len(p) == 4 for p in parts) and int(parts[1]) == int(parts[0]) + 1 \
+        and 2000 <= int(parts[0]) <= dt.date.today().year + 1

@@ -1,0 +1,103 @@
+"""One student's file (一生一档): every record about the student the user may read, by the handbook's
+parts and as a timeline, with each form's state (missing, draft, done, due for renewal).
+
+What a role may not read is neither listed nor counted: a form the user cannot read is left out
+entirely, and a record outside the user's reach does not exist for the page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from server.access import Actor, can, hidden_fields, records_filter
+from server.definitions import Definition
+from server.i18n import local_today
+from server.models import Record, Student
+from server.registry import Registry
+from server.roster import school_year_of
+
+PER_STUDENT = ("student", "students")  # x-subject values of forms about individual students
+
+
+@dataclass
+class FormState:
+    definition: Definition
+    records: list[Record]
+    state: str  # done | draft | missing | renew | none (optional form with no record)
+    can_create: bool
+
+
+@dataclass
+class PartView:
+    title: str
+    forms: list[FormState] = field(default_factory=list)
+
+
+@dataclass
+class StudentFile:
+    student: Student
+    parts: list[PartView]
+    level: tuple[Any, Definition, str] | None  # (value, the form it comes from, the field) of the newest level record
+
+    @property
+    def timeline(self) -> list[tuple[Record, Definition]]:
+        rows = [(r, f.definition) for part in self.parts for f in part.forms for r in f.records]
+        return sorted(rows, key=lambda pair: pair[0].created_at, reverse=True)
+
+
+def expected_state(definition: Definition, records: list[Record], today: dt.date) -> str:
+    """`x-expected`: "once" (a file needs one) or "yearly" (one each school year, e.g. the consent)."""
+    expected = definition.schema.get("x-expected")
+    done = [r for r in records if r.status == "done"]
+    if expected == "yearly":
+        start = dt.date(int(school_year_of(today)[:4]), 9, 1)
+        if done and not any(r.created_at.date() >= start for r in done):
+            return "renew"
+    if done:
+        return "done"
+    if records:
+        return "draft"
+    return "missing" if expected in ("once", "yearly") else "none"
+
+
+async def student_file(registry: Registry, actor: Actor, student: Student) -> StudentFile:
+    today = local_today()
+    parts: list[PartView] = []
+    level = None
+    for part in registry.parts:
+        view = PartView(part.title)
+        for definition in part.forms:
+            if definition.subject not in PER_STUDENT:
+                continue
+            readable = can(actor, definition, "read")
+            if not readable and not can(actor, definition, "create"):
+                continue  # not listed, not counted
+            records: list[Record] = []
+            if readable:
+                query = Record.filter(school_id=student.school_id, form_id=definition.form_id, students__id=student.id)
+                scope = await records_filter(actor, definition, "read")
+                if scope is not None:
+                    query = query.filter(scope)
+                records = list(await query.order_by("-created_at").distinct())
+                level = _newer_level(level, definition, records, actor)
+            state = expected_state(definition, records, today) if readable else "none"
+            view.forms.append(FormState(definition, records, state, can(actor, definition, "create")))
+        if view.forms:
+            parts.append(view)
+    return StudentFile(student, parts, level[1:] if level else None)
+
+
+def _newer_level(current: tuple | None, definition: Definition, records: list[Record], actor: Actor) -> tuple | None:
+    """The newest finished record carrying the student's level (`x-current-level` names its field)."""
+    path = definition.schema.get("x-current-level")
+    if not path or path in hidden_fields(actor, definition):
+        return current
+    for record in records:
+        value = record.data.get(path)
+        if record.status == "done" and value is not None:
+            if current is None or record.created_at > current[0]:
+                return (record.created_at, value, definition, path)
+            break
+    return current
