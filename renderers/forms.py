@@ -21,6 +21,7 @@ from markupsafe import Markup, escape
 
 from renderers.environment import environment
 from renderers.plan import Cell, plan_for
+from renderers import widgets
 from renderers.widgets import Widget, marked_options, widget_for
 from server.definitions import Definition, FieldSpec, condition_paths, get_path
 from server.i18n import current_locale, gettext as _
@@ -119,7 +120,7 @@ class RenderState:
         if value is None and name not in self.errors:
             # an empty input is the same for every record: build it once per definition
             refresh = self.refresh_url if spec.path in when_fields(self.definition) else ""
-            key = (name, widget.name, id(cell) if cell else 0, refresh)
+            key = (name, widget.name, id(cell) if cell else 0, refresh, widgets.level_names(spec))  # the school names the levels
             cached = _EMPTY_INPUTS.get(self.definition, key)
             if cached is None:
                 cached = _EMPTY_INPUTS.put(self.definition, key, self._entry_html(spec, widget, name, value, cell))

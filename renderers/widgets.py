@@ -75,13 +75,18 @@ def form_value(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def level_names(spec: FieldSpec) -> tuple:
+    """The school's names and colours that a risk-level field's options show (a cache key part)."""
+    return tuple((level.get("label"), level.get("colour")) for level in risk_levels.get()) if spec.risk_level else ()
+
+
 def choices(spec: FieldSpec) -> list[Option]:
     """The options of a choice field; a boolean offers 是 / 否; a risk level is named as the school names it."""
     if spec.options:
         levels = risk_levels.get() if spec.risk_level else ()
         if levels:
             return [Option(o.value, levels[o.value].get("label") or o.label, levels[o.value].get("colour", ""))
-                    if isinstance(o.value, int) and 0 <= o.value < len(levels) else o for o in spec.options]
+                    if type(o.value) is int and 0 <= o.value < len(levels) else o for o in spec.options]
         return spec.options
     if spec.type == "boolean":
         return [Option(True, _("Yes")), Option(False, _("No"))]

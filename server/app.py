@@ -19,7 +19,7 @@ from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from renderers.widgets import risk_levels
-from server.auth import AuthMiddleware, PasswordChangeRequired, SecondFactorSetupRequired, is_api
+from server.auth import AccountGateClosed, AuthMiddleware, PasswordChangeRequired, SecondFactorSetupRequired, is_api
 from server.db import close_database, open_database
 from server.i18n import current_locale, gettext as _, pick_locale
 from server.registry import Registry
@@ -102,10 +102,17 @@ def _wants_json(request: Request) -> bool:
 
 def not_authorized(request: Request, exc: NotAuthorizedException) -> Response:
     current_locale.set(request_locale(request.scope))  # raised before the locale middleware ran
+    if isinstance(exc, AccountGateClosed):
+        if _wants_json(request):
+            return Response({"errors": [{"field": "", "message": exc.detail}]}, status_code=403)
+        if request.headers.get("hx-request") == "true":
+            return Response("", status_code=401, headers={"HX-Redirect": "/login"})
+        return page(request, "pages/message.html", status_code=403, heading=_("Sorry"), message=exc.detail)
     if isinstance(exc, (PasswordChangeRequired, SecondFactorSetupRequired)):
         target = "/account/password" if isinstance(exc, PasswordChangeRequired) else "/account/totp"
         if _wants_json(request):
-            message = _("Sign in on the web page and choose your own password first.")
+            message = _("Sign in on the web page and choose your own password first.") if isinstance(exc, PasswordChangeRequired) \
+                else _("Sign in on the web page and set up the second factor first.")
             return Response({"errors": [{"field": "", "message": message}]}, status_code=403)
         if request.headers.get("hx-request") == "true":
             return Response("", status_code=401, headers={"HX-Redirect": target})

@@ -13,6 +13,7 @@ import hashlib
 import json
 import uuid
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any, AsyncIterator
 
 import anyio
@@ -71,19 +72,32 @@ class Log:
         return entry
 
 
+_open_log: ContextVar[Log | None] = ContextVar("open_audit_log", default=None)
+
+
 @asynccontextmanager
 async def transaction() -> AsyncIterator[Log]:
     """A transaction whose audit entries commit (or roll back) with its other writes: a change is never
     stored unaudited, even when the process dies between the two. Locks are taken in one order, the
-    append lock and then the transaction, so writers never wait on each other in a circle."""
+    append lock and then the transaction (on PostgreSQL an advisory lock orders the workers too), and
+    a transaction() or append() inside an open one joins it instead of waiting for itself."""
     global _append_lock
+    joined = _open_log.get()
+    if joined is not None:
+        yield joined
+        return
     if _append_lock is None:
         _append_lock = anyio.Lock()
     async with _append_lock:
         async with in_transaction() as connection:
-            if "postgres" in type(connections.get("default")).__module__:
+            if connections.get("default").capabilities.dialect == "postgres":
                 await connection.execute_query("SELECT pg_advisory_xact_lock(7243001)")  # workers append in turn
-            yield Log(connection)
+            log = Log(connection)
+            token = _open_log.set(log)
+            try:
+                yield log
+            finally:
+                _open_log.reset(token)
 
 
 async def append(action: str, target: str = "", *, user: Any = None, result: str = "ok", detail: str = "",

@@ -16,6 +16,7 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from tortoise.expressions import F
 
 from server.models import ApiToken, User
+from server.i18n import gettext as _
 from server.passwords import normalized
 
 PASSWORD_HASHER = PasswordHasher()  # argon2id with the library's current parameters
@@ -27,6 +28,10 @@ SEEN_RESOLUTION = 60
 
 class PasswordChangeRequired(NotAuthorizedException):
     """The user signed in with an initial password someone else set: they must choose their own first."""
+
+
+class AccountGateClosed(NotAuthorizedException):
+    """A rule of the school keeps this account out (no agreement in force, a token where a code is required)."""
 
 
 class SecondFactorSetupRequired(NotAuthorizedException):
@@ -98,12 +103,18 @@ async def create_token(user: User, days: int = TOKEN_DAYS) -> str:
 async def user_for_token(token: str) -> User | None:
     row = await ApiToken.get_or_none(token_hash=token_digest(token)).select_related("user__school")
     now = datetime.now(timezone.utc)
-    if row is None or not row.user.is_active or (row.expires_at is not None and row.expires_at <= now):
+    expires = row.expires_at or row.created_at + timedelta(days=TOKEN_DAYS) if row else None  # tokens older than expiry dates
+    if row is None or not row.user.is_active or expires <= now:
         return None
     if row.last_used_at is None or now - row.last_used_at > TOKEN_TOUCH_INTERVAL:  # a write per minute, not per call
         row.last_used_at = now
         await row.save(update_fields=["last_used_at"])
     return row.user
+
+
+def second_factor_required(user: User) -> bool:
+    """Does the user's school (loaded with the user) require a second factor for one of the user's roles?"""
+    return bool(set(user.school.totp_roles or []) & set(user.roles or []))
 
 
 def is_api(path: str) -> bool:
@@ -113,16 +124,30 @@ def is_api(path: str) -> bool:
 class AuthMiddleware(AbstractAuthenticationMiddleware):
     """Every route requires a user: pages from the session, `/api/` from a bearer token only."""
 
+    async def _check_agreement(self, connection: ASGIConnection, user: User, session: dict | None = None) -> None:
+        """An account the school opens only on a recorded confidentiality agreement closes as soon as the
+        agreement ends, for its sessions and tokens alike (a query per request, only while the rule is on)."""
+        if user.school.require_agreement:
+            from server.accounts import agreement_missing  # accounts imports this module
+
+            if await agreement_missing(connection.scope["app"].state.registry, user):
+                if session is not None:
+                    connection.scope["session"] = {}
+                raise AccountGateClosed(_("Your account is not open: the school opens an account only while its holder's confidentiality agreement is recorded and in force."))
+
     async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:
         path = connection.scope["path"]
         if is_api(path):
             header = connection.headers.get("authorization", "")
-            scheme, _, token = header.partition(" ")
+            scheme, _space, token = header.partition(" ")
             user = await user_for_token(token.strip()) if scheme.lower() == "bearer" and token else None
             if user is None:
                 raise NotAuthorizedException("需要有效的 API 令牌")
             if user.must_change_password:
                 raise PasswordChangeRequired()
+            if second_factor_required(user):
+                raise AccountGateClosed(_("The school requires a second factor for your role; a token cannot replace it."))
+            await self._check_agreement(connection, user)
             return AuthenticationResult(user=user, auth="token")
         session = connection.scope.get("session") or {}
         user_id = session.get("user_id")
@@ -135,8 +160,9 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
             raise NotAuthorizedException("需要登录")
         if now - int(session.get("seen", 0)) > SEEN_RESOLUTION:
             session["seen"] = now  # at most one session write a minute
+        await self._check_agreement(connection, user, session)
         if user.must_change_password and path not in PASSWORD_PAGES:
             raise PasswordChangeRequired()
-        if not user.totp_secret and path not in SECOND_FACTOR_PAGES and set(user.school.totp_roles or []) & set(user.roles or []):
+        if not user.totp_secret and path not in SECOND_FACTOR_PAGES and second_factor_required(user):
             raise SecondFactorSetupRequired()
         return AuthenticationResult(user=user, auth="session")

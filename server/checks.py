@@ -131,7 +131,7 @@ def check_risk_levels(fields: dict[str, FieldSpec], file: str) -> Iterator[Probl
     """`x-risk-level`: an integer with the ordinal levels 0–3 as its options (the school names them)."""
     for path, spec in fields.items():
         if spec.risk_level and not (spec.type == "integer" and spec.options
-                                    and {o.value for o in spec.options} <= {0, 1, 2, 3}):
+                                    and all(type(o.value) is int and 0 <= o.value <= 3 for o in spec.options)):
             yield Problem(file, "/properties/" + path.replace(".", "/properties/"),
                           _("x-risk-level needs an integer field whose options are the levels 0 to 3."))
 

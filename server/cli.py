@@ -170,6 +170,71 @@ async def _user_create(settings: Settings, username: str, roles: list[str], clas
         await close_database()
 
 
+@user.command("reset")
+@click.argument("username")
+@click.option("--password", default=None, help="The new initial password (made up and printed when omitted).")
+def user_reset(username: str, password: str | None) -> None:
+    """Recovery at the console: a new initial password, no second factor, no wait, every session ended."""
+    _run(_user_reset(Settings.from_env(), username, password))
+
+
+async def _user_reset(settings: Settings, username: str, password: str | None) -> None:
+    from server import audit
+    from server.accounts import initial_password
+    from server.auth import hash_password
+    from server.db import close_database, open_database
+    from server.models import ApiToken, User
+    from server.passwords import password_problem
+    from server.sessions import end_sessions
+
+    password = password or initial_password()
+    if problem := password_problem(password, username):
+        click.echo(problem, err=True)
+        sys.exit(1)
+    await open_database(settings, migrate=True)
+    try:
+        account = await User.get_or_none(username=username)
+        if account is None:
+            click.echo(_("No such user: %(username)s", username=username), err=True)
+            sys.exit(1)
+        async with audit.transaction() as log:
+            await User.filter(id=account.id).update(password_hash=hash_password(password), must_change_password=True, failed_logins=0,
+                                                    locked_until=None, totp_secret=None, totp_last_step=None, totp_failures=0,
+                                                    totp_locked_until=None, is_active=True)
+            await end_sessions(account.id)
+            await ApiToken.filter(user_id=account.id).delete()
+            await log.append("permission", f"user:{account.id}", actor_name="cli", school_id=account.school_id, detail="console reset")
+        click.echo(_("Reset %(username)s. Initial password: %(password)s (to be changed at the first sign-in).", username=username, password=password))
+    finally:
+        await close_database()
+
+
+@main.command("open-accounts")
+@click.option("--school", "school_code", default=None, help="The school's code (default: the first school).")
+def open_accounts(school_code: str | None) -> None:
+    """Recovery at the console: turn off the school's agreement and second-factor rules."""
+    _run(_open_accounts(Settings.from_env(), school_code))
+
+
+async def _open_accounts(settings: Settings, school_code: str | None) -> None:
+    from server import audit
+    from server.db import close_database, open_database
+    from server.models import School
+
+    await open_database(settings, migrate=True)
+    try:
+        school = await (School.get_or_none(code=school_code) if school_code else School.all().order_by("id").first())
+        if school is None:
+            click.echo(_("No such school: %(code)s", code=school_code or "-"), err=True)
+            sys.exit(1)
+        async with audit.transaction() as log:
+            await School.filter(id=school.id).update(require_agreement=False, totp_roles=[])
+            await log.append("permission", f"school:{school.id}", actor_name="cli", school_id=school.id, detail="console: rules off")
+        click.echo(_("The agreement and second-factor rules of %(school)s are off.", school=school.name))
+    finally:
+        await close_database()
+
+
 @main.command("print")
 @click.option("--handbook", is_flag=True, help="The blank handbook: cover, contents, the school's texts, every form.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The PDF file to write.")

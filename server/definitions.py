@@ -80,8 +80,7 @@ class FieldSpec:
     @property
     def risk_level(self) -> bool:
         """An ordinal risk level (0 常规 … 3 高危) whose names and colours the school sets."""
-        source = self.schema.get("items", {}) if self.type == "array" else self.schema
-        return source.get("x-risk-level") is True
+        return self.schema.get("x-risk-level") is True
 
     @cached_property
     def options(self) -> list[Option]:

@@ -71,6 +71,8 @@ class User(Model):
     locked_until = fields.DatetimeField(null=True)
     totp_secret = fields.CharField(max_length=64, null=True)  # base32; set once the user has confirmed a code
     totp_last_step = fields.BigIntField(null=True)  # the last accepted 30-second step: a code works only once
+    totp_failures = fields.IntField(default=0, db_default=0)  # wrong second-factor codes (a counter of its own)
+    totp_locked_until = fields.DatetimeField(null=True)
     roles = fields.JSONField(default=list, db_default="[]")  # role codes of server.access.ROLES; a user may hold several
     classes = fields.ManyToManyField("models.SchoolClass", related_name="staff", through="user_class")
     created_at = fields.DatetimeField(auto_now_add=True)

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 import pyotp
 import segno
 from markupsafe import Markup
-from tortoise.expressions import F, Q
+from tortoise.expressions import Q
 
 from server.auth import lock_after
 from server.models import School, User
@@ -32,7 +32,7 @@ def setup_uri(secret: str, username: str) -> str:
 
 def setup_qr(secret: str, username: str) -> Markup:
     """The set-up QR code as an inline SVG drawn on the server (no script, no outside service)."""
-    svg = segno.make(setup_uri(secret, username), error="m").svg_inline(scale=5, border=2, omitsize=False)
+    svg = segno.make(setup_uri(secret, username), error="m").svg_inline(scale=5, border=2, omitsize=True)  # a viewBox: the code scales to its box whole
     return Markup(svg)  # segno writes only the path data of the code: nothing from the user but escaped text
 
 
@@ -50,23 +50,37 @@ def matching_step(secret: str, code: str, at: float | None = None) -> int | None
 
 
 async def accept_code(user: User, code: str) -> bool:
-    """True once per code: the step is stored in the same UPDATE that checks it is new."""
+    """True once per code. Each try is first reserved by one conditional UPDATE on the account's own
+    second-factor counter (never reset by a right password): five tries, then one try per wait of
+    1, 2, 4 … 15 minutes, however many requests arrive at once."""
+    if not await _reserve_attempt(user.id):
+        return False
     step = matching_step(user.totp_secret or "", code) if user.totp_secret else None
     if step is None:
-        await User.filter(id=user.id).update(failed_logins=F("failed_logins") + 1)
-        failures = (await User.get(id=user.id)).failed_logins
-        if wait := lock_after(failures):
-            await User.filter(id=user.id).update(locked_until=datetime.now(timezone.utc) + wait)
         return False
     newer = Q(totp_last_step__isnull=True) | Q(totp_last_step__lt=step)
-    return await User.filter(Q(id=user.id) & newer).update(totp_last_step=step, failed_logins=0, locked_until=None) == 1
+    return await User.filter(Q(id=user.id) & newer).update(totp_last_step=step, totp_failures=0, totp_locked_until=None) == 1
 
 
-def is_locked(user: User) -> bool:
-    return bool(user.locked_until and user.locked_until > datetime.now(timezone.utc))
+async def _reserve_attempt(user_id: int) -> bool:
+    now = datetime.now(timezone.utc)
+    current = await User.get_or_none(id=user_id).only("id", "totp_failures", "totp_locked_until")
+    if current is None or (current.totp_locked_until and current.totp_locked_until > now):
+        return False
+    failures = current.totp_failures
+    wait = lock_after(failures + 1)
+    # compare-and-set on the count read: of parallel tries, one reserves each count
+    free = Q(totp_locked_until__isnull=True) | Q(totp_locked_until__lte=now)
+    return await User.filter(Q(id=user_id, totp_failures=failures) & free).update(
+        totp_failures=failures + 1, totp_locked_until=now + wait if wait else None) == 1
+
+
+def required_roles(user: User, school: School) -> set[str]:
+    """The user's roles for which the school requires a second factor."""
+    return set(school.totp_roles or []) & set(user.roles or [])
 
 
 async def required_for(user: User) -> bool:
     """Does the user's school require a second factor for one of the user's roles?"""
     school = user.school if isinstance(user.school, School) else await user.school
-    return bool(set(school.totp_roles or []) & set(user.roles or []))
+    return bool(required_roles(user, school))

@@ -33,9 +33,11 @@ def _expiry(expires_in: int | timedelta | None) -> datetime | None:
 
 
 def _owner(data: bytes) -> int | None:
-    """The signed-in user a session belongs to (so all of a user's sessions can be ended)."""
+    """The user a session belongs to, signed in or halfway (the password given, the code not yet), so all
+    of a user's sessions can be ended."""
     try:
-        user_id = orjson.loads(data).get("user_id")
+        session = orjson.loads(data)
+        user_id = session.get("user_id", session.get("pending_user"))
     except (orjson.JSONDecodeError, AttributeError):
         return None
     return user_id if type(user_id) is int else None

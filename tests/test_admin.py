@@ -256,10 +256,10 @@ async def record_agreement(data: dict) -> int:
 def test_accounts_open_only_with_a_confidentiality_agreement_in_force(logged_in):
     world = logged_in
     turned_on = post(world, "/admin/security", {"require_agreement": "true", **default_levels()})
-    assert turned_on.status_code == 422 and "7.1" in turned_on.text  # the administrator's own agreement comes first
+    assert turned_on.status_code == 422 and "保密协议" in turned_on.text  # the administrator's own agreement comes first
     world.run(record_agreement, agreement("admin"))
     world.run(add_user, "renke", ["subject_teacher"], [world.run(class_id)])
-    assert post(world, "/admin/security", {"require_agreement": "true", **default_levels()}).status_code == 303
+    assert post(world, "/admin/security", {"require_agreement": "true", "confirm_closing": "true", **default_levels()}).status_code == 303
     assert "等待保密协议" in world.client.get("/admin/users").text
     assert world.client.get("/forms").status_code == 200  # the administrator's own session goes on
     world.client.cookies.clear()
@@ -301,3 +301,149 @@ def test_the_schools_risk_level_names_and_colours_show_everywhere(logged_in):
     assert pdf.status_code == 200
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
     assert "红色预警" in re.sub(r"\s", "", text), text[:400]  # a narrow ledger column may wrap the name
+
+
+def test_wrong_codes_lock_the_second_factor_however_fast_they_come(logged_in):
+    world = logged_in
+    import asyncio
+
+    async def attack() -> tuple[int, bool]:
+        from server import second_factor
+        from server.models import User
+
+        secret = pyotp.random_base32()
+        user_id = await add_user("xinli", ["psych_teacher"])
+        await User.filter(id=user_id).update(totp_secret=secret)
+        user = await User.get(id=user_id)
+        wrong = "000000" if pyotp.TOTP(secret).now() != "000000" else "111111"
+        await asyncio.gather(*(second_factor.accept_code(user, wrong) for _ in range(40)))
+        checked_in_parallel = (await User.get(id=user_id)).totp_failures  # tries that were really checked
+        for _ in range(10):
+            await second_factor.accept_code(user, wrong)
+        return checked_in_parallel, (await User.get(id=user_id)).totp_failures, \
+            await second_factor.accept_code(user, pyotp.TOTP(secret).now())
+    in_parallel, checked, right_code_during_lock = world.run(attack)
+    assert 1 <= in_parallel <= 5 and checked == 5  # five tries, then the account waits (one try per wait after it)
+    assert right_code_during_lock is False  # even the right code waits while the account is locked
+
+
+def test_ending_every_session_also_ends_a_half_finished_sign_in(logged_in):
+    world = logged_in
+
+    async def enrolled() -> tuple[int, str]:
+        from server.models import User
+
+        secret = pyotp.random_base32()
+        user_id = await add_user("xinli", ["psych_teacher"])
+        await User.filter(id=user_id).update(totp_secret=secret)
+        return user_id, secret
+    user_id, secret = world.run(enrolled)
+    browsers = Browsers(world)
+    browsers.use("attacker")
+    world.client.get("/login")
+    assert post(world, "/login", {"username": "xinli", "password": PASSWORD}).headers["location"] == "/login/code"
+    browsers.use("admin")
+    assert "xinli" in world.client.get("/admin/sessions").text  # the half-finished sign-in is listed
+    post(world, f"/admin/users/{user_id}/sessions")
+    browsers.use("attacker")
+    assert post(world, "/login/code", {"code": totp_code(secret)}).headers["location"] == "/login"
+    assert world.client.get("/forms", follow_redirects=False).status_code == 303
+
+
+def test_no_one_grants_themselves_rights(world):
+    async def lone_admin() -> int:
+        return await add_user("guanli", ["admin"])
+    user_id = world.run(lone_admin)
+    world.login("guanli")
+    response = post(world, f"/admin/users/{user_id}", {"display_name": "管理员", "roles": ["admin", "psych_teacher"], "is_active": "true"})
+    assert response.status_code == 422 and "另一位" in response.text
+    assert post(world, f"/admin/users/{user_id}", {"display_name": "王管理员", "roles": ["admin"], "is_active": "true"}).status_code == 303
+
+    async def roles() -> list:
+        from server.models import User
+
+        return (await User.get(id=user_id)).roles
+    assert world.run(roles) == ["admin"]
+
+
+def test_a_password_reset_ends_sessions_and_the_old_password(logged_in):
+    world = logged_in
+    user_id = world.run(add_user, "xiaoyi", ["school_doctor"])
+    browsers = Browsers(world)
+    browsers.use("doctor")
+    world.login("xiaoyi")
+    browsers.use("admin")
+    assert post(world, f"/admin/users/{user_id}/password").status_code == 200
+    assert browsers.use("doctor").get("/forms", follow_redirects=False).status_code == 303
+    world.client.get("/login")
+    assert post(world, "/login", {"username": "xiaoyi", "password": PASSWORD}).status_code == 401
+    browsers.use("admin")
+
+
+def test_the_agreement_gate_closes_sessions_and_tokens_as_soon_as_the_agreement_ends(logged_in):
+    world = logged_in
+    world.run(record_agreement, agreement("admin"))
+    world.run(add_user, "renke", ["subject_teacher"], [world.run(class_id)])
+    agreement_id = world.run(record_agreement, agreement("renke"))
+    assert post(world, "/admin/security", {"require_agreement": "true", **default_levels()}).status_code == 303
+
+    async def token() -> str:
+        from server.auth import create_token
+        from server.models import User
+
+        return await create_token(await User.get(username="renke"))
+    bearer = {"Authorization": f"Bearer {world.run(token)}"}
+    browsers = Browsers(world)
+    browsers.use("teacher")
+    world.login("renke")
+    assert world.client.get("/forms").status_code == 200 and world.client.get("/api/forms", headers=bearer).status_code == 200
+
+    async def close() -> None:
+        from server.models import Record
+
+        record = await Record.get(id=agreement_id)
+        await Record.filter(id=agreement_id).update(data={**record.data, "account_closed_on": "2020-01-01"})
+    world.run(close)
+    closed = world.client.get("/forms", follow_redirects=False)
+    assert closed.status_code == 403 and "保密协议" in closed.text
+    assert world.client.get("/api/forms", headers=bearer).status_code == 403
+    browsers.use("admin")
+
+
+def test_a_token_cannot_replace_a_required_second_factor(logged_in):
+    world = logged_in
+
+    async def token() -> str:
+        from server.auth import create_token
+        from server.models import User
+
+        await add_user("xinli", ["psych_teacher"])
+        return await create_token(await User.get(username="xinli"))
+    bearer = {"Authorization": f"Bearer {world.run(token)}"}
+    assert world.client.get("/api/forms", headers=bearer).status_code == 200
+    post(world, "/admin/security", {"totp_roles": ["psych_teacher"], **default_levels()})
+    refused = world.client.get("/api/forms", headers=bearer)
+    assert refused.status_code == 403 and "两步验证" in refused.json()["errors"][0]["message"]
+
+
+def test_turning_on_the_agreement_rule_names_whom_it_shuts_out_first(logged_in):
+    world = logged_in
+    world.run(record_agreement, agreement("admin"))
+    world.run(add_user, "deyu", ["moral_education"])
+    asked = post(world, "/admin/security", {"require_agreement": "true", **default_levels()})
+    assert asked.status_code == 422 and "deyu" in asked.text
+    assert post(world, "/admin/security", {"require_agreement": "true", "confirm_closing": "true", **default_levels()}).status_code == 303
+
+
+def test_console_recovery_commands(tmp_path):
+    from click.testing import CliRunner
+    from server.cli import main as cli
+
+    env = {"XINDANG_DATA_DIR": str(tmp_path / "data"), "XINDANG_SECRET_KEY": "x"}
+    runner = CliRunner()
+    assert runner.invoke(cli, ["init", "--admin-password", "Long-enough-9"], env=env).exit_code == 0
+    reset = runner.invoke(cli, ["user", "reset", "admin", "--password", "another long phrase 7"], env=env)
+    assert reset.exit_code == 0 and CJK.search(reset.output), reset.output
+    assert runner.invoke(cli, ["user", "reset", "nobody"], env=env).exit_code == 1
+    opened = runner.invoke(cli, ["open-accounts"], env=env)
+    assert opened.exit_code == 0 and CJK.search(opened.output)

@@ -131,3 +131,21 @@ def _form(data: dict) -> dict:
     from _formdata import definition, form_fields
 
     return form_fields(definition("registration"), data)
+
+
+def test_audited_writes_hold_the_advisory_lock_on_postgresql(world):
+    """Several workers append in turn: the chain's lock is really taken (and a nested append joins it)."""
+    async def inside() -> int:
+        from tortoise import connections
+
+        from server import audit
+
+        async with audit.transaction() as log:
+            await audit.append("open", "nested")  # joins the open transaction instead of waiting for itself
+            await log.append("open", "outer")
+            if connections.get("default").capabilities.dialect != "postgres":
+                return -1
+            _, rows = await log.connection.execute_query("SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND granted")
+            return rows[0]["n"]
+    held = world.run(inside)
+    assert held == -1 or held >= 1

@@ -18,15 +18,16 @@ from litestar.response import Redirect
 
 from server import audit
 from server.access import ROLES, role_names
-from server.accounts import (AccountChange, account_problems, create_account, initial_password, reset_password,
+from server.accounts import (AccountChange, account_problems, agreement_words, create_account, initial_password, reset_password,
                              reset_second_factor, update_account, valid_agreements)
 from server.i18n import gettext as _
+from server.validation import CONTROL_CHARS
 from server.models import School, SchoolClass, SessionEntry, User
 from server.sessions import current_session_key, end_sessions
 from server.web import admin_only, page, registry, school_of
 
 DEFAULT_LEVELS = [("常规", "#2e7d32"), ("一般关注", "#f9a825"), ("重点关注", "#ef6c00"), ("高危", "#c62828")]
-COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+COLOUR = re.compile(r"#[0-9a-fA-F]{6}")  # used with fullmatch
 MAX_LEVEL_LABEL = 20
 
 
@@ -35,10 +36,16 @@ def session_handle(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:24]
 
 
+def form_strings(form, name: str) -> list[str]:
+    """The text values posted under a name (a file part under that name is not one of them)."""
+    return [value for value in form.getall(name, []) if isinstance(value, str)]
+
+
 def form_change(form) -> AccountChange:
-    class_ids = [int(v) for v in form.getall("classes", []) if v.isascii() and v.isdigit() and len(v) < 10]
+    """What the account form asks for; a class id that is not a number is kept as 0 (reported as unknown)."""
+    class_ids = [int(v) if v.isascii() and v.isdigit() and len(v) < 10 else 0 for v in form_strings(form, "classes")]
     return AccountChange(display_name=str(form.get("display_name", ""))[:200],
-                         roles=[str(r)[:40] for r in form.getall("roles", [])][:20], class_ids=class_ids[:500],
+                         roles=sorted({r[:40] for r in form_strings(form, "roles")})[:20], class_ids=sorted(set(class_ids))[:500],
                          is_active=form.get("is_active", "true") == "true")
 
 
@@ -80,7 +87,7 @@ class AdminPages(Controller):
         agreements = await valid_agreements(registry(request), school.id) if school.require_agreement else {}
         live = {row["user"].id for row in await sessions_of(school)}
         await audit.append("list", "users", user=request.user, scope=request.scope)
-        return page(request, "pages/admin_users.html", users=users, role_names=role_names(), agreements=agreements,
+        return page(request, "pages/admin_users.html", users=users, words=agreement_words(registry(request)), role_names=role_names(), agreements=agreements,
                     school=school, live=live, now=datetime.now(timezone.utc))
 
     @get("/users/new")
@@ -115,8 +122,9 @@ class AdminPages(Controller):
         target = await school_user(school, user_id)
         change = form_change(await request.form())
         problems = await account_problems(school, change, user=target)
-        if target.id == request.user.id and ("admin" not in change.roles or not change.is_active):
-            problems["roles"] = _("You cannot take the administrator role from your own account or disable it.")
+        if target.id == request.user.id and (sorted(set(change.roles)), sorted(set(change.class_ids)), change.is_active) != \
+                (sorted(target.roles or []), sorted(c.id for c in await target.classes.all()), target.is_active):
+            problems["roles"] = _("Your own roles, classes and status are changed by another administrator (no one grants themselves rights).")
         if problems:
             return await self._user_form(request, school, target, change, problems, status_code=422)
         await update_account(target, change, by=request.user, scope=request.scope)
@@ -156,7 +164,7 @@ class AdminPages(Controller):
         return page(request, "pages/admin_user.html", status_code=status_code, target=target, change=change,
                     problems=problems, username=username, classes=classes, roles=list(ROLES), role_names=role_names(),
                     class_bound=[r for r, reach in ROLES.items() if reach == "classes"], sessions=sessions, saved=saved,
-                    school=school, agreement=agreement)
+                    school=school, agreement=agreement, words=agreement_words(registry(request)))
 
     # --- sessions -------------------------------------------------------------------------
 
@@ -192,28 +200,37 @@ class AdminPages(Controller):
     async def save_security(self, request: Request) -> Response:
         school = await school_of(request.user)
         form = await request.form()
-        totp_roles = sorted({r for r in form.getall("totp_roles", []) if r in ROLES})
-        require_agreement = form.get("require_agreement") == "true"
+        totp_roles = sorted({r for r in form_strings(form, "totp_roles") if r in ROLES})
+        words = agreement_words(registry(request))
+        require_agreement = form.get("require_agreement") == "true" and bool(words)  # only with a form that records agreements
         levels = [{"label": str(form.get(f"level_{n}_label", "")).strip()[:200], "colour": str(form.get(f"level_{n}_colour", ""))[:20]}
                   for n in range(len(DEFAULT_LEVELS))]
         problems = {}
         for n, level in enumerate(levels):
             if not level["label"] or len(level["label"]) > MAX_LEVEL_LABEL:
                 problems[f"level_{n}"] = _("Give each level a name of at most %(count)s characters.", count=MAX_LEVEL_LABEL)
-            elif not COLOUR.match(level["colour"]):
+            elif CONTROL_CHARS.search(level["label"]):
+                problems[f"level_{n}"] = _("This answer contains invisible control characters.")
+            elif not COLOUR.fullmatch(level["colour"]):
                 problems[f"level_{n}"] = _("Choose a colour.")
         if require_agreement and not school.require_agreement and \
                 request.user.username not in await valid_agreements(registry(request), school.id):
-            problems["require_agreement"] = _("Record your own confidentiality agreement (form 7.1, with your user name as the account) first: otherwise this rule would lock you out.")
+            problems["require_agreement"] = _("Have your own 《%(form)s》 recorded first, with your user name in %(account)s: otherwise this rule would lock you out.",
+                                              form=words.get("form", ""), account=words.get("account", ""))
+        closing: list[User] = []
+        if require_agreement and not school.require_agreement and not problems:
+            agreed = await valid_agreements(registry(request), school.id)
+            closing = await User.filter(school_id=school.id, is_active=True).exclude(username__in=list(agreed) or [""]).order_by("username")
+            if closing and form.get("confirm_closing") != "true":  # say whom the rule shuts out before it does
+                problems["require_agreement"] = _("%(count)s active accounts have no agreement in force and will be signed out and kept out until one is recorded. Record their agreements first, or confirm below.", count=len(closing))
         if problems:
-            return self._security_page(request, school, totp_roles, require_agreement, levels, problems, status_code=422)
+            return self._security_page(request, school, totp_roles, require_agreement, levels, problems, status_code=422,
+                                       closing=closing)
         before = (sorted(school.totp_roles or []), school.require_agreement, school.risk_levels)
         school.totp_roles, school.require_agreement, school.risk_levels = totp_roles, require_agreement, levels
         await school.save(update_fields=["totp_roles", "require_agreement", "risk_levels"])
-        if require_agreement and not before[1]:  # accounts without an agreement in force are signed out now
-            agreed = await valid_agreements(registry(request), school.id)
-            for user in await User.filter(school_id=school.id).exclude(username__in=list(agreed) or [""]):
-                await end_sessions(user.id)
+        for user in closing:  # accounts without an agreement in force are signed out now
+            await end_sessions(user.id)
         if (before[0], before[1]) != (totp_roles, require_agreement):
             await audit.append("permission", f"school:{school.id}", user=request.user, scope=request.scope,
                                detail=f"second factor for {','.join(totp_roles) or '-'}; agreement {'required' if require_agreement else 'not required'}")
@@ -222,10 +239,11 @@ class AdminPages(Controller):
         return Redirect("/admin/security?saved=1", status_code=303)
 
     def _security_page(self, request: Request, school: School, totp_roles: list[str], require_agreement: bool,
-                       levels: list[dict], problems: dict[str, str], saved: bool = False, status_code: int = 200) -> Response:
-        return page(request, "pages/admin_security.html", status_code=status_code, totp_roles=totp_roles,
+                       levels: list[dict], problems: dict[str, str], saved: bool = False, status_code: int = 200,
+                       closing: list[User] | None = None) -> Response:
+        return page(request, "pages/admin_security.html", status_code=status_code, totp_roles=totp_roles, words=agreement_words(registry(request)),
                     require_agreement=require_agreement, levels=levels, problems=problems, saved=saved,
-                    roles=list(ROLES), role_names=role_names(), school=school)
+                    roles=list(ROLES), role_names=role_names(), school=school, closing=closing or [])
 
 
 def levels_of(school: School) -> list[dict]:

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from litestar import Controller, Request, Response, get
 
 from server import audit
+from server.access import role_names
 from server.i18n import display_timezone, gettext as _
 from server.models import AuditEntry
 from server.records import is_iso_date
@@ -21,7 +22,7 @@ def action_names() -> dict[str, str]:
     return {"login": _("Log in"), "logout": _("Log out"), "read": _("View"), "list": _("List or search"),
             "print": _("Print"), "export": _("Export"), "create": _("Create"), "edit": _("Open for editing"),
             "update": _("Save a change"), "settings": _("Change settings"), "permission": _("Change permissions"), "password": _("Change password"), "backup": _("Back up"), "restore": _("Restore"),
-            "open": _("Open a page")}
+            "open": _("Open a page"), "import": _("Import"), "roster": _("Change the roster")}
 
 
 def result_names() -> dict[str, str]:
@@ -56,4 +57,4 @@ class AuditPages(Controller):
         next_query = urlencode({**filters, "before": entries[-1].id}) if more else ""
         return page(request, "pages/audit.html", entries=entries, total=total, filters=filters, more=more,
                     next_query=next_query, actions=list(action_names().items()), action_names=action_names(),
-                    result_names=result_names())
+                    result_names=result_names(), role_names=role_names())

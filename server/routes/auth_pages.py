@@ -8,7 +8,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.response import Redirect
 
 from server import audit, second_factor
-from server.accounts import agreement_missing
+from server.accounts import agreement_missing, agreement_words
 from server.auth import authenticate_password, hash_password
 from server.models import ApiToken, User
 from server.passwords import password_problem
@@ -45,8 +45,8 @@ class AuthPages(Controller):
         if await agreement_missing(registry(request), user):
             await audit.append("login", f"user:{user.id}", user=user, result="failed", detail="no agreement", scope=request.scope)
             return page(request, "pages/login.html", status_code=403, next=target, username=username,
-                        error=_("Your account is not open yet: the school opens an account once the holder's "
-                                "confidentiality agreement (form 7.1) is recorded. Please ask the moral education office."))
+                        error=_("Your account is not open yet: the school opens an account once the holder's 《%(form)s》 is "
+                                "recorded and in force. Please ask the school's office.", form=agreement_words(registry(request)).get("form", "")))
         if user.totp_secret:  # the password was right; the code from the authenticator comes next
             rotate_session(request, {"pending_user": user.id, "pending_since": int(time.time()), "next": target})
             return Redirect("/login/code", status_code=303)
@@ -78,7 +78,7 @@ class AuthPages(Controller):
             return Redirect("/login", status_code=303)
         form = await request.form()
         code = str(form.get("code", ""))[:20]
-        if second_factor.is_locked(user) or not await second_factor.accept_code(user, code):
+        if not await second_factor.accept_code(user, code):
             await audit.append("login", f"user:{user.id}", user=user, result="failed", detail="second factor", scope=request.scope)
             return page(request, "pages/login_code.html", status_code=401,
                         error=_("The code is not correct or was used already. Wait for the next code and try again."))
@@ -127,8 +127,7 @@ class AuthPages(Controller):
     def _setup_page(self, request: Request, secret: str, error: str, status_code: int = 200) -> Response:
         user = request.user
         return page(request, "pages/totp.html", status_code=status_code, enabled=False, error=error, secret=secret,
-                    qr=second_factor.setup_qr(secret, user.username), required=user.school.totp_roles and
-                    bool(set(user.school.totp_roles) & set(user.roles or [])))
+                    qr=second_factor.setup_qr(secret, user.username), required=bool(second_factor.required_roles(user, user.school)))
 
     @post("/account/totp/setup", status_code=200)
     async def second_factor_setup(self, request: Request) -> Response:
