@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import os
 import sys
 from pathlib import Path
 
@@ -15,6 +16,17 @@ from server.settings import Settings
 
 def _run(coro):
     return asyncio.run(coro)
+
+
+async def school_or_exit(school_code: str | None):
+    """The school with this code (the first school when none is given), or a message and exit 1."""
+    from server.models import School
+
+    school = await (School.get_or_none(code=school_code) if school_code else School.all().order_by("id").first())
+    if school is None:
+        click.echo(_("No such school: %(code)s", code=school_code or "-"), err=True)
+        sys.exit(1)
+    return school
 
 
 @click.group()
@@ -150,14 +162,10 @@ async def _user_create(settings: Settings, username: str, roles: list[str], clas
                        display_name: str | None, school_code: str | None, must_change: bool) -> None:
     from server.accounts import AccountChange, account_problems, create_account
     from server.db import close_database, open_database
-    from server.models import School
 
     await open_database(settings, migrate=True)
     try:
-        school = await (School.get_or_none(code=school_code) if school_code else School.all().order_by("id").first())
-        if school is None:
-            click.echo(_("No such school: %(code)s", code=school_code or "-"), err=True)
-            sys.exit(1)
+        school = await school_or_exit(school_code)
         change = AccountChange(display_name=display_name or username, roles=roles, class_ids=class_ids)
         problems = await account_problems(school, change, username=username, password=password)
         for problem in problems.values():
@@ -223,10 +231,7 @@ async def _open_accounts(settings: Settings, school_code: str | None) -> None:
 
     await open_database(settings, migrate=True)
     try:
-        school = await (School.get_or_none(code=school_code) if school_code else School.all().order_by("id").first())
-        if school is None:
-            click.echo(_("No such school: %(code)s", code=school_code or "-"), err=True)
-            sys.exit(1)
+        school = await school_or_exit(school_code)
         async with audit.transaction() as log:
             await School.filter(id=school.id).update(require_agreement=False, totp_roles=[])
             await log.append("permission", f"school:{school.id}", actor_name="cli", school_id=school.id, detail="console: rules off")
@@ -238,13 +243,52 @@ async def _open_accounts(settings: Settings, school_code: str | None) -> None:
 @main.command("print")
 @click.option("--handbook", is_flag=True, help="The blank handbook: cover, contents, the school's texts, every form.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The PDF file to write.")
+@click.option("--student", "student_id", default=None, type=int, help="One student's whole file (the student's id, see /api/students).")
 @click.option("--school", "school_code", default=None, help="The school's code (default: the first school).")
-def print_command(handbook: bool, output: Path, school_code: str | None) -> None:
-    """Print to a PDF file (for now: --handbook)."""
-    if not handbook:
-        click.echo(_("Say what to print: --handbook."), err=True)
+def print_command(handbook: bool, student_id: int | None, output: Path, school_code: str | None) -> None:
+    """Print to a PDF file: the blank handbook (--handbook) or one student's whole file (--student ID)."""
+    if handbook == (student_id is not None):
+        click.echo(_("Say what to print: --handbook or --student ID."), err=True)
         sys.exit(2)
-    _run(_print_handbook(Settings.from_env(), output, school_code))
+    if handbook:
+        _run(_print_handbook(Settings.from_env(), output, school_code))
+    else:
+        _run(_print_student(Settings.from_env(), output, student_id))
+
+
+async def _print_student(settings: Settings, output: Path, student_id: int) -> None:
+    """At the console, as the school's records keeper: every record, every field (audited as the console)."""
+    import anyio
+
+    from renderers.archive import archive_html
+    from renderers.pdf import html_to_pdf
+    from server import audit
+    from server.access import ROLES, Actor
+    from server.db import close_database, open_database
+    from server.i18n import local_today
+    from server.models import Student
+    from server.registry import Registry
+    from server.student_file import archive_parts, archive_student_line, student_file
+
+    await open_database(settings, migrate=True)
+    try:
+        student = await Student.get_or_none(id=student_id).select_related("klass", "school") if 0 < student_id < 2**31 else None
+        if student is None:
+            click.echo(_("There is no such student."), err=True)
+            sys.exit(1)
+        registry = Registry.load(settings.form_dirs, settings.school_forms_dir)
+        keeper = Actor(0, student.school_id, frozenset(ROLES), frozenset())
+        parts = await archive_parts(keeper, await student_file(registry, keeper, student))
+        html = archive_html(title=_("Student mental-health file"), school_name=student.school.name,
+                            student=archive_student_line(student), parts=parts, printed_on=local_today())
+        pdf = await anyio.to_thread.run_sync(html_to_pdf, html)
+        output.write_bytes(pdf)
+        os.chmod(output, 0o600)  # a minor's mental-health file: readable by this account only
+        await audit.append("print", f"student:{student.id}", actor_name="cli", school_id=student.school_id,
+                           detail=f"archive {sum(len(p.entries) for p in parts)} records")
+        click.echo(_("Wrote %(path)s (%(size)s KB).", path=output, size=len(pdf) // 1024))
+    finally:
+        await close_database()
 
 
 async def _print_handbook(settings: Settings, output: Path, school_code: str | None) -> None:
@@ -252,15 +296,11 @@ async def _print_handbook(settings: Settings, output: Path, school_code: str | N
 
     from renderers.handbook import handbook_pdf
     from server.db import close_database, open_database
-    from server.models import School
     from server.registry import Registry
 
     await open_database(settings, migrate=True)
     try:
-        school = await (School.get_or_none(code=school_code) if school_code else School.all().order_by("id").first())
-        if school is None:
-            click.echo(_("No such school: %(code)s", code=school_code or "-"), err=True)
-            sys.exit(1)
+        school = await school_or_exit(school_code)
         registry = Registry.load(settings.form_dirs, settings.school_forms_dir)
         pdf = await anyio.to_thread.run_sync(lambda: handbook_pdf(
             registry, school_name=school.name, charter=school.handbook_charter, notes=school.handbook_notes,
@@ -318,15 +358,11 @@ async def _import_roster(settings: Settings, path: Path, school_code: str | None
                          create_classes: bool, mapping: dict[str, str], dry_run: bool) -> None:
     from server.db import close_database, open_database
     from server.i18n import local_today
-    from server.models import School
     from server.roster import RosterFileError, apply_plan, plan_import, read_table, school_year_of
 
     await open_database(settings, migrate=True)
     try:
-        school = await (School.get_or_none(code=school_code) if school_code else School.all().order_by("id").first())
-        if school is None:
-            click.echo(_("No such school: %(code)s", code=school_code or "-"), err=True)
-            sys.exit(1)
+        school = await school_or_exit(school_code)
         year = school_year or school_year_of(local_today())
         try:
             plan = await plan_import(school, read_table(path.read_bytes(), path.name), school_year=year,

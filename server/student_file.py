@@ -11,10 +11,14 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from renderers.archive import ArchiveEntry, ArchivePart
+from renderers.environment import fmt_date
 from server.access import Actor, can, hidden_fields, records_filter
+from server.context import subject_context
 from server.definitions import Definition
-from server.i18n import local_today
-from server.models import Record, Student
+from server.i18n import local_today, to_local
+from server.models import Record, School, Student
+from server.records import record_number
 from server.registry import Registry
 from server.roster import school_year_of
 
@@ -101,3 +105,32 @@ def _newer_level(current: tuple | None, definition: Definition, records: list[Re
                 return (record.created_at, value, definition, path)
             break
     return current
+
+
+async def archive_parts(actor: Actor, found: StudentFile) -> list[ArchivePart]:
+    """The records of the file this user may print, in handbook order (oldest first within a form),
+    each with the fields the user may not read left out."""
+    school = await School.get(id=found.student.school_id)
+    parts = []
+    for part in found.parts:
+        printed = ArchivePart(part.title)
+        for form in part.forms:
+            definition = form.definition
+            if not form.records or not can(actor, definition, "print"):
+                continue
+            scope = await records_filter(actor, definition, "print")
+            allowed = {r.id for r in form.records} if scope is None else \
+                set(await Record.filter(scope, id__in=[r.id for r in form.records]).values_list("id", flat=True))
+            hidden = hidden_fields(actor, definition)
+            for record in sorted((r for r in form.records if r.id in allowed), key=lambda r: r.created_at):
+                students = list(await record.students.all().select_related("klass"))
+                label = f"{record_number(record)} · {fmt_date(to_local(record.created_at).date())}"
+                printed.entries.append(ArchiveEntry(definition, record.id, label, record.data,
+                                                    subject_context(school, students, record), hidden))
+        if printed.entries:
+            parts.append(printed)
+    return parts
+
+
+def archive_student_line(student: Student) -> dict[str, str]:
+    return {"name": student.name, "number": student.student_number, "class": student.klass.name if student.klass else ""}

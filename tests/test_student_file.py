@@ -73,3 +73,52 @@ def test_every_opening_of_a_file_is_audited(logged_in):
         return await AuditEntry.filter(target=f"student:{ids['student']}", action="read").values_list("detail", flat=True)
     assert "file" in world.run(entries)
     assert CJK.search(world.client.get(f"/students/{ids['elsewhere'] + 1000}").text)
+
+
+def test_the_archive_pdf_binds_the_whole_file_with_contents_header_and_outline(logged_in):
+    import io
+    import re
+
+    from pypdf import PdfReader
+
+    world = logged_in
+    ids = world.run(seed_file)
+    response = world.client.get(f"/students/{ids['student']}/archive.pdf")
+    assert response.status_code == 200 and response.headers["content-type"] == "application/pdf"
+    reader = PdfReader(io.BytesIO(response.content))
+    pages = [page.extract_text() for page in reader.pages]
+    for text in pages[1:]:  # the running header on every page after the cover
+        assert "林小雨" in text and "T0001" in text and "保密" in text, text[:200]
+    contents = pages[1]
+    registry = shipped_registry()
+    titles = {f: registry.get(f).title for f in ("registration", "attention_ledger", "individual_counseling", "referral")}
+    for form_id, title in titles.items():
+        listed = re.search(re.escape(title) + r"（[^）]*）\s*\.*\s*(\d+)", contents)
+        assert listed, (title, contents[:800])
+        page = int(listed.group(1))
+        assert title in pages[page - 1] and contents is not pages[page - 1], (form_id, page)  # the number is the real page
+    outline = [item.title if not isinstance(item, list) else "" for item in reader.outline]
+    assert any(registry.parts[0].title == t for t in outline)
+    assert reader.pages[-1].extract_text().strip()  # nothing blank at the end
+
+
+def test_the_archive_leaves_out_what_the_role_may_not_print(logged_in):
+    import io
+
+    from pypdf import PdfReader
+
+    world = logged_in
+    ids = world.run(seed_file)
+    world.client.cookies.clear()
+    world.login("banzhuren")
+    response = world.client.get(f"/students/{ids['student']}/archive.pdf")
+    assert response.status_code == 200
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(response.content)).pages)
+    assert shipped_registry().get("individual_counseling").title not in text
+    assert world.client.get(f"/students/{ids['elsewhere']}/archive.pdf").status_code == 404
+
+    async def printed() -> list:
+        from server.models import AuditEntry
+
+        return await AuditEntry.filter(target=f"student:{ids['student']}", action="print").values_list("detail", flat=True)
+    assert any(d.startswith("archive") for d in world.run(printed))
