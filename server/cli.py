@@ -389,6 +389,44 @@ async def _import_roster(settings: Settings, path: Path, school_code: str | None
         await close_database()
 
 
+@main.command("promote")
+@click.option("--from", "from_year", required=True, help="The school year that ends, e.g. 2026-2027.")
+@click.option("--graduating-grade", required=True, type=click.IntRange(1, 12), help="The top grade, which leaves school (毕业).")
+@click.option("--left-on", required=True, help="The graduates' leaving date, e.g. 2027-07-01.")
+@click.option("--school", "school_code", default=None, help="The school's code (default: the first school).")
+@click.option("--dry-run", is_flag=True, help="Only show what would happen.")
+def promote(from_year: str, graduating_grade: int, left_on: str, school_code: str | None, dry_run: bool) -> None:
+    """A new school year: every class moves up a grade with its students; the top grade leaves (毕业)."""
+    _run(_promote(Settings.from_env(), from_year, graduating_grade, left_on, school_code, dry_run))
+
+
+async def _promote(settings: Settings, from_year: str, grade: int, left_on: str, school_code: str | None, dry_run: bool) -> None:
+    from server.db import close_database, open_database
+    from server.roster import apply_promotion, parse_date, plan_promotion
+
+    day = parse_date(left_on)
+    if day is None:
+        click.echo(_("Not a date: %(value)s (write it as 2014-09-01).", value=left_on), err=True)
+        sys.exit(1)
+    await open_database(settings, migrate=True)
+    try:
+        school = await school_or_exit(school_code)
+        promotion = await plan_promotion(school, from_year, grade, day)
+        if not promotion.moves and not promotion.graduates:
+            click.echo(_("There are no classes in %(year)s.", year=from_year), err=True)
+            sys.exit(1)
+        for klass, _grade, name, count in promotion.moves:
+            click.echo(f"{klass.name} ({count}) → {name} {promotion.to_year}")
+        for klass, count in promotion.graduates:
+            click.echo(f"{klass.name} ({count}) → 毕业 {day.isoformat()}")
+        if not dry_run:
+            counts = await apply_promotion(school, promotion)
+            click.echo(_("%(moved)s students moved up to %(year)s, %(graduated)s graduated; %(classes)s classes created.",
+                         moved=counts["moved"], year=promotion.to_year, graduated=counts["graduated"], classes=counts["classes"]))
+    finally:
+        await close_database()
+
+
 @main.command("backup")
 @click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
 def backup_command(target: Path) -> None:

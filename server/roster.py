@@ -357,3 +357,56 @@ async def apply_plan(school: School, plan: ImportPlan, *, school_year: str, user
 
 def _blank(name: str) -> Any:
     return None if name in ("birth_date", "enrolled_on") else ""
+
+
+# --- a new school year: every class moves up a grade, the top grade leaves ----------------------
+
+@dataclass
+class Promotion:
+    from_year: str
+    to_year: str
+    graduating_grade: int
+    left_on: dt.date
+    moves: list[tuple[SchoolClass, int, str, int]] = field(default_factory=list)  # (class, new grade, new name, students)
+    graduates: list[tuple[SchoolClass, int]] = field(default_factory=list)  # (class, students who leave 毕业)
+
+
+def next_year(year: str) -> str:
+    start = int(year[:4]) + 1
+    return f"{start}-{start + 1}"
+
+
+def promoted_name(klass: SchoolClass) -> str:
+    """七年级(1)班 → 八年级(1)班; a name without a class number keeps its name in the new year."""
+    number = re.search(r"[(（](\d{1,2})[)）]", klass.name)
+    if number is None or klass.grade + 1 not in GRADE_NAMES:
+        return klass.name
+    return f"{GRADE_NAMES[klass.grade + 1]}({int(number.group(1))})班"
+
+
+async def plan_promotion(school: School, from_year: str, graduating_grade: int, left_on: dt.date) -> Promotion:
+    """What moving up a year would do: nothing is written."""
+    promotion = Promotion(from_year, next_year(from_year), graduating_grade, left_on)
+    for klass in await SchoolClass.filter(school=school, school_year=from_year).order_by("grade", "name"):
+        count = await Student.filter(klass=klass, left_on__isnull=True).count()
+        if klass.grade >= graduating_grade:
+            promotion.graduates.append((klass, count))
+        else:
+            promotion.moves.append((klass, klass.grade + 1, promoted_name(klass), count))
+    return promotion
+
+
+async def apply_promotion(school: School, promotion: Promotion, *, user: Any = None, scope: dict | None = None) -> dict[str, int]:
+    """Classes of the new year (an existing one is reused), students moved, the top grade marked 毕业; one transaction."""
+    moved = graduated = created = 0
+    async with audit.transaction() as log:
+        for klass, grade, name, _count in promotion.moves:
+            target, made = await SchoolClass.get_or_create(school=school, school_year=promotion.to_year, name=name,
+                                                          defaults={"grade": grade})
+            created += made
+            moved += await Student.filter(klass=klass, left_on__isnull=True).update(klass_id=target.id)
+        for klass, _count in promotion.graduates:
+            graduated += await Student.filter(klass=klass, left_on__isnull=True).update(left_on=promotion.left_on, left_reason="毕业")
+        await log.append("roster", "promotion", user=user, actor_name="" if user else "cli", school_id=school.id, scope=scope,
+                         detail=f"{promotion.from_year}->{promotion.to_year} moved={moved} graduated={graduated} classes={created}")
+    return {"moved": moved, "graduated": graduated, "classes": created}

@@ -200,3 +200,57 @@ def test_the_roster_pages_are_for_the_moral_education_office_and_the_administrat
     bad = post(world, f"/roster/students/{world.student_ids[0]}", {"name": "林小雨", "gender": "女", "left_on": "2027-06-30"})
     assert bad.status_code == 422 and CJK.search(bad.text)
     assert world.run(students)["T0001"][3] == ""  # left without a class
+
+
+def test_a_new_school_year_moves_every_class_up_and_the_top_grade_leaves(logged_in):
+    world = logged_in
+
+    async def seed() -> None:
+        from server.models import School, SchoolClass, Student
+
+        school = await School.get(code="t1")
+        top = await SchoolClass.create(school=school, grade=9, name="九年级(3)班", school_year=YEAR)
+        await Student.create(school=school, klass=top, student_number="N0009", name="毕业生", gender="女")
+    world.run(seed)
+    page = world.client.get("/roster/promote")
+    assert page.status_code == 200 and 'value="9"' in page.text and "2027-07-01" in page.text
+    form = {"year": YEAR, "graduating_grade": "9", "left_on": "2027-07-01"}
+    preview = post(world, "/roster/promote", form)
+    assert preview.status_code == 200 and "八年级(1)班" in preview.text and "毕业" in preview.text
+    assert world.run(students)["T0001"][3] == "七年级(1)班"  # a preview writes nothing
+    done = post(world, "/roster/promote", {**form, "confirm": "true"})
+    assert done.status_code == 200 and CJK.search(done.text)
+    after = world.run(students)
+    assert after["T0001"][3] == "八年级(1)班" and after["T0002"][3] == "八年级(1)班"
+
+    async def graduate() -> tuple:
+        from server.models import SchoolClass, Student
+
+        student = await Student.get(student_number="N0009")
+        new_class = await SchoolClass.get(name="八年级(1)班")
+        return str(student.left_on), student.left_reason, new_class.school_year
+    assert world.run(graduate) == ("2027-07-01", "毕业", "2027-2028")
+    again = post(world, "/roster/promote", {**form, "confirm": "true"})  # the old year's classes are empty now
+    assert again.status_code == 200 and world.run(students)["T0001"][3] == "八年级(1)班"
+    assert post(world, "/roster/promote", {"year": "1999-2000", "graduating_grade": "9", "left_on": "x"}).status_code == 422
+
+
+def test_the_promote_and_import_roster_commands(tmp_path):
+    from click.testing import CliRunner
+    from server.cli import main as cli
+    from server.demo import school_year
+
+    env = {"XINDANG_DATA_DIR": str(tmp_path / "data"), "XINDANG_SECRET_KEY": "x"}
+    runner = CliRunner()
+    assert runner.invoke(cli, ["init", "--demo", "--admin-password", "Long-enough-9"], env=env).exit_code == 0
+    dry = runner.invoke(cli, ["promote", "--from", school_year(), "--graduating-grade", "8", "--left-on", "2027-07-01", "--dry-run"], env=env)
+    assert dry.exit_code == 0 and "→" in dry.output and "毕业" in dry.output, dry.output
+    assert runner.invoke(cli, ["promote", "--from", "1999-2000", "--graduating-grade", "9", "--left-on", "2000-07-01"], env=env).exit_code == 1
+    roster = tmp_path / "名单.csv"
+    roster.write_bytes("学籍号,姓名,性别,年级,班级\r\nC9001,命令行导入,女,7,1班\r\n".encode("gbk"))
+    imported = runner.invoke(cli, ["import-roster", str(roster), "--year", school_year(), "--create-classes"], env=env)
+    assert imported.exit_code == 0 and CJK.search(imported.output), imported.output
+    bad = tmp_path / "bad.csv"
+    bad.write_text("学籍号,姓名\nC1,缺列\n", encoding="utf-8")
+    refused = runner.invoke(cli, ["import-roster", str(bad)], env=env)
+    assert refused.exit_code == 1 and "性别" in refused.output

@@ -18,8 +18,8 @@ from litestar.response import Redirect
 from server import audit
 from server.i18n import gettext as _, local_today
 from server.models import SchoolClass, Student
-from server.roster import (FIELDS, MAX_FILE_BYTES, RosterFileError, apply_plan, field_names, parse_date, plan_import,
-                           read_table, school_year_of)
+from server.roster import (FIELDS, MAX_FILE_BYTES, RosterFileError, apply_plan, apply_promotion, field_names, parse_date,
+                           plan_import, plan_promotion, read_table, school_year_of)
 from server.web import AccessRefused, page, school_of
 
 LEAVING_REASONS = ("毕业", "转出", "退学", "其他")
@@ -130,6 +130,39 @@ class RosterPages(Controller):
         classes = await SchoolClass.filter(school=school).order_by("-school_year", "grade", "name")
         return page(request, "pages/roster_student.html", status_code=status_code, student=student, values=values,
                     errors=errors, classes=classes, reasons=LEAVING_REASONS, saved=saved)
+
+    # --- a new school year -------------------------------------------------------------------
+
+    @get("/promote")
+    async def promote_page(self, request: Request, year: str = "") -> Response:
+        school = await school_of(request.user)
+        years = sorted({c.school_year for c in await SchoolClass.filter(school=school).only("school_year")}, reverse=True)
+        year = year if year in years else (years[0] if years else "")
+        top = max([c.grade for c in await SchoolClass.filter(school=school, school_year=year)] or [9])
+        left_on = dt.date(int(year[5:]), 7, 1) if year else None  # the graduates leave at the end of the year
+        return page(request, "pages/roster_promote.html", years=years, year=year, top=top, promotion=None, error="",
+                    left_on=left_on, preview=False)
+
+    @post("/promote", status_code=200)
+    async def promote(self, request: Request) -> Response:
+        """Preview (the default) or carry out (`confirm`) the move to the next school year."""
+        school = await school_of(request.user)
+        form = await request.form()
+        year = str(form.get("year", "")).strip()[:20]
+        grade_text = str(form.get("graduating_grade", "")).strip()
+        left_on = parse_date(str(form.get("left_on", "")).strip()[:20])
+        years = sorted({c.school_year for c in await SchoolClass.filter(school=school).only("school_year")}, reverse=True)
+        grade = int(grade_text) if grade_text.isdigit() and 1 <= int(grade_text) <= 12 else None
+        if year not in years or grade is None or left_on is None:
+            return page(request, "pages/roster_promote.html", status_code=422, years=years, year=year, top=grade or 9,
+                        promotion=None, error=_("Choose the school year, the graduating grade and the leaving date."),
+                        left_on=left_on, preview=False)
+        promotion = await plan_promotion(school, year, grade, left_on)
+        if form.get("confirm") != "true":
+            return page(request, "pages/roster_promote.html", years=years, year=year, top=grade, promotion=promotion, error="",
+                        left_on=left_on, preview=True)
+        counts = await apply_promotion(school, promotion, user=request.user, scope=request.scope)
+        return page(request, "pages/roster_promoted.html", counts=counts, promotion=promotion)
 
     # --- import ----------------------------------------------------------------------------
 
