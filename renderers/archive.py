@@ -48,6 +48,7 @@ def archive_html(*, title: str, school_name: str, student: dict[str, str], parts
         parts=parts,
         bodies={e.record_id: render_layout(e.definition, PRINT, e.data, context=e.context, hidden=e.hidden) for e in entries},
         plans={e.record_id: plan_for(e.definition) for e in entries},
+        pages=[(f"record-{p}-{n}", plan_for(e.definition)) for p, part in enumerate(parts, 1) for n, e in enumerate(part.entries, 1)],
         printed_on=printed_on,
         css=Markup(print_css()),
         counter_css=counter_css,

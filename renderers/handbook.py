@@ -59,6 +59,7 @@ def handbook_html(registry: Registry, *, school_name: str, charter: str, notes: 
         other_title=other_title,
         bodies={form.form_id: render_layout(form, PRINT, {}, blank=True) for form in forms} if with_forms else {},
         plans={form.form_id: plan_for(form) for form in forms},
+        pages=[(f"form-{p}-{f}", plan_for(form)) for p, part in enumerate(parts, 1) for f, form in enumerate(part.forms, 1)],
         with_forms=with_forms,
         forms_from_page=forms_from_page,
         first_form_page=first_form_page(registry),
