@@ -8,7 +8,6 @@ import time
 
 import httpx
 import pyotp
-import pytest
 
 from _formdata import CJK, example, shipped_registry
 from conftest import PASSWORD, light_password_hash
@@ -174,6 +173,16 @@ def test_the_sessions_page_lists_and_ends_a_session(logged_in):
     assert world.client.get("/forms").status_code == 200  # the administrator's own session goes on
 
 
+async def enrolled_psych_teacher() -> tuple[int, str]:
+    """A 心理教师 with an authenticator set up: (user id, TOTP secret)."""
+    from server.models import User
+
+    secret = pyotp.random_base32()
+    user_id = await add_user("xinli", ["psych_teacher"])
+    await User.filter(id=user_id).update(totp_secret=secret)
+    return user_id, secret
+
+
 def totp_code(secret: str, offset: int = 0) -> str:
     return pyotp.TOTP(secret).at(time.time() + offset * 30)
 
@@ -311,9 +320,7 @@ def test_wrong_codes_lock_the_second_factor_however_fast_they_come(logged_in):
         from server import second_factor
         from server.models import User
 
-        secret = pyotp.random_base32()
-        user_id = await add_user("xinli", ["psych_teacher"])
-        await User.filter(id=user_id).update(totp_secret=secret)
+        user_id, secret = await enrolled_psych_teacher()
         user = await User.get(id=user_id)
         wrong = "000000" if pyotp.TOTP(secret).now() != "000000" else "111111"
         await asyncio.gather(*(second_factor.accept_code(user, wrong) for _ in range(40)))
@@ -330,14 +337,7 @@ def test_wrong_codes_lock_the_second_factor_however_fast_they_come(logged_in):
 def test_ending_every_session_also_ends_a_half_finished_sign_in(logged_in):
     world = logged_in
 
-    async def enrolled() -> tuple[int, str]:
-        from server.models import User
-
-        secret = pyotp.random_base32()
-        user_id = await add_user("xinli", ["psych_teacher"])
-        await User.filter(id=user_id).update(totp_secret=secret)
-        return user_id, secret
-    user_id, secret = world.run(enrolled)
+    user_id, secret = world.run(enrolled_psych_teacher)
     browsers = Browsers(world)
     browsers.use("attacker")
     world.client.get("/login")

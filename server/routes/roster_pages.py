@@ -43,6 +43,16 @@ def uploads_dir(request: Request) -> Path:
     return folder
 
 
+async def school_years(school) -> list[str]:
+    """The school years the school has classes in, newest first."""
+    return sorted(set(await SchoolClass.filter(school=school).values_list("school_year", flat=True)), reverse=True)
+
+
+def column_mapping(form: Any) -> dict[str, str]:
+    """The person's column choices of the preview page: `map:<header>` → roster field."""
+    return {str(k)[4:]: str(v) for k, v in form.items() if str(k).startswith("map:") and str(v)}
+
+
 class RosterPages(Controller):
     path = "/roster"
     guards = [roster_keepers]
@@ -50,7 +60,7 @@ class RosterPages(Controller):
     @get("/")
     async def classes(self, request: Request, year: str = "") -> Response:
         school = await school_of(request.user)
-        years = sorted({c.school_year for c in await SchoolClass.filter(school=school).only("school_year")}, reverse=True)
+        years = await school_years(school)
         year = year if year in years else (school_year_of(local_today()) if school_year_of(local_today()) in years else (years[0] if years else ""))
         classes = await SchoolClass.filter(school=school, school_year=year).order_by("grade", "name")
         counts = {c.id: await Student.filter(klass=c, left_on__isnull=True).count() for c in classes}
@@ -136,7 +146,7 @@ class RosterPages(Controller):
     @get("/promote")
     async def promote_page(self, request: Request, year: str = "") -> Response:
         school = await school_of(request.user)
-        years = sorted({c.school_year for c in await SchoolClass.filter(school=school).only("school_year")}, reverse=True)
+        years = await school_years(school)
         year = year if year in years else (years[0] if years else "")
         top = max([c.grade for c in await SchoolClass.filter(school=school, school_year=year)] or [9])
         left_on = dt.date(int(year[5:]), 7, 1) if year else None  # the graduates leave at the end of the year
@@ -151,7 +161,7 @@ class RosterPages(Controller):
         year = str(form.get("year", "")).strip()[:20]
         grade_text = str(form.get("graduating_grade", "")).strip()
         left_on = parse_date(str(form.get("left_on", "")).strip()[:20])
-        years = sorted({c.school_year for c in await SchoolClass.filter(school=school).only("school_year")}, reverse=True)
+        years = await school_years(school)
         grade = int(grade_text) if grade_text.isdigit() and 1 <= int(grade_text) <= 12 else None
         if year not in years or grade is None or left_on is None:
             return page(request, "pages/roster_promote.html", status_code=422, years=years, year=year, top=grade or 9,
@@ -198,7 +208,7 @@ class RosterPages(Controller):
         waiting = self._waiting_file(request)
         if waiting is None:
             return self._import_error(request, year, _("The file is no longer here; choose it again."))
-        mapping = {str(k)[4:]: str(v) for k, v in form.items() if str(k).startswith("map:") and str(v)}
+        mapping = column_mapping(form)
         create = form.get("create_classes") == "true"
         try:
             plan = await plan_import(school, read_table(waiting.read_bytes(), request.session["roster_import"]["name"]),
@@ -217,7 +227,7 @@ class RosterPages(Controller):
         waiting = self._waiting_file(request)
         if waiting is None or not _valid_year(year):
             return self._import_error(request, year, _("The file is no longer here; choose it again."))
-        mapping = {str(k)[4:]: str(v) for k, v in form.items() if str(k).startswith("map:") and str(v)}
+        mapping = column_mapping(form)
         name = request.session["roster_import"]["name"]
         try:
             plan = await plan_import(school, read_table(waiting.read_bytes(), name), school_year=year,
