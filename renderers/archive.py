@@ -37,7 +37,8 @@ class ArchivePart:
 
 
 def archive_html(*, title: str, school_name: str, student: dict[str, str], parts: list[ArchivePart],
-                 printed_on: dt.date) -> str:
+                 printed_on: dt.date, cover: bool = True) -> str:
+    """`cover=False`: the records alone, under the same running header (one form printed for a class)."""
     entries = [entry for part in parts for entry in part.entries]
     return render(
         "archive.html",
@@ -50,6 +51,7 @@ def archive_html(*, title: str, school_name: str, student: dict[str, str], parts
         plans={e.record_id: plan_for(e.definition) for e in entries},
         pages=[(f"record-{p}-{n}", plan_for(e.definition)) for p, part in enumerate(parts, 1) for n, e in enumerate(part.entries, 1)],
         printed_on=printed_on,
+        cover=cover,
         css=Markup(print_css()),
         counter_css=counter_css,
     )

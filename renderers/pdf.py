@@ -7,11 +7,13 @@ else is ever fetched.
 
 from __future__ import annotations
 
+import os
 import re
 from functools import lru_cache
 from typing import Any
 
 from markupsafe import Markup
+from pypdf import PdfWriter
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher
 
@@ -80,3 +82,26 @@ def print_html(definition: Definition, data: dict | None = None, *, context: dic
 def html_to_pdf(html: str) -> bytes:
     """CPU-bound: call from a worker thread or process, never on the event loop."""
     return HTML(string=html, url_fetcher=DenyFetcher(), base_url=None).write_pdf()
+
+
+def write_pdf_file(html: str, path: str) -> int:
+    """Render to a file readable by this account only and return its page count. Runs in a print worker
+    process (the batch printer's pool): only a string goes in and a number comes back."""
+    document = HTML(string=html, url_fetcher=DenyFetcher(), base_url=None).render()
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as out:
+        document.write_pdf(out)
+    return len(document.pages)
+
+
+def merge_pdf_files(parts: list[tuple[str, str]], path: str) -> int:
+    """Bind (file, title) PDFs into one, each under an outline item of its title that holds its own
+    outline; return the page count. Each part keeps its own page numbers (a file per student)."""
+    writer = PdfWriter()
+    for part, title in parts:
+        writer.append(part, outline_item=title)
+    writer.page_mode = "/UseOutlines"
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as out:
+        writer.write(out)
+    return len(writer.pages)

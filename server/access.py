@@ -211,3 +211,10 @@ def roster_filter(actor: Actor) -> Q | None:
     if any(ROLES[role] == "school" for role in actor.roles):
         return None
     return Q(klass_id__in=list(actor.class_ids)) if actor.class_ids else Q(id=-1)
+
+
+def classes_filter(actor: Actor) -> Q | None:
+    """The classes a user may look up: None for the whole school, else the user's own classes."""
+    if roster_filter(actor) is None:
+        return None
+    return Q(id__in=list(actor.class_ids) or [-1])

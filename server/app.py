@@ -20,6 +20,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from renderers.widgets import risk_levels
 from server.auth import AccountGateClosed, AuthMiddleware, PasswordChangeRequired, SecondFactorSetupRequired, is_api
+from server.batch_print import PrintRunner
 from server.db import close_database, open_database
 from server.i18n import current_locale, gettext as _, pick_locale
 from server.registry import Registry
@@ -29,6 +30,7 @@ from server.routes.auth_pages import AuthPages
 from server.routes.audit_pages import AuditPages
 from server.routes.handbook import HandbookCache, HandbookPages
 from server.routes.pages import FormPages
+from server.routes.print_pages import PrintPages
 from server.routes.roster_pages import RosterPages
 from server.routes.student_pages import StudentPages
 from server.sessions import DatabaseSessionConfig, DatabaseStore
@@ -165,9 +167,12 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Li
     @asynccontextmanager
     async def database(app: Litestar) -> AsyncIterator[None]:
         await open_database(settings, migrate=migrate)
+        app.state.print_runner = PrintRunner(settings, registry)
+        await app.state.print_runner.open()
         try:
             yield
         finally:
+            await app.state.print_runner.close()
             await close_database()
 
     cookie_prefix = "__Host-" if settings.secure_cookies else ""
@@ -177,7 +182,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Li
                       cookie_samesite="lax", cookie_httponly=True, exclude=["^/api/"])
     auth = DefineMiddleware(AuthMiddleware, exclude=["^/login(/code)?$", "^/language$", "^/static/", "^/schema", "^/favicon.ico$"])
     return Litestar(
-        route_handlers=[AuthPages, FormPages, HandbookPages, AuditPages, AdminPages, RosterPages, StudentPages, ApiController,
+        route_handlers=[AuthPages, FormPages, HandbookPages, AuditPages, AdminPages, RosterPages, StudentPages, PrintPages, ApiController,
                         create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False)],
         middleware=[locale_middleware, session_config.middleware, auth, school_settings_middleware],
         before_send=[security_headers],

@@ -1,4 +1,4 @@
-"""The `xindang` command: init, serve, check-forms, print, import-scale-items, token create."""
+"""The `xindang` command: init, serve, check-forms, print, import-scale-items, token create, and the roster's commands."""
 
 from __future__ import annotations
 
@@ -242,33 +242,99 @@ async def _open_accounts(settings: Settings, school_code: str | None) -> None:
 
 @main.command("print")
 @click.option("--handbook", is_flag=True, help="The blank handbook: cover, contents, the school's texts, every form.")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The PDF file to write.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The file to write: a PDF, or for --class a .zip with a PDF per student.")
 @click.option("--student", "student_id", default=None, type=int, help="One student's whole file (the student's id, see /api/students).")
+@click.option("--class", "class_id", default=None, type=int, help="The files of a whole class (the class's id, see /api/classes).")
+@click.option("--students", "student_list", default=None, help="With --class: only these students' ids, comma-separated.")
+@click.option("--form", "form_id", default=None, help="With --class: one form only (its id), no covers.")
+@click.option("--workers", default=None, type=int, help="With --class: worker processes (default: one per CPU core).")
 @click.option("--school", "school_code", default=None, help="The school's code (default: the first school).")
-def print_command(handbook: bool, student_id: int | None, output: Path, school_code: str | None) -> None:
-    """Print to a PDF file: the blank handbook (--handbook) or one student's whole file (--student ID)."""
-    if handbook == (student_id is not None):
-        click.echo(_("Say what to print: --handbook or --student ID."), err=True)
+def print_command(handbook: bool, student_id: int | None, class_id: int | None, student_list: str | None, form_id: str | None,
+                  workers: int | None, output: Path, school_code: str | None) -> None:
+    """Print to a file: the blank handbook (--handbook), one student's whole file (--student ID) or a
+    class's files (--class ID), as one PDF or, when the output ends in .zip, a PDF per student."""
+    if sum((handbook, student_id is not None, class_id is not None)) != 1:
+        click.echo(_("Say what to print: --handbook, --student ID or --class ID."), err=True)
         sys.exit(2)
     if handbook:
         _run(_print_handbook(Settings.from_env(), output, school_code))
-    else:
+    elif student_id is not None:
         _run(_print_student(Settings.from_env(), output, student_id))
+    else:
+        try:
+            chosen = [int(v) for v in student_list.split(",") if v.strip()] if student_list else None
+        except ValueError:
+            click.echo(_("--students takes student ids separated by commas, e.g. 12,15,17."), err=True)
+            sys.exit(2)
+        _run(_print_class(Settings.from_env(), output, class_id, chosen, form_id, workers))
+
+
+async def _print_class(settings: Settings, output: Path, class_id: int, chosen: list[int] | None, form_id: str | None,
+                       workers: int | None) -> None:
+    """At the console, as the school's records keeper, on all cores; progress on stderr (audited as the console)."""
+    import asyncio
+    import shutil
+
+    from server.access import ROLES, Actor
+    from server.batch_print import PrintOrder, PrintRunner, result_path
+    from server.db import close_database, open_database
+    from server.models import PrintJob, SchoolClass, Student
+    from server.registry import Registry
+
+    await open_database(settings, migrate=True)
+    try:
+        klass = await SchoolClass.get_or_none(id=class_id) if 0 < class_id < 2**31 else None
+        if klass is None:
+            click.echo(_("There is no such class."), err=True)
+            sys.exit(1)
+        registry = Registry.load(settings.form_dirs, settings.school_forms_dir)
+        if form_id and registry.get(form_id) is None:
+            click.echo(_("No such form: %(form)s", form=form_id), err=True)
+            sys.exit(1)
+        in_class = await Student.filter(klass_id=klass.id).order_by("student_number").values_list("id", flat=True)
+        student_ids = [i for i in in_class if chosen is None or i in chosen]
+        if not student_ids:
+            click.echo(_("No students in this class."), err=True)
+            sys.exit(1)
+        bundle = "zip" if output.suffix.lower() == ".zip" else "pdf"
+        what = registry.get(form_id).title if form_id else _("whole files")
+        job = await PrintJob.create(school_id=klass.school_id, owner=None, title=f"{klass.name} · {what}", form_id=form_id or "",
+                                    student_ids=student_ids, bundle=bundle, total=len(student_ids))
+        keeper = Actor(0, klass.school_id, frozenset(ROLES), frozenset())
+        runner = PrintRunner(settings, registry, workers)
+        task = asyncio.create_task(runner.run(job, keeper, actor_name="cli"))
+        try:
+            while not task.done():
+                await asyncio.wait([task], timeout=1)
+                now = await PrintJob.get(id=job.id)
+                click.echo(_("%(done)s of %(total)s students, %(pages)s pages so far.", done=now.done, total=now.total, pages=now.pages),
+                           err=True)
+            finished = task.result()
+        finally:
+            await runner.close()
+        if finished.status != "done":
+            click.echo(finished.error, err=True)
+            sys.exit(1)
+        shutil.move(result_path(settings, finished), output)
+        await PrintJob.filter(id=job.id).update(status="expired")  # handed over: the console keeps no copy
+        click.echo(_("Wrote %(path)s: %(students)s students, %(pages)s pages, %(workers)s workers.", path=output,
+                     students=finished.total - finished.skipped, pages=finished.pages, workers=runner.workers))
+    finally:
+        await close_database()
 
 
 async def _print_student(settings: Settings, output: Path, student_id: int) -> None:
     """At the console, as the school's records keeper: every record, every field (audited as the console)."""
     import anyio
 
-    from renderers.archive import archive_html
     from renderers.pdf import html_to_pdf
     from server import audit
     from server.access import ROLES, Actor
     from server.db import close_database, open_database
-    from server.i18n import local_today
     from server.models import Student
     from server.registry import Registry
-    from server.student_file import archive_parts, archive_student_line, student_file
+    from server.student_file import student_archive
 
     await open_database(settings, migrate=True)
     try:
@@ -278,14 +344,12 @@ async def _print_student(settings: Settings, output: Path, student_id: int) -> N
             sys.exit(1)
         registry = Registry.load(settings.form_dirs, settings.school_forms_dir)
         keeper = Actor(0, student.school_id, frozenset(ROLES), frozenset())
-        parts = await archive_parts(keeper, await student_file(registry, keeper, student))
-        html = archive_html(title=_("Student mental-health file"), school_name=student.school.name,
-                            student=archive_student_line(student), parts=parts, printed_on=local_today())
+        html, count = await student_archive(registry, keeper, student, student.school)
         pdf = await anyio.to_thread.run_sync(html_to_pdf, html)
         output.write_bytes(pdf)
         os.chmod(output, 0o600)  # a minor's mental-health file: readable by this account only
         await audit.append("print", f"student:{student.id}", actor_name="cli", school_id=student.school_id,
-                           detail=f"archive {sum(len(p.entries) for p in parts)} records")
+                           detail=f"archive {count} records")
         click.echo(_("Wrote %(path)s (%(size)s KB).", path=output, size=len(pdf) // 1024))
     finally:
         await close_database()

@@ -162,3 +162,29 @@ class AuditEntry(Model):
 
     class Meta:
         table = "audit_log"
+
+
+class PrintJob(Model):
+    """A batch print (a class's files, chosen students, or one form for a class) made in the background.
+    The result belongs to the user who asked for it and is deleted when it expires."""
+
+    id = fields.IntField(primary_key=True)
+    school = fields.ForeignKeyField("models.School", related_name="print_jobs", on_delete=fields.RESTRICT)
+    owner = fields.ForeignKeyField("models.User", related_name="print_jobs", null=True, on_delete=fields.RESTRICT)  # none: the console
+    title = fields.CharField(max_length=200)
+    form_id = fields.CharField(max_length=64, default="")  # one form only; "" = the whole files
+    student_ids = fields.JSONField(default=list)
+    bundle = fields.CharField(max_length=8, default="pdf")  # pdf (one file) | zip (a PDF per student)
+    status = fields.CharField(max_length=16, default="queued")  # queued | running | done | failed | expired
+    total = fields.IntField(default=0)
+    done = fields.IntField(default=0)
+    pages = fields.IntField(default=0)
+    skipped = fields.IntField(default=0)  # students with nothing this user may print
+    error = fields.CharField(max_length=200, default="")
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+    finished_at = fields.DatetimeField(null=True)
+    expires_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "print_job"

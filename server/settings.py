@@ -36,6 +36,8 @@ class Settings:
     form_dirs: list[Path] = field(default_factory=list)
     secure_cookies: bool = False
     page_size: int = 50
+    print_workers: int = field(default_factory=lambda: os.cpu_count() or 1)  # batch printing: one WeasyPrint per core
+    print_keep_hours: float = 24  # a batch print's file is deleted this long after it is made
 
     @property
     def school_forms_dir(self) -> Path:
@@ -62,6 +64,8 @@ class Settings:
             locale=env.get("XINDANG_LOCALE", "zh_Hans_CN"),
             form_dirs=[FORM_DEFS_DIR, *extra],
             secure_cookies=env.get("XINDANG_SECURE_COOKIES", "") == "1",
+            print_workers=int(env.get("XINDANG_PRINT_WORKERS") or os.cpu_count() or 1),
+            print_keep_hours=float(env.get("XINDANG_PRINT_KEEP_HOURS") or 24),
         )
 
 

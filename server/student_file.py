@@ -11,12 +11,12 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from renderers.archive import ArchiveEntry, ArchivePart
+from renderers.archive import ArchiveEntry, ArchivePart, archive_html
 from renderers.environment import fmt_date
 from server.access import Actor, can, hidden_fields, records_filter
 from server.context import subject_context
 from server.definitions import Definition
-from server.i18n import local_today, to_local
+from server.i18n import gettext as _, local_today, to_local
 from server.models import Record, School, Student
 from server.records import record_number
 from server.registry import Registry
@@ -107,16 +107,16 @@ def _newer_level(current: tuple | None, definition: Definition, records: list[Re
     return current
 
 
-async def archive_parts(actor: Actor, found: StudentFile) -> list[ArchivePart]:
+async def archive_parts(actor: Actor, found: StudentFile, form_id: str | None = None) -> list[ArchivePart]:
     """The records of the file this user may print, in handbook order (oldest first within a form),
-    each with the fields the user may not read left out."""
+    each with the fields the user may not read left out; `form_id`: that form's records only."""
     school = await School.get(id=found.student.school_id)
     parts = []
     for part in found.parts:
         printed = ArchivePart(part.title)
         for form in part.forms:
             definition = form.definition
-            if not form.records or not can(actor, definition, "print"):
+            if not form.records or not can(actor, definition, "print") or form_id not in (None, definition.form_id):
                 continue
             scope = await records_filter(actor, definition, "print")
             allowed = {r.id for r in form.records} if scope is None else \
@@ -134,3 +134,14 @@ async def archive_parts(actor: Actor, found: StudentFile) -> list[ArchivePart]:
 
 def archive_student_line(student: Student) -> dict[str, str]:
     return {"name": student.name, "number": student.student_number, "class": student.klass.name if student.klass else ""}
+
+
+async def student_archive(registry: Registry, actor: Actor, student: Student, school: School,
+                          form_id: str | None = None) -> tuple[str, int]:
+    """The printable HTML of the student's file as this user may print it, and how many records it
+    holds. With `form_id`, that form's records alone, without cover and contents."""
+    parts = await archive_parts(actor, await student_file(registry, actor, student), form_id)
+    definition = registry.get(form_id) if form_id else None
+    html = archive_html(title=definition.title if definition else _("Student mental-health file"), school_name=school.name,
+                        student=archive_student_line(student), parts=parts, printed_on=local_today(), cover=definition is None)
+    return html, sum(len(part.entries) for part in parts)

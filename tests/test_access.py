@@ -22,15 +22,16 @@ OTHER_CLASS_NAME = "吴在别班"
 # routes without an id: reachable by every signed-in user (or refused by their own guard); a new one must be placed here
 UNSCOPED = {"/", "/forms", "/login", "/login/code", "/logout", "/language", "/account/password", "/account/totp", "/account/totp/setup",
             "/account/totp/off", "/handbook.pdf", "/admin/handbook", "/admin/audit", "/admin/users", "/admin/users/new", "/admin/sessions",
-            "/admin/sessions/end", "/admin/security", "/roster", "/roster/import", "/roster/import/preview", "/roster/import/confirm", "/roster/promote", "/api/forms", "/api/classes", "/api/students", "/schema", "/schema/openapi.json",
+            "/admin/sessions/end", "/admin/security", "/roster", "/students", "/prints", "/roster/import", "/roster/import/preview", "/roster/import/confirm", "/roster/promote", "/api/forms", "/api/classes", "/api/students", "/schema", "/schema/openapi.json",
             "/favicon.ico"}
 NOT_STUDENT_DATA = ("/static", "/schema")  # files and the OpenAPI description
 PUBLIC_FORM_ROUTES = {"/forms/{form_id:str}/blank.pdf", "/api/forms/{form_id:str}"}  # definitions are not student data
 
 
 async def seed_scope() -> dict:
-    """A second class with a student, one user per role (class-bound ones in class 1), records everywhere."""
-    from server.models import Record, School, SchoolClass, Student, User
+    """A second class with a student, one user per role (class-bound ones in class 1), records everywhere,
+    and a batch print of the administrator's."""
+    from server.models import PrintJob, Record, School, SchoolClass, Student, User
     from server.records import create_record
     from _formdata import shipped_registry
 
@@ -59,7 +60,9 @@ async def seed_scope() -> dict:
         "other_school": await create_record(registration, other_school, outsider, example("registration"), [stranger]),
         "referral": await create_record(referral, school, admin, {**example("referral"), "reason": SECRET}, [mine]),
     }
-    return {"records": {k: r.id for k, r in records.items()}, "mine": mine.id, "other_class_student": other_class_student.id,
+    job = await PrintJob.create(school=school, owner=admin, title="七年级(1)班 · 全班 · 全部档案", student_ids=[mine.id], total=1,
+                                status="done")
+    return {"records": {k: r.id for k, r in records.items()}, "mine": mine.id, "job": job.id, "other_class_student": other_class_student.id,
             "outsider": outsider.id, "colleague": users["psych_teacher"].id, "other_school_class": stranger.klass_id,
             "stranger": stranger.id, "class_one": class_one.id, "class_two": class_two.id}
 
@@ -95,7 +98,7 @@ def test_every_route_is_in_the_matrix(scoped):
         params = set(re.findall(r"\{(\w+)", path))
         if path.startswith(NOT_STUDENT_DATA):
             continue
-        assert params <= {"record_id", "student_id", "form_id", "user_id", "class_id"}, f"{path}: a new kind of id; add it to the matrix"
+        assert params <= {"record_id", "student_id", "form_id", "user_id", "class_id", "job_id"}, f"{path}: a new kind of id; add it to the matrix"
         assert params or path in UNSCOPED, f"{path}: a new route without ids; place it in UNSCOPED or give it a scope"
 
 
@@ -119,6 +122,8 @@ def test_out_of_scope_ids_answer_404_or_403_with_no_foreign_data(scoped, role):
             values = [{"student_id": s} for s in foreign_students]
         elif "class_id" in params:
             values = [{"class_id": ids["other_school_class"]}] + ([{"class_id": ids["class_two"]}] if role in CLASS_BOUND else [])
+        elif "job_id" in params:  # a batch print is its owner's alone, even for a colleague with the same rights
+            values = [{"job_id": ids["job"]}]
         elif "user_id" in params:  # accounts: another school's for everyone; a colleague's for all but the administrator
             values = [{"user_id": ids["outsider"]}] + ([{"user_id": ids["colleague"]}] if role != "admin" else [])
         else:

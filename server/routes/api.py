@@ -15,7 +15,7 @@ from server.models import Record, SchoolClass, Student
 from server.records import ListQuery, VersionConflict, create_record, list_records, students_of, update_record
 from server.validation import FieldError, field_title, validate
 from server import audit
-from server.access import Actor, actor_of, hidden_fields, keep_hidden, mask, record_reached, records_filter, roster_filter, students_filter
+from server.access import Actor, actor_of, hidden_fields, keep_hidden, mask, record_reached, records_filter, classes_filter, roster_filter, students_filter
 from server.web import definition_or_404, form_for, record_for, registry, school_of
 
 MAX_JSON_BYTES = 1_000_000
@@ -135,8 +135,8 @@ class ApiController(Controller):
         """The school's classes this user reaches, with their ids (for `?class=` and `user create --class`)."""
         actor = await actor_of(request.user)
         query = SchoolClass.filter(school_id=actor.school_id)
-        if roster_filter(actor) is not None:
-            query = query.filter(id__in=list(actor.class_ids) or [-1])
+        if (visible := classes_filter(actor)) is not None:
+            query = query.filter(visible)
         rows = await query.order_by("grade", "name")
         await audit.append("list", "classes", user=request.user, detail="api", scope=request.scope)
         return [{"id": c.id, "name": c.name, "grade": c.grade, "school_year": c.school_year} for c in rows]

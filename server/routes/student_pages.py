@@ -6,14 +6,15 @@ from __future__ import annotations
 import anyio
 from litestar import Controller, Request, Response, get
 from litestar.exceptions import NotFoundException
+from litestar.params import Parameter
 
-from renderers.archive import archive_html
 from renderers.pdf import html_to_pdf
 from server import audit
-from server.access import Actor, actor_of, roster_filter
-from server.i18n import gettext as _, local_today
-from server.models import Student
-from server.student_file import archive_parts, archive_student_line, student_file
+from server.access import Actor, actor_of, can, classes_filter, roster_filter
+from server.definitions import Definition
+from server.i18n import gettext as _
+from server.models import SchoolClass, Student
+from server.student_file import PER_STUDENT, student_archive, student_file
 from server.web import page, pdf_response, registry, school_of
 
 
@@ -31,7 +32,36 @@ async def reachable_student(request: Request, student_id: int, action: str) -> t
     return student, actor
 
 
+async def reachable_classes(actor: Actor) -> list[SchoolClass]:
+    """The classes the user may look up, newest school year first."""
+    query = SchoolClass.filter(school_id=actor.school_id)
+    if (visible := classes_filter(actor)) is not None:
+        query = query.filter(visible)
+    return sorted(await query, key=lambda c: (c.school_year, -c.grade, c.name), reverse=True)
+
+
+def printable_forms(request: Request, actor: Actor) -> list[Definition]:
+    """The per-student forms this user may print, in handbook order (for "one form for the class")."""
+    return [d for part in registry(request).parts for d in part.forms if d.subject in PER_STUDENT and can(actor, d, "print")]
+
+
 class StudentPages(Controller):
+    @get("/students/")
+    async def student_list(self, request: Request,
+                           class_id: int | None = Parameter(query="class", default=None, gt=0, lt=2**31)) -> Response:
+        """The students of one class the user reaches, each linked to their file, and batch printing."""
+        actor = await actor_of(request.user)
+        classes = await reachable_classes(actor)
+        chosen = next((c for c in classes if c.id == class_id), None) if class_id else (classes[0] if classes else None)
+        if class_id and chosen is None:
+            await audit.append("list", f"class:{class_id}", user=request.user, result="denied", scope=request.scope)
+            raise NotFoundException(_("There is no such class."))
+        students = await Student.filter(school_id=actor.school_id, klass_id=chosen.id).order_by("student_number") if chosen else []
+        if chosen:
+            await audit.append("list", f"class:{chosen.id}", user=request.user, detail="students", scope=request.scope)
+        return page(request, "pages/students.html", classes=classes, chosen=chosen, students=students,
+                    forms=printable_forms(request, actor), keep_hours=f"{request.app.state.settings.print_keep_hours:g}")
+
     @get("/students/{student_id:int}")
     async def file_page(self, request: Request, student_id: int, view: str = "parts") -> Response:
         student, actor = await reachable_student(request, student_id, "read")
@@ -44,12 +74,7 @@ class StudentPages(Controller):
     async def archive_pdf(self, request: Request, student_id: int) -> Response:
         """The whole file as one bound PDF: what this user may print, and nothing else."""
         student, actor = await reachable_student(request, student_id, "print")
-        found = await student_file(registry(request), actor, student)
-        parts = await archive_parts(actor, found)
-        school = await school_of(request.user)
-        html = archive_html(title=_("Student mental-health file"), school_name=school.name,
-                            student=archive_student_line(student), parts=parts, printed_on=local_today())
+        html, count = await student_archive(registry(request), actor, student, await school_of(request.user))
         pdf = await anyio.to_thread.run_sync(html_to_pdf, html)
-        await audit.append("print", f"student:{student.id}", user=request.user, scope=request.scope,
-                           detail=f"archive {sum(len(p.entries) for p in parts)} records")
+        await audit.append("print", f"student:{student.id}", user=request.user, scope=request.scope, detail=f"archive {count} records")
         return pdf_response(pdf, f"{_('Student mental-health file')}-{student.student_number}.pdf", f"archive-{student.id}.pdf")

@@ -1,0 +1,220 @@
+"""Batch printing: the files of a whole class, of chosen students, or one form for a class, as one PDF
+or a ZIP of a PDF per student.
+
+A job runs in the server, not in the browser: the person may leave the page and come back to its
+progress. The server process builds each student's HTML (it holds the database and decides what the
+user may print) and a pool of worker processes turns them into PDFs, one student at a time per core:
+WeasyPrint is CPU-bound, so threads would share one core. The result belongs to the user who asked
+for it and is deleted when it expires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import multiprocessing
+import os
+import re
+import shutil
+import zipfile
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from tortoise.expressions import F
+
+from renderers.pdf import merge_pdf_files, write_pdf_file
+from server import audit
+from server.access import Actor
+from server.i18n import gettext as _
+from server.models import PrintJob, School, Student
+from server.registry import Registry
+from server.settings import Settings
+from server.student_file import student_archive
+
+log = logging.getLogger("xindang.print")
+MAX_STUDENTS = 500  # one job; a whole grade is a few classes
+SWEEP_SECONDS = 600
+BUNDLES = ("pdf", "zip")
+LIVE = ("queued", "running")
+
+
+@dataclass(frozen=True)
+class PrintOrder:
+    """What to print: these students (in this order), the whole file or one form, bound how."""
+
+    title: str
+    student_ids: list[int]
+    form_id: str = ""
+    bundle: str = "pdf"
+
+
+def prints_dir(settings: Settings) -> Path:
+    folder = settings.data_dir / "prints"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return folder
+
+
+def result_path(settings: Settings, job: PrintJob) -> Path:
+    return prints_dir(settings) / f"job-{job.id}.{job.bundle}"
+
+
+def download_name(job: PrintJob) -> str:
+    return re.sub(r'[\\/:*?"<>|\x00-\x1f]', "_", job.title)[:120] + f".{job.bundle}"
+
+
+class PrintRunner:
+    """The worker pool and the jobs running in this server process."""
+
+    def __init__(self, settings: Settings, registry: Registry, workers: int | None = None):
+        self.settings = settings
+        self.registry = registry
+        self.workers = max(1, workers or settings.print_workers)
+        self._pool: ProcessPoolExecutor | None = None
+        self._tasks: set[asyncio.Task] = set()
+        self._sweeper: asyncio.Task | None = None
+
+    @property
+    def pool(self) -> ProcessPoolExecutor:
+        """Started on first use; spawned, not forked, so no worker inherits the server's connections.
+        A worker is replaced after a while so memory held by fonts and layouts never piles up."""
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                             max_tasks_per_child=25)
+        return self._pool
+
+    async def open(self) -> None:
+        """Jobs that were running when the server last stopped are marked as interrupted; expired results go."""
+        for job in await PrintJob.filter(status__in=LIVE):
+            await self._fail(job, _("The server restarted while this job was running. Please start it again."))
+        await sweep(self.settings)
+        self._sweeper = asyncio.create_task(self._sweep_now_and_then())
+
+    async def close(self) -> None:
+        if self._sweeper:
+            self._sweeper.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    async def submit(self, order: PrintOrder, actor: Actor, user) -> PrintJob:
+        """Record the job and start it in the background; the caller answers at once."""
+        job = await PrintJob.create(school_id=actor.school_id, owner_id=user.id, title=order.title[:200], form_id=order.form_id,
+                                    student_ids=order.student_ids, bundle=order.bundle, total=len(order.student_ids))
+        task = asyncio.create_task(self.run(job, actor, user))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return job
+
+    async def run(self, job: PrintJob, actor: Actor, user=None, actor_name: str = "") -> PrintJob:
+        """Make the job's file; on any failure the job says so and nothing half-made is left behind."""
+        await PrintJob.filter(id=job.id).update(status="running")
+        try:
+            pages = await self._produce(job, actor, user, actor_name)
+        except asyncio.CancelledError:
+            await self._fail(job, _("The server stopped while this job was running. Please start it again."))
+            raise
+        except NothingToPrint:
+            await self._fail(job, _("None of these students has a record you may print."))
+        except Exception:
+            log.exception("print job %s failed", job.id)
+            await self._fail(job, _("The files could not be printed. Please try again or ask the administrator."))
+        else:
+            now = dt.datetime.now(dt.timezone.utc)
+            await PrintJob.filter(id=job.id).update(status="done", pages=pages, finished_at=now,
+                                                    expires_at=now + dt.timedelta(hours=self.settings.print_keep_hours))
+        return await PrintJob.get(id=job.id)
+
+    async def _produce(self, job: PrintJob, actor: Actor, user, actor_name: str) -> int:
+        folder = prints_dir(self.settings) / f"job-{job.id}"
+        folder.mkdir(mode=0o700, exist_ok=True)
+        try:
+            school = await School.get(id=job.school_id)
+            found = {s.id: s for s in await Student.filter(id__in=job.student_ids, school_id=job.school_id).select_related("klass")}
+            loop = asyncio.get_running_loop()
+            slots = asyncio.Semaphore(self.workers * 2)  # a few pages ahead of the workers, never the whole class in memory
+            pending: list[asyncio.Future] = []
+            parts: list[tuple[str, str, str]] = []  # (file, outline title, name in the ZIP)
+            for index, student_id in enumerate(job.student_ids):
+                student = found.get(student_id)
+                html, count = await student_archive(self.registry, actor, student, school, job.form_id or None) if student else ("", 0)
+                if not count and (job.form_id or student is None):
+                    await PrintJob.filter(id=job.id).update(skipped=F("skipped") + 1, done=F("done") + 1)
+                    continue
+                await slots.acquire()
+                path = str(folder / f"{index:04d}.pdf")
+                rendering = loop.run_in_executor(self.pool, write_pdf_file, html, path)
+                rendering.add_done_callback(lambda _done: slots.release())
+                pending.append(asyncio.ensure_future(self._one_done(job, student, count, rendering, user, actor_name)))
+                parts.append((path, f"{student.name}（{student.student_number}）", f"{student.student_number}-{student.name}.pdf"))
+            try:
+                await asyncio.gather(*pending)
+            except BaseException:
+                for future in pending:
+                    future.cancel()
+                raise
+            if not parts:
+                raise NothingToPrint()
+            target = result_path(self.settings, job)
+            if job.bundle == "zip":
+                await asyncio.to_thread(_zip_files, [(path, name) for path, _title, name in parts], str(target))
+                return (await PrintJob.get(id=job.id)).pages
+            return await loop.run_in_executor(self.pool, merge_pdf_files, [(path, title) for path, title, _name in parts], str(target))
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    async def _one_done(self, job: PrintJob, student: Student, count: int, rendering: asyncio.Future, user, actor_name: str) -> None:
+        pages = await rendering
+        await PrintJob.filter(id=job.id).update(done=F("done") + 1, pages=F("pages") + pages)
+        await audit.append("print", f"student:{student.id}", user=user, actor_name=actor_name, school_id=job.school_id,
+                           detail=f"batch {job.id}: {job.form_id or 'archive'} {count} records")
+
+    async def _fail(self, job: PrintJob, message: str) -> None:
+        await PrintJob.filter(id=job.id).update(status="failed", error=message[:200], finished_at=dt.datetime.now(dt.timezone.utc))
+        shutil.rmtree(prints_dir(self.settings) / f"job-{job.id}", ignore_errors=True)
+        result_path(self.settings, job).unlink(missing_ok=True)
+
+    async def _sweep_now_and_then(self) -> None:
+        while True:
+            await asyncio.sleep(SWEEP_SECONDS)
+            try:
+                await sweep(self.settings)
+            except Exception:  # a sweep that fails is tried again; it must not stop the server
+                log.exception("sweeping expired print results failed")
+
+
+class NothingToPrint(Exception):
+    pass
+
+
+def _zip_files(files: list[tuple[str, str]], path: str) -> None:
+    """PDFs are compressed already: stored as they are. Names are UTF-8 (zipfile flags them)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as out, zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as bundle:
+        used: set[str] = set()
+        for file, name in files:
+            name = re.sub(r'[\\/:*?"<>|\x00-\x1f]', "_", name)
+            while name in used:
+                name = "_" + name
+            used.add(name)
+            bundle.write(file, name)
+
+
+async def sweep(settings: Settings) -> int:
+    """Delete expired results, and any file in the folder no live or finished job owns."""
+    now = dt.datetime.now(dt.timezone.utc)
+    expired = await PrintJob.filter(status="done", expires_at__lt=now)
+    for job in expired:
+        result_path(settings, job).unlink(missing_ok=True)
+    if expired:
+        await PrintJob.filter(id__in=[job.id for job in expired]).update(status="expired")
+    kept = {f"job-{job_id}" for job_id in await PrintJob.filter(status__in=(*LIVE, "done")).values_list("id", flat=True)}
+    for path in prints_dir(settings).iterdir():
+        if path.name.split(".")[0] not in kept:
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+    return len(expired)
