@@ -16,6 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402,F401  (puts the project root on sys.path)
+import batch_print  # noqa: E402
 import handbook  # noqa: E402
 import pdf  # noqa: E402
 import roster_import  # noqa: E402
@@ -33,6 +34,7 @@ def main() -> None:
     pd = pdf.main(["--runs", "3"] if args.quick else [])
     hb = handbook.main(["--runs", "1"] if args.quick else [])
     roster_import.main(["--students", "1000"] if args.quick else [])
+    bp = batch_print.main(["--students", "6"] if args.quick else [])
 
     print("\nSummary")
     for row in tp:
@@ -41,6 +43,9 @@ def main() -> None:
     verdict = "meets" if pd["ratio"] <= 1.1 else "above"
     print(f"  PDF one record     engine/raw WeasyPrint = {pd['ratio']:.2f}x  ({verdict} the 1.1x target)")
     print(f"  blank handbook     {hb['pages']} pages in {hb['engine_s']:.1f} s  ({hb['ratio']:.2f}x one raw layout)")
+    verdict = "meets" if bp["ratio"] <= 1.2 else "above"
+    print(f"  batch print class  all workers/(raw/cores) = {bp['ratio']:.2f}x  ({verdict} the 1.2x target), "
+          f"worker peak {bp['peak_mb']:.0f} MB")
 
 
 if __name__ == "__main__":

@@ -15,11 +15,16 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
+from litestar.exceptions import PermissionDeniedException
 from tortoise.expressions import Q
 
 from server.definitions import Definition, delete_path, get_path, set_path
 from server.i18n import gettext as _
 from server.models import Record, Student, User
+
+class AccessRefused(PermissionDeniedException):
+    """403 with a message for the user (other 403s are failed security checks such as CSRF)."""
+
 
 ACTIONS = ("create", "read", "edit", "print", "export")
 

@@ -22,6 +22,7 @@ from renderers.widgets import risk_levels
 from server.auth import AccountGateClosed, AuthMiddleware, PasswordChangeRequired, SecondFactorSetupRequired, is_api
 from server.batch_print import PrintRunner
 from server.db import close_database, open_database
+from server.disposal import SealedFileClosed
 from server.i18n import current_locale, gettext as _, pick_locale
 from server.registry import Registry
 from server.routes.admin_pages import AdminPages
@@ -29,6 +30,7 @@ from server.routes.api import ApiController
 from server.routes.auth_pages import AuthPages
 from server.routes.audit_pages import AuditPages
 from server.routes.handbook import HandbookCache, HandbookPages
+from server.routes.disposal_pages import DisposalPages
 from server.routes.pages import FormPages
 from server.routes.print_pages import PrintPages
 from server.routes.roster_pages import RosterPages
@@ -129,6 +131,16 @@ def not_authorized(request: Request, exc: NotAuthorizedException) -> Response:
     return Redirect("/login?" + urlencode({"next": target}), status_code=303)
 
 
+def sealed_file(request: Request, exc: SealedFileClosed) -> Response:
+    """A sealed file asked for: the reason form (on the web), a refusal (through the API)."""
+    current_locale.set(request_locale(request.scope))
+    if _wants_json(request):
+        return Response({"errors": [{"field": "", "message": _("This file is sealed; it can only be opened on the web page, with a reason.")}]},
+                        status_code=403)
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return page(request, "pages/sealed.html", status_code=403, students=exc.students, next=target, error="", reason="")
+
+
 def http_error(request: Request, exc: HTTPException) -> Response:
     current_locale.set(request_locale(request.scope))
     status = exc.status_code
@@ -182,7 +194,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Li
                       cookie_samesite="lax", cookie_httponly=True, exclude=["^/api/"])
     auth = DefineMiddleware(AuthMiddleware, exclude=["^/login(/code)?$", "^/language$", "^/static/", "^/schema", "^/favicon.ico$"])
     return Litestar(
-        route_handlers=[AuthPages, FormPages, HandbookPages, AuditPages, AdminPages, RosterPages, StudentPages, PrintPages, ApiController,
+        route_handlers=[AuthPages, FormPages, HandbookPages, AuditPages, AdminPages, RosterPages, StudentPages, PrintPages, DisposalPages,
+                        ApiController,
                         create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False)],
         middleware=[locale_middleware, session_config.middleware, auth, school_settings_middleware],
         before_send=[security_headers],
@@ -190,7 +203,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Li
         stores={"sessions": DatabaseStore()},
         state=State({"settings": settings, "registry": registry, "handbook_cache": HandbookCache()}),
         lifespan=[database],
-        exception_handlers={NotAuthorizedException: not_authorized, HTTPException: http_error, Exception: server_error},
+        exception_handlers={NotAuthorizedException: not_authorized, SealedFileClosed: sealed_file, HTTPException: http_error,
+                            Exception: server_error},
         request_max_body_size=MAX_BODY_BYTES,
         openapi_config=OpenAPIConfig(title="xindang", version="1", path="/schema", render_plugins=[JsonRenderPlugin()]),
         debug=False,

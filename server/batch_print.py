@@ -142,8 +142,10 @@ class PrintRunner:
             parts: list[tuple[str, str, str]] = []  # (file, outline title, name in the ZIP)
             for index, student_id in enumerate(job.student_ids):
                 student = found.get(student_id)
+                if student is not None and student.file_state != "open":
+                    student = None  # a sealed file is opened one at a time, with a reason: never in a batch
                 html, count = await student_archive(self.registry, actor, student, school, job.form_id or None) if student else ("", 0)
-                if not count and (job.form_id or student is None):
+                if student is None or (not count and job.form_id):
                     await PrintJob.filter(id=job.id).update(skipped=F("skipped") + 1, done=F("done") + 1)
                     continue
                 await slots.acquire()

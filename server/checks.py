@@ -98,6 +98,7 @@ def check_definition(form_id: str, schema: Any, layout: Any, examples: dict[str,
     problems += check_risk_levels(fields, schema_file)
     problems += check_account_agreement(fields, schema.get("x-account-agreement"), schema_file)
     problems += check_student_file_keys(fields, schema, schema_file)
+    problems += check_disposal(fields, schema, schema_file)
     if problems:
         return problems
     validator = Definition(form_id=form_id, schema=schema, layout=layout).validator
@@ -145,6 +146,52 @@ def check_student_file_keys(fields: dict[str, FieldSpec], schema: dict, file: st
     level = schema.get("x-current-level")
     if level is not None and not (isinstance(level, str) and level in fields and fields[level].risk_level):
         yield Problem(file, "/x-current-level", _("x-current-level must name a field marked x-risk-level."))
+
+
+def check_disposal(fields: dict[str, FieldSpec], schema: dict, file: str) -> Iterator[Problem]:
+    """`x-retention-years` (how long a left student's records of this form are kept before a decision) and
+    `x-disposal` (the form that decides on files: which fields hold the decision, dates and opinions)."""
+    from server.access import ROLES
+
+    years = schema.get("x-retention-years")
+    if years is not None and not (isinstance(years, int) and not isinstance(years, bool) and 0 <= years <= 50):
+        yield Problem(file, "/x-retention-years", _("x-retention-years is a whole number of years from 0 to 50."))
+    rule = schema.get("x-disposal")
+    if rule is None:
+        return
+
+    def bad(where: str, message: str) -> Problem:
+        return Problem(file, "/x-disposal" + where, message)
+
+    def top(name: Any, kind: str | None = None) -> bool:
+        spec = fields.get(name) if isinstance(name, str) else None
+        return spec is not None and "." not in name and (kind is None or spec.kind == kind)
+
+    if not isinstance(rule, dict) or not all(isinstance(rule.get(k), dict) for k in ("actions", "apply", "review", "approve")):
+        yield bad("", _("x-disposal needs decision, actions, apply, review and approve."))
+        return
+    if schema.get("x-subject") not in ("student", "students"):
+        yield bad("", _("x-disposal belongs on a form about students."))
+    if not top(rule.get("decision")):
+        yield bad("/decision", _("x-disposal: decision must name a top-level choice field."))
+    else:
+        values = {o.value for o in fields[rule["decision"]].options}
+        if set(rule["actions"]) != values or not set(rule["actions"].values()) <= {"seal", "destroy", "transfer"}:
+            yield bad("/actions", _("x-disposal: actions maps each option of the decision to seal, destroy or transfer."))
+    for key, kind in (("seal_until", "date"), ("basis", None), ("guardian_consent", None)):
+        if key in rule and not top(rule[key], kind):
+            yield bad(f"/{key}", _("x-disposal: %(key)s must name a top-level field.", key=key))
+    for step in ("apply", "review", "approve"):
+        spec = rule[step]
+        if not isinstance(spec.get("roles"), list) or not spec["roles"] or any(r not in ROLES for r in spec["roles"]):
+            yield bad(f"/{step}/roles", _("Unknown role in x-access; use: %(roles)s.", roles=", ".join(ROLES)))
+        for key in ("by", "on") + (("opinion",) if step != "apply" else ()):
+            if not top(spec.get(key)):
+                yield bad(f"/{step}/{key}", _("x-disposal: %(key)s must name a top-level field.", key=key))
+        if step != "apply" and top(spec.get("opinion")):
+            options = {o.value for o in fields[spec["opinion"]].options}
+            if not isinstance(spec.get("yes"), list) or not spec["yes"] or not set(spec["yes"]) <= options:
+                yield bad(f"/{step}/yes", _("x-disposal: yes lists the opinions that agree, from the field's options."))
 
 
 AGREEMENT_KEYS = {"account": "short_text", "from": "date", "to": "date", "closed": "date"}

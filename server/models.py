@@ -52,6 +52,8 @@ class Student(Model):
     left_reason = fields.CharField(max_length=20, default="", db_default="")  # 毕业 / 转出 / 退学 / 其他
     guardian_name = fields.CharField(max_length=100, default="", db_default="")
     guardian_phone = fields.CharField(max_length=20, default="", db_default="")
+    file_state = fields.CharField(max_length=12, default="open", db_default="open")  # open | sealed | transferred | destroyed (7.2)
+    sealed_until = fields.DateField(null=True)  # a sealed file's expiry: listed for a new decision when due
 
     class Meta:
         table = "student"
@@ -115,6 +117,7 @@ class Record(Model):
     data = fields.JSONField()
     status = fields.CharField(max_length=16, default="done")
     version = fields.IntField(default=1)
+    sealed = fields.BooleanField(default=False, db_default=False)  # about a sealed file: read-only, read with a reason
     students = fields.ManyToManyField("models.Student", related_name="records", through="record_student")
     created_by = fields.ForeignKeyField("models.User", related_name="records_created", on_delete=fields.RESTRICT)
     updated_by = fields.ForeignKeyField("models.User", related_name="records_updated", on_delete=fields.RESTRICT)
@@ -188,3 +191,41 @@ class PrintJob(Model):
 
     class Meta:
         table = "print_job"
+
+
+class Disposal(Model):
+    """The decision of a 7.2 record (seal, destroy, transfer) on its way: applied, reviewed, approved
+    (and carried out), returned or refused. The record holds the paper; this row holds who did each step."""
+
+    id = fields.IntField(primary_key=True)
+    school = fields.ForeignKeyField("models.School", related_name="disposals", on_delete=fields.RESTRICT)
+    record = fields.OneToOneField("models.Record", related_name="disposal", on_delete=fields.RESTRICT)
+    action = fields.CharField(max_length=12)  # seal | destroy | transfer
+    state = fields.CharField(max_length=12, default="applied")  # applied | reviewed | returned | approved | refused
+    applied_by = fields.ForeignKeyField("models.User", related_name="disposals_applied", on_delete=fields.RESTRICT)
+    applied_at = fields.DatetimeField()
+    reviewed_by = fields.ForeignKeyField("models.User", related_name="disposals_reviewed", null=True, on_delete=fields.RESTRICT)
+    reviewed_at = fields.DatetimeField(null=True)
+    approved_by = fields.ForeignKeyField("models.User", related_name="disposals_approved", null=True, on_delete=fields.RESTRICT)
+    approved_at = fields.DatetimeField(null=True)
+    outcome = fields.CharField(max_length=200, default="")  # what carrying it out did, in a sentence
+
+    class Meta:
+        table = "disposal"
+
+
+class FileTombstone(Model):
+    """What remains of a destroyed file: who decided, when, on what basis, and which kinds of records
+    (counts by form) were erased. Never any content."""
+
+    id = fields.IntField(primary_key=True)
+    school = fields.ForeignKeyField("models.School", related_name="tombstones", on_delete=fields.RESTRICT)
+    student = fields.ForeignKeyField("models.Student", related_name="tombstones", on_delete=fields.RESTRICT)
+    disposal = fields.ForeignKeyField("models.Disposal", related_name="tombstones", on_delete=fields.RESTRICT)
+    destroyed_at = fields.DatetimeField()
+    destroyed_by = fields.ForeignKeyField("models.User", related_name="tombstones", on_delete=fields.RESTRICT)
+    basis = fields.CharField(max_length=1000, default="")
+    categories = fields.JSONField(default=list)  # [{"form_id", "title", "count"}]
+
+    class Meta:
+        table = "file_tombstone"

@@ -16,8 +16,10 @@ from tortoise import connections
 from tortoise.expressions import Q, RawSQL
 
 from server import audit
+from server.access import AccessRefused
 from server.definitions import Definition
-from server.models import Record, RecordRevision, School, Student, User
+from server.i18n import gettext as _
+from server.models import Disposal, Record, RecordRevision, School, Student, User
 
 
 class VersionConflict(Exception):
@@ -34,9 +36,16 @@ def field_diff(before: dict | None, after: dict) -> dict[str, list]:
     return {key: [before.get(key), after.get(key)] for key in sorted(set(before) | set(after)) if before.get(key) != after.get(key)}
 
 
+class FileSealed(AccessRefused):
+    """A write that would change a sealed, transferred or destroyed file, or a decision under review."""
+
+
 async def create_record(definition: Definition, school: School, user: User, data: dict, students: list[Student],
                         status: str = "done", *, scope: dict | None = None, via: str = "") -> Record:
     """The record, its first revision and its audit entry commit together (or not at all)."""
+    if not definition.schema.get("x-disposal") and any(s.file_state != "open" for s in students):
+        # a decision about the file (x-disposal) is the one record still written about a closed file
+        raise FileSealed(_("This student's file is sealed (or was transferred or destroyed): no records can be added to it."))
     async with audit.transaction() as log:
         record = await Record.create(school=school, form_id=definition.form_id, form_version=definition.version,
                                      data=data, status=status, version=1, created_by=user, updated_by=user)
@@ -49,8 +58,13 @@ async def create_record(definition: Definition, school: School, user: User, data
 
 
 async def update_record(record: Record, expected_version: int, data: dict, user: User, *, scope: dict | None = None,
-                        via: str = "") -> Record:
-    """A conditional UPDATE on the row version, the revision and the audit entry, in one transaction."""
+                        via: str = "", deciding: bool = False) -> Record:
+    """A conditional UPDATE on the row version, the revision and the audit entry, in one transaction.
+    `deciding`: the disposal workflow writes its opinions into a decision that is locked for everyone else."""
+    if record.sealed:
+        raise FileSealed(_("This record belongs to a sealed file: it is read-only."))
+    if not deciding and await Disposal.filter(record_id=record.id, state__in=("applied", "reviewed")).exists():
+        raise FileSealed(_("This decision is being reviewed and approved: it cannot be changed now. The reviewer can return it to the applicant."))
     async with audit.transaction() as log:
         updated = await Record.filter(id=record.id, version=expected_version).update(
             data=data, version=expected_version + 1, updated_by_id=user.id, updated_at=datetime.now(timezone.utc))
@@ -132,7 +146,7 @@ def _dialect() -> str:
 
 async def list_records(definition: Definition, school: School, query: ListQuery) -> ListPage:
     dialect = _dialect()
-    qs = Record.filter(school=school, form_id=definition.form_id)
+    qs = Record.filter(school=school, form_id=definition.form_id, sealed=False)  # a sealed file is opened from the student's page
     if query.scope is not None:
         qs = qs.filter(query.scope)
     allowed = set(definition.list_config.get("filters", [])) - query.hidden

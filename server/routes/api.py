@@ -171,6 +171,6 @@ class ApiController(Controller):
         found = []
         for record in await student.records.filter(school=school).order_by("-created_at"):
             definition = registry(request).get(record.form_id)
-            if definition and await record_reached(actor, definition, record, "read"):
+            if definition and not record.sealed and await record_reached(actor, definition, record, "read"):
                 found.append(record_json(record, [s.id for s in await record.students.all()], actor, definition))
         return found

@@ -23,7 +23,8 @@ from server.validation import (apply_row_action, carry_unposted, field_title, fo
 from server.tabular import export_rows, list_columns, row_cells, to_csv, to_xlsx, value_text
 from server.context import GRADE_NAMES, subject_context
 from server import audit
-from server.access import Actor, actor_of, can, hidden_fields, keep_hidden, record_reached, records_filter, students_filter
+from server.access import Actor, actor_of, can, hidden_fields, keep_hidden, record_reached, records_filter, role_names, students_filter
+from server.disposal import IN_PROGRESS, panel_for
 from server.web import definition_or_404, form_for, is_htmx, page, pdf_response, record_for, registry, school_of
 
 MAX_STUDENT_CHOICES = 3000
@@ -84,8 +85,8 @@ class FormPages(Controller):
     async def new(self, request: Request, form_id: str) -> Response:
         definition, actor = await form_for(request, form_id, "create")
         school = await school_of(request.user)
-        student_id = request.query_params.get("student", "")
-        students = await students_of(school, [student_id], students_filter(actor, definition, "create")) if student_id else []
+        chosen = request.query_params.getall("student", [])[: 1 if definition.subject == "student" else 500]
+        students = await students_of(school, chosen, students_filter(actor, definition, "create")) if chosen else []
         if students is None:
             raise NotFoundException(_("There is no such student."))
         return await _entry_page(request, school, definition, {}, {}, students, action=f"/forms/{form_id}")
@@ -120,12 +121,14 @@ class FormPages(Controller):
     @get("/records/{record_id:int}")
     async def view(self, request: Request, record_id: int) -> Response:
         school, record, definition, students, actor = await _load(request, record_id, "read")
+        disposal = await panel_for(definition, record, actor)
         body = render_layout(definition, VIEW, record.data, context=subject_context(school, students, record),
                              hidden=hidden_fields(actor, definition))
         return page(request, "pages/record.html", definition=definition, record=record, body=body,
                     record_number=record_number(record), saved=request.query_params.get("saved") == "1",
-                    may_edit=await record_reached(actor, definition, record, "edit"),
-                    may_print=await record_reached(actor, definition, record, "print"))
+                    may_edit=not record.sealed and await record_reached(actor, definition, record, "edit")
+                    and not (disposal and disposal.disposal and disposal.disposal.state in IN_PROGRESS),
+                    may_print=await record_reached(actor, definition, record, "print"), disposal=disposal, role_names=role_names())
 
     @get("/records/{record_id:int}/edit")
     async def edit(self, request: Request, record_id: int) -> Response:

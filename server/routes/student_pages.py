@@ -3,23 +3,30 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import anyio
-from litestar import Controller, Request, Response, get
+
+from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import Parameter
+from litestar.response import Redirect
 
 from renderers.pdf import html_to_pdf
 from server import audit
 from server.access import Actor, actor_of, can, classes_filter, roster_filter
 from server.definitions import Definition
+from server.disposal import SealedFileClosed, grant, opened
 from server.i18n import gettext as _
-from server.models import SchoolClass, Student
+from server.models import FileTombstone, SchoolClass, Student
+from server.routes.auth_pages import safe_next
 from server.student_file import PER_STUDENT, student_archive, student_file
 from server.web import page, pdf_response, registry, school_of
 
 
-async def reachable_student(request: Request, student_id: int, action: str) -> tuple[Student, Actor]:
-    """The student, when the user's roles reach them; otherwise the same 404 as a student that does not exist."""
+async def reachable_student(request: Request, student_id: int, action: str, *, closed_ok: bool = False) -> tuple[Student, Actor]:
+    """The student, when the user's roles reach them; otherwise the same 404 as a student that does not exist.
+    A sealed file is reached only after a reason was given in this session (`closed_ok`: the reason form)."""
     school = await school_of(request.user)
     actor = await actor_of(request.user)
     query = Student.filter(id=student_id, school_id=school.id) if 0 < student_id < 2**31 else Student.filter(id=-1)
@@ -29,6 +36,9 @@ async def reachable_student(request: Request, student_id: int, action: str) -> t
     if student is None:
         await audit.append(action, f"student:{student_id}", user=request.user, result="denied", scope=request.scope)
         raise NotFoundException(_("There is no such student."))
+    if not closed_ok and not opened(request.session, [student]):
+        await audit.append(action, f"student:{student.id}", user=request.user, result="denied", detail="sealed", scope=request.scope)
+        raise SealedFileClosed([student])
     return student, actor
 
 
@@ -67,8 +77,22 @@ class StudentPages(Controller):
         student, actor = await reachable_student(request, student_id, "read")
         found = await student_file(registry(request), actor, student)
         await audit.append("read", f"student:{student.id}", user=request.user, detail="file", scope=request.scope)
-        return page(request, "pages/student.html", file=found, student=student,
-                    view="timeline" if view == "timeline" else "parts")
+        return page(request, "pages/student.html", file=found, student=student, view="timeline" if view == "timeline" else "parts",
+                    tombstones=await FileTombstone.filter(student_id=student.id).select_related("destroyed_by").order_by("id"))
+
+    @post("/students/{student_id:int}/open", status_code=200)
+    async def open_sealed(self, request: Request, student_id: int) -> Response:
+        """Open a sealed file for a while with a reason; the reason goes into the audit log."""
+        student, _actor = await reachable_student(request, student_id, "read", closed_ok=True)
+        form: Any = await request.form()
+        reason = " ".join(str(form.get("reason") or "").split())
+        target = str(form.get("next") or f"/students/{student.id}")
+        if not 4 <= len(reason) <= 200:
+            return page(request, "pages/sealed.html", status_code=422, students=[student], next=safe_next(target),
+                        error=_("Write the reason in 4 to 200 characters."), reason=reason)
+        grant(request.session, student.id)
+        await audit.append("open-sealed", f"student:{student.id}", user=request.user, detail=reason[:150], scope=request.scope)
+        return Redirect(safe_next(target), status_code=303)
 
     @get("/students/{student_id:int}/archive.pdf")
     async def archive_pdf(self, request: Request, student_id: int) -> Response:

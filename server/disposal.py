@@ -1,0 +1,309 @@
+"""Leaving school (handbook 7.2): a file is sealed, destroyed or transferred by a decision that the
+心理教师 applies for, the 德育处 reviews and a 校领导 approves, never the same person twice.
+Approval carries the decision out at once:
+
+- 封存 (seal): every record about the student becomes read-only and is opened only with a reason,
+  which is audited; the sealing's expiry date is listed when due.
+- 销毁 (destroy): the records and their revisions are deleted and the freed space overwritten
+  (secure_delete, WAL checkpoint and VACUUM on SQLite; VACUUM FULL on PostgreSQL). A tombstone keeps
+  who, when, on what basis and which kinds of records; the audit log keeps the event, never content.
+- 移交 (transfer): with the guardian's consent recorded, the file is sealed here and handed over as a
+  package (the archive PDF and the records as JSON) for the receiving school.
+
+Which form drives it and which of its fields hold the decision, the dates and the opinions is data:
+the definition's `x-disposal` key (form_defs/README.md). Nothing here names a form.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from tortoise import connections
+
+from server import audit
+from server.access import AccessRefused, Actor
+from server.definitions import Definition
+from server.i18n import gettext as _, local_today
+from server.models import Disposal, FileTombstone, PrintJob, Record, Student, User
+from server.records import update_record
+from server.registry import Registry
+
+log = logging.getLogger("xindang.disposal")
+STEPS = ("apply", "review", "approve")
+ACTIONS = ("seal", "destroy", "transfer")
+IN_PROGRESS = ("applied", "reviewed")
+CLOSED_STATES = ("sealed", "transferred")  # files read only with a reason
+OPEN_FOR_SECONDS = 30 * 60  # a reason opens a sealed file for this long, in this session only
+
+
+class DisposalRefused(AccessRefused):
+    """A step this user may not take now, with the reason in the user's language."""
+
+
+class SealedFileClosed(AccessRefused):
+    """Reading a sealed file without having given a reason in this session."""
+
+    def __init__(self, students: list[Student]):
+        super().__init__(_("This student's file is sealed. Give a reason to open it; the opening is recorded."))
+        self.students = students
+
+
+def spec_of(definition: Definition) -> dict | None:
+    return definition.schema.get("x-disposal")
+
+
+def disposal_form_ids(registry: Registry) -> set[str]:
+    """Forms that record decisions about files: never sealed or destroyed with the files they decide on."""
+    return {form_id for form_id, definition in registry.forms.items() if spec_of(definition)}
+
+
+def step_roles(registry: Registry) -> set[str]:
+    return {role for d in registry.forms.values() if (spec := spec_of(d)) for step in STEPS for role in spec[step]["roles"]}
+
+
+def next_step(disposal: Disposal | None) -> str | None:
+    if disposal is None or disposal.state == "returned":
+        return "apply"
+    return {"applied": "review", "reviewed": "approve"}.get(disposal.state)
+
+
+def refusal(spec: dict, step: str, actor: Actor, disposal: Disposal | None) -> str | None:
+    """Why this user may not take this step now (None: they may). Nobody decides twice on one request."""
+    if step != next_step(disposal):
+        return _("This step is not due now.")
+    if not set(spec[step]["roles"]) & actor.roles:
+        return _("Your role does not take this step.")
+    if disposal is not None and step != "apply":
+        if disposal.applied_by_id == actor.user_id:
+            return _("You applied for this decision: someone else must review and approve it.")
+        if step == "approve" and disposal.reviewed_by_id == actor.user_id:
+            return _("You reviewed this decision: another person must approve it.")
+    return None
+
+
+async def take_step(registry: Registry, record: Record, definition: Definition, user: User, actor: Actor, step: str,
+                    opinion: str, scope: dict | None = None) -> Disposal:
+    """Apply, review or approve; on approval the decision is carried out in the same transaction."""
+    spec = spec_of(definition)
+    if spec is None or step not in STEPS:
+        raise DisposalRefused(_("This form records no decision about files."))
+    async with audit.transaction() as log_entries:
+        disposal = await Disposal.get_or_none(record_id=record.id)
+        if (reason := refusal(spec, step, actor, disposal)) is not None:
+            raise DisposalRefused(reason)
+        record = await Record.get(id=record.id)
+        students = list(await record.students.all())
+        data = dict(record.data)
+        now = dt.datetime.now(dt.timezone.utc)
+        stamp = {spec[step]["by"]: user.display_name[:20], spec[step]["on"]: local_today().isoformat()}
+        if step == "apply":
+            action = spec["actions"].get(data.get(spec["decision"]))
+            if record.status != "done" or action is None or not students:
+                raise DisposalRefused(_("Finish the record first: the decision and the students it concerns."))
+            if any(s.file_state == "destroyed" for s in students):
+                raise DisposalRefused(_("A file in this request was destroyed already."))
+            if action == "transfer" and data.get(spec["guardian_consent"]) is not True:
+                raise DisposalRefused(_("A transfer needs the guardian's consent recorded on the form first."))
+            if disposal is None:
+                disposal = await Disposal.create(school_id=record.school_id, record=record, action=action, applied_by=user, applied_at=now)
+            else:
+                disposal.action, disposal.state, disposal.applied_by_id, disposal.applied_at = action, "applied", user.id, now
+                disposal.reviewed_by_id = disposal.reviewed_at = None
+                await disposal.save()
+            data.update({k: v for k, v in stamp.items() if not data.get(k)})
+        else:
+            options = [option.value for option in definition.fields[spec[step]["opinion"]].options]
+            if opinion not in options:
+                raise DisposalRefused(_("Choose one of the opinions offered."))
+            agreed = opinion in spec[step]["yes"]
+            data.update({spec[step]["opinion"]: opinion, **stamp})
+            if step == "review":
+                disposal.state, disposal.reviewed_by_id, disposal.reviewed_at = ("reviewed" if agreed else "returned"), user.id, now
+            else:
+                disposal.state, disposal.approved_by_id, disposal.approved_at = ("approved" if agreed else "refused"), user.id, now
+            await disposal.save()
+        await update_record(record, record.version, data, user, scope=scope, via=f" disposal {step}", deciding=True)
+        await log_entries.append(f"disposal-{step}", f"record:{record.id}", user=user, scope=scope,
+                                 detail=f"{disposal.action} {disposal.state} students:{len(students)}")
+        if disposal.state == "approved":
+            disposal.outcome = await carry_out(registry, disposal, record, definition, students, user, scope)
+            await disposal.save()
+    if disposal.state == "approved" and disposal.action == "destroy":
+        await erase_freed_space()
+    return disposal
+
+
+async def carry_out(registry: Registry, disposal: Disposal, record: Record, definition: Definition, students: list[Student],
+                    user: User, scope: dict | None) -> str:
+    spec = spec_of(definition)
+    ids = [s.id for s in students]
+    kept_forms = disposal_form_ids(registry)
+    linked = [r for r in await Record.filter(students__id__in=ids, school_id=record.school_id).distinct().prefetch_related("students")
+              if r.form_id not in kept_forms]
+    if disposal.action in ("seal", "transfer"):
+        until = _date(record.data.get(spec.get("seal_until", ""))) if disposal.action == "seal" else None
+        await Record.filter(id__in=[r.id for r in linked]).update(sealed=True)
+        await Student.filter(id__in=ids).update(file_state="sealed" if disposal.action == "seal" else "transferred", sealed_until=until)
+        for student in students:
+            await audit.append(disposal.action, f"student:{student.id}", user=user, scope=scope,
+                               detail=f"disposal {disposal.id}" + (f" until {until.isoformat()}" if until else ""))
+        return _("%(num)s files sealed, %(records)s records read-only.", num=len(ids), records=len(linked)) if disposal.action == "seal" \
+            else _("%(num)s files transferred and sealed here; download the transfer package below.", num=len(ids))
+    return await destroy_files(registry, disposal, record, spec, students, linked, user, scope)
+
+
+async def destroy_files(registry: Registry, disposal: Disposal, record: Record, spec: dict, students: list[Student],
+                        linked: list[Record], user: User, scope: dict | None) -> str:
+    """Delete what is only about these students; a group record keeps the others and loses these."""
+    ids = {s.id for s in students}
+    counts: dict[int, Counter] = {s.id: Counter() for s in students}
+    deleted = 0
+    for found in linked:
+        about = {s.id for s in found.students}
+        for student_id in about & ids:
+            counts[student_id][found.form_id] += 1
+        if about <= ids:
+            await found.delete()  # revisions and student links go with it (ON DELETE CASCADE)
+            deleted += 1
+        else:
+            await found.students.remove(*[s for s in found.students if s.id in ids])
+    basis = str(record.data.get(spec.get("basis", "")) or "")[:1000]
+    now = dt.datetime.now(dt.timezone.utc)
+    for student in students:
+        categories = [{"form_id": f, "title": registry.get(f).title if registry.get(f) else f, "count": n}
+                      for f, n in sorted(counts[student.id].items())]
+        await FileTombstone.create(school_id=record.school_id, student=student, disposal=disposal, destroyed_at=now,
+                                   destroyed_by=user, basis=basis, categories=categories)
+        await audit.append("destroy", f"student:{student.id}", user=user, scope=scope,
+                           detail=f"disposal {disposal.id}: {sum(counts[student.id].values())} records")
+    await Student.filter(id__in=list(ids)).update(file_state="destroyed", sealed_until=None, birth_date=None,
+                                                  guardian_name="", guardian_phone="")
+    for job in await PrintJob.filter(school_id=record.school_id, status="done"):  # printed copies go too
+        if ids & set(job.student_ids or []):
+            await PrintJob.filter(id=job.id).update(status="expired", expires_at=now)
+    return _("%(num)s files destroyed: %(records)s records erased; the tombstones remain.", num=len(ids), records=deleted)
+
+
+async def erase_freed_space() -> None:
+    """Deleted rows must not be recoverable from the database files. SQLite runs with secure_delete
+    (freed pages are zeroed); the WAL still holds old page images until a checkpoint truncates it,
+    and VACUUM rewrites the file. On PostgreSQL, VACUUM FULL rewrites the tables into new files."""
+    connection = connections.get("default")
+    if connection.capabilities.dialect == "sqlite":
+        for statement in ("PRAGMA wal_checkpoint(TRUNCATE)", "VACUUM", "PRAGMA wal_checkpoint(TRUNCATE)"):
+            await connection.execute_script(statement)
+    else:
+        await connection.execute_script("VACUUM FULL record, record_revision, record_student")
+
+
+def _date(value: Any) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+# Opening a sealed file: a reason, recorded, for a while, in this session only.
+
+def opened(session: dict, students: list[Student]) -> bool:
+    grants = session.get("opened_files") or {}
+    now = dt.datetime.now(dt.timezone.utc).timestamp()
+    return all(s.file_state not in CLOSED_STATES or grants.get(str(s.id), 0) > now for s in students)
+
+
+def grant(session: dict, student_id: int) -> None:
+    now = dt.datetime.now(dt.timezone.utc).timestamp()
+    grants = {k: v for k, v in (session.get("opened_files") or {}).items() if v > now}
+    grants[str(student_id)] = now + OPEN_FOR_SECONDS
+    session["opened_files"] = grants
+
+
+async def closed_students(record: Record) -> list[Student]:
+    """The record's students whose files are sealed or transferred (none for an open record)."""
+    if not record.sealed:
+        return []
+    return [s for s in await record.students.all() if s.file_state in CLOSED_STATES]
+
+
+# The dashboard: decisions under way, files due for one, sealings that expire, tombstones.
+
+@dataclass
+class DueFile:
+    student: Student
+    due_on: dt.date
+    reason: str
+
+
+async def due_files(registry: Registry, school_id: int, today: dt.date | None = None, ahead_days: int = 60) -> list[DueFile]:
+    """Left students whose open files have reached their retention (`x-retention-years` of their forms,
+    counted from leaving; none: due at leaving), and sealed files whose sealing ends within `ahead_days`."""
+    today = today or local_today()
+    deciding = {s for d in await Disposal.filter(school_id=school_id, state__in=IN_PROGRESS).prefetch_related("record__students")
+                for s in (x.id for x in d.record.students)}
+    due = []
+    for student in await Student.filter(school_id=school_id, left_on__isnull=False, file_state="open").select_related("klass"):
+        if student.id in deciding:
+            continue
+        forms = set(await Record.filter(students__id=student.id).values_list("form_id", flat=True))
+        years = max((retention_years(registry.get(f)) for f in forms if registry.get(f)), default=0)
+        due_on = _add_years(student.left_on, years)
+        if due_on <= today + dt.timedelta(days=ahead_days):
+            due.append(DueFile(student, due_on, _("left school (%(reason)s), kept %(years)s years", reason=student.left_reason or "-", years=years)))
+    for student in await Student.filter(school_id=school_id, file_state="sealed", sealed_until__isnull=False).select_related("klass"):
+        if student.id not in deciding and student.sealed_until <= today + dt.timedelta(days=ahead_days):
+            due.append(DueFile(student, student.sealed_until, _("sealing ends")))
+    return sorted(due, key=lambda d: d.due_on)
+
+
+def retention_years(definition: Definition) -> int:
+    value = definition.schema.get("x-retention-years", 0)
+    return value if isinstance(value, int) else 0
+
+
+def _add_years(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+def package_json(school_name: str, student: Student, records: list[tuple[Record, Definition]], disposal: Disposal) -> bytes:
+    """The records of a transferred file as data the receiving school can read or import."""
+    body = {
+        "format": "xindang-transfer-1",
+        "school": school_name,
+        "student": {"student_number": student.student_number, "name": student.name, "gender": student.gender,
+                    "birth_date": student.birth_date.isoformat() if student.birth_date else None,
+                    "class": student.klass.name if student.klass else None},
+        "decision": {"disposal": disposal.id, "approved_at": disposal.approved_at.isoformat() if disposal.approved_at else None},
+        "records": [{"form_id": r.form_id, "title": d.title, "form_version": r.form_version, "status": r.status,
+                     "created_at": r.created_at.isoformat(), "data": r.data} for r, d in records],
+    }
+    return json.dumps(body, ensure_ascii=False, indent=1).encode("utf-8")
+
+
+@dataclass
+class Panel:
+    """What the record page shows of a decision: where it stands and what this user may do now."""
+
+    disposal: Disposal | None
+    step: str | None
+    opinions: list[Any]  # the opinion field's options, for review and approval
+    refused: str | None  # why this user cannot take the step (None: they can)
+    waiting_for: list[str]  # the roles the next step waits for
+
+
+async def panel_for(definition: Definition, record: Record, actor: Actor) -> Panel | None:
+    spec = spec_of(definition)
+    if spec is None:
+        return None
+    disposal = await Disposal.get_or_none(record_id=record.id).select_related("applied_by", "reviewed_by", "approved_by")
+    step = next_step(disposal)
+    opinions = definition.fields[spec[step]["opinion"]].options if step in ("review", "approve") else []
+    refused = refusal(spec, step, actor, disposal) if step else None
+    return Panel(disposal, step, opinions, refused, list(spec[step]["roles"]) if step else [])

@@ -1,0 +1,74 @@
+"""Leaving school (handbook 7.2): the steps of a decision on a record's page, the transfer package,
+and the dashboard of decisions under way and files due for one (server/disposal.py decides)."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from typing import Any
+
+import anyio
+from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import NotFoundException
+from litestar.response import Redirect
+
+from renderers.pdf import html_to_pdf
+from server import audit
+from server.access import ROLES, AccessRefused, Actor, actor_of
+from server.disposal import IN_PROGRESS, due_files, package_json, step_roles, take_step
+from server.i18n import gettext as _, local_today
+from server.models import Disposal, FileTombstone, Record, Student
+from server.student_file import student_archive
+from server.web import page, record_for, registry, school_of
+
+
+async def deciders(connection: Any, _handler: Any) -> None:
+    """Guard: the roles that take a step of some decision (心理教师, 德育处, 校领导 in the shipped forms)."""
+    user = connection.scope.get("user")
+    if user is None or not step_roles(connection.app.state.registry) & set(user.roles or []):
+        await audit.append("open", connection.scope.get("path", "")[:100], user=user, result="denied", scope=connection.scope)
+        raise AccessRefused(_("Only those who apply for, review or approve decisions on files may see this page."))
+
+
+class DisposalPages(Controller):
+    @post("/records/{record_id:int}/disposal", status_code=200)
+    async def step(self, request: Request, record_id: int) -> Response:
+        record, definition, actor = await record_for(request, record_id, "read")
+        form: Any = await request.form()
+        await take_step(registry(request), record, definition, request.user, actor, str(form.get("step") or ""),
+                        str(form.get("opinion") or ""), scope=request.scope)
+        return Redirect(f"/records/{record.id}", status_code=303)
+
+    @get("/records/{record_id:int}/disposal/package")
+    async def package(self, request: Request, record_id: int) -> Response:
+        """A transfer's package for the receiving school: per student the whole file as PDF and as JSON."""
+        record, definition, _actor = await record_for(request, record_id, "print")
+        disposal = await Disposal.get_or_none(record_id=record.id, state="approved", action="transfer")
+        if disposal is None:
+            raise NotFoundException(_("This record has no approved transfer."))
+        school = await school_of(request.user)
+        keeper = Actor(0, school.id, frozenset(ROLES), frozenset())  # the approved transfer hands over the whole file
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as bundle:
+            for student in await record.students.all().select_related("klass"):
+                html, _count = await student_archive(registry(request), keeper, student, school)
+                bundle.writestr(f"{student.student_number}-{student.name}.pdf", await anyio.to_thread.run_sync(html_to_pdf, html))
+                rows = [(r, registry(request).get(r.form_id)) for r in await Record.filter(students__id=student.id).order_by("created_at")]
+                bundle.writestr(f"{student.student_number}-{student.name}.json",
+                                package_json(school.name, student, [(r, d) for r, d in rows if d], disposal))
+        await audit.append("transfer-package", f"record:{record.id}", user=request.user, scope=request.scope, detail=f"disposal {disposal.id}")
+        return Response(out.getvalue(), media_type="application/zip", headers={
+            "Content-Disposition": f'attachment; filename="transfer-{disposal.id}.zip"'})
+
+    @get("/disposals/", guards=[deciders])
+    async def dashboard(self, request: Request) -> Response:
+        school = await school_of(request.user)
+        under_way = await Disposal.filter(school_id=school.id, state__in=IN_PROGRESS).select_related("record", "applied_by").order_by("applied_at")
+        done = await Disposal.filter(school_id=school.id, state__in=("approved", "refused")).select_related("record").order_by("-approved_at").limit(30)
+        due = await due_files(registry(request), school.id)
+        sealed = await Student.filter(school_id=school.id, file_state__in=("sealed", "transferred")).select_related("klass").order_by("sealed_until")
+        tombstones = await FileTombstone.filter(school_id=school.id).select_related("student", "destroyed_by").order_by("-id").limit(50)
+        await audit.append("list", "disposals", user=request.user, scope=request.scope)
+        decision_forms = [d for d in registry(request).forms.values() if d.schema.get("x-disposal")]
+        return page(request, "pages/disposals.html", under_way=under_way, done=done, due=due, sealed=sealed, tombstones=tombstones,
+                    today=local_today(), form=decision_forms[0] if decision_forms else None, actor=await actor_of(request.user))
