@@ -19,6 +19,7 @@ import re
 import shutil
 import zipfile
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +36,9 @@ from server.student_file import student_archive
 
 log = logging.getLogger("xindang.print")
 MAX_STUDENTS = 500  # one job; a whole grade is a few classes
-SWEEP_SECONDS = 600
+SWEEP_SECONDS = 60
+HEARTBEAT_SECONDS = 30  # a running job says it is alive this often...
+STALE_AFTER = dt.timedelta(minutes=3)  # ...and one silent this long died with its server process
 BUNDLES = ("pdf", "zip")
 LIVE = ("queued", "running")
 
@@ -60,8 +63,14 @@ def result_path(settings: Settings, job: PrintJob) -> Path:
     return prints_dir(settings) / f"job-{job.id}.{job.bundle}"
 
 
+def safe_file_name(name: str) -> str:
+    """A name for a file in a download or a ZIP: no separators, no dots to climb with, no control characters."""
+    cleaned = re.sub(r'[\\/:*?"<>|\x00-\x1f]', "_", name).strip(" .")
+    return cleaned[:120] or "_"
+
+
 def download_name(job: PrintJob) -> str:
-    return re.sub(r'[\\/:*?"<>|\x00-\x1f]', "_", job.title)[:120] + f".{job.bundle}"
+    return safe_file_name(job.title) + f".{job.bundle}"
 
 
 class PrintRunner:
@@ -74,20 +83,24 @@ class PrintRunner:
         self._pool: ProcessPoolExecutor | None = None
         self._tasks: set[asyncio.Task] = set()
         self._sweeper: asyncio.Task | None = None
+        self._running = 0
 
     @property
     def pool(self) -> ProcessPoolExecutor:
-        """Started on first use; spawned, not forked, so no worker inherits the server's connections.
-        A worker is replaced after a while so memory held by fonts and layouts never piles up."""
+        """Started on first use and closed when no job needs it, so memory held by fonts and layouts never
+        piles up; spawned, not forked, so no worker inherits the server's database connections."""
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                             max_tasks_per_child=25)
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
         return self._pool
 
+    def _release_pool(self, force: bool = False) -> None:
+        if self._pool is not None and (force or self._running == 0):
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
     async def open(self) -> None:
-        """Jobs that were running when the server last stopped are marked as interrupted; expired results go."""
-        for job in await PrintJob.filter(status__in=LIVE):
-            await self._fail(job, _("The server restarted while this job was running. Please start it again."))
+        """Jobs whose server process died are marked as interrupted; expired results go. Jobs of other
+        server processes (serve --workers N) are alive as long as they keep their heartbeat."""
         await sweep(self.settings)
         self._sweeper = asyncio.create_task(self._sweep_now_and_then())
 
@@ -114,20 +127,34 @@ class PrintRunner:
     async def run(self, job: PrintJob, actor: Actor, user=None, actor_name: str = "") -> PrintJob:
         """Make the job's file; on any failure the job says so and nothing half-made is left behind."""
         await PrintJob.filter(id=job.id).update(status="running")
+        self._running += 1
+        heartbeat = asyncio.create_task(_heartbeat(job.id))
         try:
             pages = await self._produce(job, actor, user, actor_name)
         except asyncio.CancelledError:
-            await self._fail(job, _("The server stopped while this job was running. Please start it again."))
+            await fail(self.settings, job.id, _("The server stopped while this job was running. Please start it again."))
             raise
+        except Withdrawn:
+            pass  # withdraw() has ended it already
         except NothingToPrint:
-            await self._fail(job, _("None of these students has a record you may print."))
+            await fail(self.settings, job.id, _("None of these students has a record you may print."))
+        except BrokenProcessPool:
+            log.exception("print job %s: a worker process died", job.id)
+            self._release_pool(force=True)  # the next job starts a fresh pool
+            await fail(self.settings, job.id, _("The files could not be printed. Please try again or ask the administrator."))
         except Exception:
             log.exception("print job %s failed", job.id)
-            await self._fail(job, _("The files could not be printed. Please try again or ask the administrator."))
+            await fail(self.settings, job.id, _("The files could not be printed. Please try again or ask the administrator."))
         else:
             now = dt.datetime.now(dt.timezone.utc)
-            await PrintJob.filter(id=job.id).update(status="done", pages=pages, finished_at=now,
-                                                    expires_at=now + dt.timedelta(hours=self.settings.print_keep_hours))
+            finished = await PrintJob.filter(id=job.id, status="running").update(
+                status="done", pages=pages, finished_at=now, expires_at=now + dt.timedelta(hours=self.settings.print_keep_hours))
+            if not finished:  # cancelled meanwhile (a file in it was sealed or destroyed): its result must not stay
+                result_path(self.settings, job).unlink(missing_ok=True)
+        finally:
+            heartbeat.cancel()
+            self._running -= 1
+            self._release_pool()
         return await PrintJob.get(id=job.id)
 
     async def _produce(self, job: PrintJob, actor: Actor, user, actor_name: str) -> int:
@@ -140,6 +167,8 @@ class PrintRunner:
             slots = asyncio.Semaphore(self.workers * 2)  # a few pages ahead of the workers, never the whole class in memory
             pending: list[asyncio.Future] = []
             parts: list[tuple[str, str, str]] = []  # (file, outline title, name in the ZIP)
+            if await PrintJob.filter(id=job.id, status="running").count() == 0:
+                raise Withdrawn()
             for index, student_id in enumerate(job.student_ids):
                 student = found.get(student_id)
                 if student is not None and student.file_state != "open":
@@ -176,11 +205,6 @@ class PrintRunner:
         await audit.append("print", f"student:{student.id}", user=user, actor_name=actor_name, school_id=job.school_id,
                            detail=f"batch {job.id}: {job.form_id or 'archive'} {count} records")
 
-    async def _fail(self, job: PrintJob, message: str) -> None:
-        await PrintJob.filter(id=job.id).update(status="failed", error=message[:200], finished_at=dt.datetime.now(dt.timezone.utc))
-        shutil.rmtree(prints_dir(self.settings) / f"job-{job.id}", ignore_errors=True)
-        result_path(self.settings, job).unlink(missing_ok=True)
-
     async def _sweep_now_and_then(self) -> None:
         while True:
             await asyncio.sleep(SWEEP_SECONDS)
@@ -194,13 +218,47 @@ class NothingToPrint(Exception):
     pass
 
 
+class Withdrawn(Exception):
+    """The job was ended from outside (a file in it was sealed, transferred or destroyed)."""
+
+
+async def _heartbeat(job_id: int) -> None:
+    while True:
+        await asyncio.sleep(HEARTBEAT_SECONDS)
+        await PrintJob.filter(id=job_id, status__in=LIVE).update(updated_at=dt.datetime.now(dt.timezone.utc))
+
+
+async def fail(settings: Settings, job_id: int, message: str) -> None:
+    """End a job as failed (or cancelled) and delete whatever it made."""
+    await PrintJob.filter(id=job_id, status__in=LIVE).update(status="failed", error=message[:200],
+                                                             finished_at=dt.datetime.now(dt.timezone.utc))
+    shutil.rmtree(prints_dir(settings) / f"job-{job_id}", ignore_errors=True)
+    for bundle in BUNDLES:
+        (prints_dir(settings) / f"job-{job_id}.{bundle}").unlink(missing_ok=True)
+
+
+async def withdraw(settings: Settings, student_ids: set[int], message: str) -> int:
+    """A file was sealed, transferred or destroyed: every printed copy that holds it goes now, and jobs
+    still running with it are stopped."""
+    withdrawn = 0
+    for job in await PrintJob.filter(status__in=(*LIVE, "done")):
+        if student_ids & set(job.student_ids or []):
+            if job.status == "done":
+                result_path(settings, job).unlink(missing_ok=True)
+                await PrintJob.filter(id=job.id).update(status="expired", expires_at=dt.datetime.now(dt.timezone.utc))
+            else:
+                await fail(settings, job.id, message)
+            withdrawn += 1
+    return withdrawn
+
+
 def _zip_files(files: list[tuple[str, str]], path: str) -> None:
     """PDFs are compressed already: stored as they are. Names are UTF-8 (zipfile flags them)."""
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "wb") as out, zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as bundle:
         used: set[str] = set()
         for file, name in files:
-            name = re.sub(r'[\\/:*?"<>|\x00-\x1f]', "_", name)
+            name = safe_file_name(name)
             while name in used:
                 name = "_" + name
             used.add(name)
@@ -208,8 +266,11 @@ def _zip_files(files: list[tuple[str, str]], path: str) -> None:
 
 
 async def sweep(settings: Settings) -> int:
-    """Delete expired results, and any file in the folder no live or finished job owns."""
+    """Fail jobs whose server process stopped (no heartbeat), delete expired results, and any file in the
+    folder that no live or finished job owns."""
     now = dt.datetime.now(dt.timezone.utc)
+    for job_id in await PrintJob.filter(status__in=LIVE, updated_at__lt=now - STALE_AFTER).values_list("id", flat=True):
+        await fail(settings, job_id, _("The server restarted while this job was running. Please start it again."))
     expired = await PrintJob.filter(status="done", expires_at__lt=now)
     for job in expired:
         result_path(settings, job).unlink(missing_ok=True)

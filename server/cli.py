@@ -103,6 +103,8 @@ def serve(host: str, port: int, workers: int) -> None:
         sys.exit(2)
     _run(_migrate_only(settings))
     click.echo(_("Xindang is running at http://%(host)s:%(port)s/", host=host, port=port))
+    if workers > 1 and not os.environ.get("XINDANG_PRINT_WORKERS"):  # the cores are shared by the workers' print pools
+        os.environ["XINDANG_PRINT_WORKERS"] = str(max(1, (os.cpu_count() or 1) // workers))
     uvicorn.run("server.app:create_app", factory=True, host=host, port=port, workers=workers,
                 log_level="info", proxy_headers=False, server_header=False)
 

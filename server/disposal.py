@@ -16,6 +16,7 @@ the definition's `x-disposal` key (form_defs/README.md). Nothing here names a fo
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import logging
@@ -29,9 +30,11 @@ from server import audit
 from server.access import AccessRefused, Actor
 from server.definitions import Definition
 from server.i18n import gettext as _, local_today
-from server.models import Disposal, FileTombstone, PrintJob, Record, Student, User
+from server.batch_print import withdraw
+from server.models import Disposal, FileTombstone, Record, RecordRevision, Student, User
 from server.records import update_record
 from server.registry import Registry
+from server.settings import Settings
 
 log = logging.getLogger("xindang.disposal")
 STEPS = ("apply", "review", "approve")
@@ -72,32 +75,61 @@ def next_step(disposal: Disposal | None) -> str | None:
     return {"applied": "review", "reviewed": "approve"}.get(disposal.state)
 
 
-def refusal(spec: dict, step: str, actor: Actor, disposal: Disposal | None) -> str | None:
-    """Why this user may not take this step now (None: they may). Nobody decides twice on one request."""
+def refusal(spec: dict, step: str, actor: Actor, disposal: Disposal | None, writers: set[int] = frozenset()) -> str | None:
+    """Why this user may not take this step now (None: they may). Nobody decides on a request they wrote,
+    changed, applied for or already took a step of: `writers` are everyone who changed the record."""
     if step != next_step(disposal):
         return _("This step is not due now.")
     if not set(spec[step]["roles"]) & actor.roles:
         return _("Your role does not take this step.")
     if disposal is not None and step != "apply":
-        if disposal.applied_by_id == actor.user_id:
-            return _("You applied for this decision: someone else must review and approve it.")
+        if disposal.applied_by_id == actor.user_id or actor.user_id in writers:
+            return _("You wrote or applied for this request: someone else must review and approve it.")
         if step == "approve" and disposal.reviewed_by_id == actor.user_id:
             return _("You reviewed this decision: another person must approve it.")
     return None
 
 
-async def take_step(registry: Registry, record: Record, definition: Definition, user: User, actor: Actor, step: str,
-                    opinion: str, scope: dict | None = None) -> Disposal:
+async def writers_of(record_id: int) -> set[int]:
+    return set(await RecordRevision.filter(record_id=record_id).values_list("changed_by_id", flat=True))
+
+
+def decided_fields(spec: dict, after_apply: bool) -> set[str]:
+    """The fields only the workflow writes: the review's and the approval's; once applied for, also the
+    decision and what it rests on (the applicant's own name and date are stamped at applying)."""
+    names = {spec[step][key] for step in ("review", "approve") for key in ("opinion", "by", "on")}
+    if after_apply:
+        names |= {spec[key] for key in ("decision", "seal_until", "basis", "guardian_consent") if key in spec}
+        names |= {spec["apply"]["by"], spec["apply"]["on"]}
+    return names
+
+
+async def keep_decided(definition: Definition, stored: dict, posted: dict, record_id: int | None = None) -> None:
+    """A save by hand keeps what the workflow wrote: no one types an approval, and a decision taken stays as taken."""
+    spec = spec_of(definition)
+    if spec is None or not isinstance(posted, dict):
+        return
+    disposal = await Disposal.get_or_none(record_id=record_id) if record_id else None
+    for name in decided_fields(spec, after_apply=disposal is not None and disposal.state != "returned"):
+        posted.pop(name, None)
+        if name in stored:
+            posted[name] = stored[name]
+
+
+async def take_step(registry: Registry, settings: Settings, record: Record, definition: Definition, user: User, actor: Actor,
+                    step: str, opinion: str, scope: dict | None = None) -> Disposal:
     """Apply, review or approve; on approval the decision is carried out in the same transaction."""
     spec = spec_of(definition)
     if spec is None or step not in STEPS:
         raise DisposalRefused(_("This form records no decision about files."))
     async with audit.transaction() as log_entries:
         disposal = await Disposal.get_or_none(record_id=record.id)
-        if (reason := refusal(spec, step, actor, disposal)) is not None:
+        if (reason := refusal(spec, step, actor, disposal, await writers_of(record.id))) is not None:
             raise DisposalRefused(reason)
         record = await Record.get(id=record.id)
         students = list(await record.students.all())
+        if any(s.file_state == "destroyed" for s in students):
+            raise DisposalRefused(_("A file in this request was destroyed already."))
         data = dict(record.data)
         now = dt.datetime.now(dt.timezone.utc)
         stamp = {spec[step]["by"]: user.display_name[:20], spec[step]["on"]: local_today().isoformat()}
@@ -105,8 +137,6 @@ async def take_step(registry: Registry, record: Record, definition: Definition, 
             action = spec["actions"].get(data.get(spec["decision"]))
             if record.status != "done" or action is None or not students:
                 raise DisposalRefused(_("Finish the record first: the decision and the students it concerns."))
-            if any(s.file_state == "destroyed" for s in students):
-                raise DisposalRefused(_("A file in this request was destroyed already."))
             if action == "transfer" and data.get(spec["guardian_consent"]) is not True:
                 raise DisposalRefused(_("A transfer needs the guardian's consent recorded on the form first."))
             if disposal is None:
@@ -115,7 +145,7 @@ async def take_step(registry: Registry, record: Record, definition: Definition, 
                 disposal.action, disposal.state, disposal.applied_by_id, disposal.applied_at = action, "applied", user.id, now
                 disposal.reviewed_by_id = disposal.reviewed_at = None
                 await disposal.save()
-            data.update({k: v for k, v in stamp.items() if not data.get(k)})
+            data.update(stamp)
         else:
             options = [option.value for option in definition.fields[spec[step]["opinion"]].options]
             if opinion not in options:
@@ -133,8 +163,13 @@ async def take_step(registry: Registry, record: Record, definition: Definition, 
         if disposal.state == "approved":
             disposal.outcome = await carry_out(registry, disposal, record, definition, students, user, scope)
             await disposal.save()
-    if disposal.state == "approved" and disposal.action == "destroy":
-        await erase_freed_space()
+    if disposal.state == "approved":
+        await withdraw(settings, {s.id for s in students}, _("A file in this print was sealed, transferred or destroyed meanwhile."))
+        if disposal.action == "destroy":
+            try:
+                await erase_freed_space()
+            except Exception:  # the records are gone already; the space is overwritten at the next destruction or VACUUM
+                log.exception("overwriting the space freed by disposal %s failed", disposal.id)
     return disposal
 
 
@@ -183,22 +218,25 @@ async def destroy_files(registry: Registry, disposal: Disposal, record: Record, 
                            detail=f"disposal {disposal.id}: {sum(counts[student.id].values())} records")
     await Student.filter(id__in=list(ids)).update(file_state="destroyed", sealed_until=None, birth_date=None,
                                                   guardian_name="", guardian_phone="")
-    for job in await PrintJob.filter(school_id=record.school_id, status="done"):  # printed copies go too
-        if ids & set(job.student_ids or []):
-            await PrintJob.filter(id=job.id).update(status="expired", expires_at=now)
     return _("%(num)s files destroyed: %(records)s records erased; the tombstones remain.", num=len(ids), records=deleted)
 
 
-async def erase_freed_space() -> None:
+async def erase_freed_space(attempts: int = 5) -> None:
     """Deleted rows must not be recoverable from the database files. SQLite runs with secure_delete
-    (freed pages are zeroed); the WAL still holds old page images until a checkpoint truncates it,
-    and VACUUM rewrites the file. On PostgreSQL, VACUUM FULL rewrites the tables into new files."""
+    (freed pages are zeroed); the WAL still holds old page images until a checkpoint truncates it (it
+    waits for readers: tried again), and VACUUM rewrites the file. On PostgreSQL, VACUUM FULL rewrites
+    the tables into new files. Backups made before keep their copies until they are rotated away."""
     connection = connections.get("default")
-    if connection.capabilities.dialect == "sqlite":
-        for statement in ("PRAGMA wal_checkpoint(TRUNCATE)", "VACUUM", "PRAGMA wal_checkpoint(TRUNCATE)"):
-            await connection.execute_script(statement)
-    else:
-        await connection.execute_script("VACUUM FULL record, record_revision, record_student")
+    if connection.capabilities.dialect != "sqlite":
+        await connection.execute_script("VACUUM FULL record, record_revision, record_student, student, print_job")
+        return
+    await connection.execute_script("VACUUM")
+    for _attempt in range(attempts):
+        busy = (await connection.execute_query_dict("PRAGMA wal_checkpoint(TRUNCATE)"))[0]
+        if not busy.get("busy"):
+            return
+        await asyncio.sleep(0.2)
+    log.warning("the WAL could not be truncated: a reader holds it; it is truncated at the next checkpoint")
 
 
 def _date(value: Any) -> dt.date | None:

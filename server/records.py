@@ -66,10 +66,13 @@ async def update_record(record: Record, expected_version: int, data: dict, user:
     if not deciding and await Disposal.filter(record_id=record.id, state__in=("applied", "reviewed")).exists():
         raise FileSealed(_("This decision is being reviewed and approved: it cannot be changed now. The reviewer can return it to the applicant."))
     async with audit.transaction() as log:
-        updated = await Record.filter(id=record.id, version=expected_version).update(
+        updated = await Record.filter(id=record.id, version=expected_version, sealed=False).update(
             data=data, version=expected_version + 1, updated_by_id=user.id, updated_at=datetime.now(timezone.utc))
         if updated != 1:
-            raise VersionConflict(await Record.get(id=record.id))
+            current = await Record.get(id=record.id)
+            if current.sealed:  # sealed between the page's load and this save
+                raise FileSealed(_("This record belongs to a sealed file: it is read-only."))
+            raise VersionConflict(current)
         await RecordRevision.create(record_id=record.id, version=expected_version + 1, action="update",
                                     data_before=record.data, data_after=data, diff=field_diff(record.data, data),
                                     changed_by=user)
@@ -93,10 +96,13 @@ async def students_of(school: School, ids: list[Any], reachable: Q | None = None
 
 
 async def student_choices(school: School, limit: int = 3000, grades: list[int] | None = None,
-                          chosen: list[int] | None = None, reachable: Q | None = None) -> list[dict]:
+                          chosen: list[int] | None = None, reachable: Q | None = None, left: bool = False) -> list[dict]:
     """Students a new record can be about (a picker), as plain rows: no model objects to build.
-    With `grades`, only students of those grades (and any already chosen); never beyond `reachable`."""
-    query = Student.filter(school=school, left_on__isnull=True)
+    With `grades`, only students of those grades (and any already chosen); never beyond `reachable`.
+    `left`: students who left, with open files, instead of those in school (a decision on their files)."""
+    query = Student.filter(school=school, left_on__isnull=not left)
+    if left:
+        query = query.filter(file_state__in=("open", "sealed"))
     if reachable is not None:
         query = query.filter(reachable)
     if grades:

@@ -81,6 +81,8 @@ async def student_file(registry: Registry, actor: Actor, student: Student) -> St
             records: list[Record] = []
             if readable:
                 query = Record.filter(school_id=student.school_id, form_id=definition.form_id, students__id=student.id)
+                if student.file_state == "open":  # a group record shared with a sealed file is opened from that file
+                    query = query.filter(sealed=False)
                 scope = await records_filter(actor, definition, "read")
                 if scope is not None:
                     query = query.filter(scope)

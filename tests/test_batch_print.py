@@ -161,15 +161,20 @@ def test_a_print_is_its_owners_alone_and_is_deleted_when_it_expires(logged_in):
     assert job_row(world, job_id).status == "expired"
 
 
-def test_jobs_cut_short_by_a_restart_say_so_and_leave_nothing_behind(logged_in):
+def test_jobs_whose_server_stopped_say_so_and_leave_nothing_behind(logged_in):
     world = logged_in
 
     async def interrupted() -> tuple[str, str, bool]:
         from server.batch_print import PrintRunner, prints_dir
         from server.models import PrintJob, School, User
 
+        import datetime as dt
+
         job = await PrintJob.create(school=await School.get(code="t1"), owner=await User.get(username="admin"), title="七年级(1)班",
                                     student_ids=[1], status="running", total=1)
+        alive = await PrintJob.create(school=await School.get(code="t1"), owner=await User.get(username="admin"), title="七年级(1)班",
+                                      student_ids=[1], status="running", total=1)  # another server process's, with a heartbeat
+        await PrintJob.filter(id=job.id).update(updated_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=10))
         leftover = prints_dir(world.settings) / f"job-{job.id}"
         leftover.mkdir()
         (leftover / "0000.pdf").write_bytes(b"%PDF-")
@@ -179,9 +184,10 @@ def test_jobs_cut_short_by_a_restart_say_so_and_leave_nothing_behind(logged_in):
         await runner.open()
         await runner.close()
         job = await PrintJob.get(id=job.id)
-        return job.status, job.error, leftover.exists() or stray.exists()
-    status, error, left = world.run(interrupted)
+        return job.status, job.error, leftover.exists() or stray.exists(), (await PrintJob.get(id=alive.id)).status
+    status, error, left, other = world.run(interrupted)
     assert status == "failed" and "重启" in error and not left
+    assert other == "running"  # a job that keeps its heartbeat is left alone
 
 
 def test_print_class_command_writes_a_pdf_or_a_zip(tmp_path):

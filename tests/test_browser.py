@@ -160,3 +160,55 @@ def urlpath(url: str) -> str:
     from urllib.parse import urlsplit
 
     return urlsplit(url).path
+
+
+def test_a_class_prints_in_the_background_with_a_progress_bar(server):
+    """Batch printing as a 心理教师 sees it: start it from the class's list, watch the bar fill (htmx polls
+    the server), leave and come back, then download the one bound PDF."""
+    from playwright.sync_api import expect, sync_playwright
+
+    base, tmp = server["base"], server["tmp"]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(locale="zh-CN", viewport={"width": 1280, "height": 1200}, accept_downloads=True)
+        page.set_default_timeout(10_000)
+        problems: list[str] = []
+        page.on("pageerror", lambda exc: problems.append(str(exc)))
+        try:
+            page.goto(base + "/login")
+            page.fill("#username", "psych")
+            page.fill("#password", ADMIN_PASSWORD)
+            with page.expect_navigation():
+                page.click("form[action='/login'] button[type=submit]")
+            page.goto(base + "/students/")
+            page.select_option("select[name='class']", label=re.compile(r"七年级\(1\)班"))
+            with page.expect_navigation():
+                page.click("form.filters button[type=submit]")
+            expect(page.locator("table.list-table tbody tr")).to_have_count(12)
+            with page.expect_navigation(url=re.compile(r"/prints/\d+$")):
+                page.click("button[name='scope'][value='class']")
+            job_url = page.url
+            expect(page.locator("#print-progress progress")).to_be_visible()
+            page.screenshot(path=str(tmp / "batch-progress.png"), full_page=True)
+            page.goto(base + "/forms")  # leave: the job goes on without the page
+            page.goto(base + "/prints/")
+            expect(page.locator("main")).to_contain_text("七年级(1)班")
+            page.goto(job_url)
+            download_link = page.locator("#print-progress a.btn[href$='/download']")
+            expect(download_link).to_be_visible(timeout=240_000)  # the polling fragment swaps it in when done
+            expect(page.locator("#print-progress progress")).to_have_count(0)
+            with page.expect_download() as downloaded:
+                download_link.click()
+            path = tmp / "class.pdf"
+            downloaded.value.save_as(path)
+            assert path.read_bytes().startswith(b"%PDF")
+            from pypdf import PdfReader
+
+            reader = PdfReader(str(path))
+            assert len([item for item in reader.outline if not isinstance(item, list)]) == 12  # one outline entry per student
+            assert not problems, problems
+        except Exception:
+            page.screenshot(path=str(tmp / "batch-failure.png"), full_page=True)
+            raise
+        finally:
+            browser.close()

@@ -209,6 +209,9 @@ def test_a_transfer_needs_the_guardians_consent_and_hands_over_a_package(logged_
     as_user(world, "xinli")
     page = world.client.get(f"/records/{ids['decision']}")
     assert "/disposal/package" in page.text
+    closed = world.client.get(f"/records/{ids['decision']}/disposal/package")
+    assert closed.status_code == 403 and 'name="reason"' in closed.text  # sealed here: handing it over opens it
+    world.client.post(f"/students/{ids['student']}/open", data={"_csrf_token": world.csrf(), "reason": "转入学校来函，准备移交材料"})
     package = world.client.get(f"/records/{ids['decision']}/disposal/package")
     assert package.status_code == 200 and package.headers["content-type"] == "application/zip"
     bundle = zipfile.ZipFile(io.BytesIO(package.content))
@@ -218,7 +221,43 @@ def test_a_transfer_needs_the_guardians_consent_and_hands_over_a_package(logged_
     assert exported["student"]["name"] == "林小雨" and any(MARKER in json.dumps(r["data"], ensure_ascii=False) for r in exported["records"])
     assert bundle.read("T0001-林小雨.pdf").startswith(b"%PDF")
     assert any(a == "transfer-package" for a, _t, _r, _d in audit_rows(world))
-    assert world.client.get(f"/records/{ids['record']}").status_code == 403  # sealed here
+    as_user(world, "deyu")
+    assert world.client.get(f"/records/{ids['record']}").status_code == 403  # sealed here: every other opening needs its reason
+
+
+def test_hand_edits_keep_what_the_workflow_wrote_and_writers_do_not_review(logged_in):
+    world = logged_in
+    ids = world.run(seed, "封存")
+
+    async def kept() -> tuple[dict, dict]:
+        from server.disposal import keep_decided
+        from server.models import Record, User
+        from server.records import update_record
+
+        definition = shipped_registry().get("archive_disposal")
+        typed = {"approver": "假校长", "approval_opinion": "批准", "reviewer": "假主任", "decision": "销毁"}
+        await keep_decided(definition, {}, typed)  # a new record: no approval can be typed in
+        record = await Record.get(id=ids["decision"])
+        await update_record(record, record.version, {**record.data, "reason": "德育处补充了理由"}, await User.get(username="deyu"))
+        return typed, record.data
+    typed, stored = world.run(kept)
+    assert typed == {"decision": "销毁"}
+    as_user(world, "xinli")
+    assert step(world, ids["decision"], "apply").status_code == 303
+    as_user(world, "deyu")  # changed the request's content: may not review it
+    refused = step(world, ids["decision"], "review", "同意")
+    assert refused.status_code == 403 and CJK.search(refused.text)
+
+    async def after_apply() -> dict:
+        from server.disposal import keep_decided
+        from server.models import Record
+
+        record = await Record.get(id=ids["decision"])
+        posted = {**record.data, "decision": "销毁", "seal_until": "2099-01-01", "applicant": "别人"}
+        await keep_decided(shipped_registry().get("archive_disposal"), record.data, posted, record.id)
+        return posted
+    posted = world.run(after_apply)
+    assert posted["decision"] == "封存" and posted["seal_until"] == stored["seal_until"] and posted["applicant"] == "xinli"
 
 
 @pytest.mark.parametrize("broken", [
@@ -237,3 +276,55 @@ def test_a_broken_x_disposal_is_a_definition_problem(broken):
     assert problems and all(CJK.search(p.message) for p in problems)
     assert not list(check_disposal(collect_fields(shipped_registry().get("archive_disposal").schema),
                                    shipped_registry().get("archive_disposal").schema, "schema.json"))
+
+
+def test_a_group_record_shared_with_a_sealed_file_is_not_shown_or_printed_in_a_classmates_file(logged_in):
+    world = logged_in
+    ids = world.run(seed, "封存")
+
+    async def group() -> int:
+        from server.models import School, Student, User
+        from server.records import create_record
+
+        both = list(await Student.filter(id__in=[ids["student"], ids["other"]]))
+        record = await create_record(shipped_registry().get("group_counseling"), await School.get(code="t1"),
+                                     await User.get(username="admin"), {**example("group_counseling"), "goals": MARKER}, both)
+        return record.id
+    group_id = world.run(group)
+    decide(world, ids)
+    as_user(world, "xinli")
+    page = world.client.get(f"/students/{ids['other']}")
+    assert page.status_code == 200 and f'href="/records/{group_id}"' not in page.text
+    archive = world.client.get(f"/students/{ids['other']}/archive.pdf")
+    from pypdf import PdfReader
+
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(archive.content)).pages)
+    assert archive.status_code == 200 and MARKER not in text
+    assert world.client.get(f"/records/{group_id}").status_code == 403  # opened from the sealed file, with a reason
+
+
+def test_the_dashboard_lists_files_due_and_applies_for_a_batch(logged_in):
+    world = logged_in
+    ids = world.run(seed, "封存")
+
+    async def graduate() -> None:
+        import datetime as dt
+
+        from server.models import School, Student, User
+        from server.records import create_record
+
+        await Student.filter(id__in=[ids["student"], ids["other"]]).update(left_on=dt.date(2026, 7, 1), left_reason="毕业")
+        other = await Student.get(id=ids["other"])  # a referral is kept 5 years after leaving (x-retention-years)
+        await create_record(shipped_registry().get("referral"), await School.get(code="t1"), await User.get(username="admin"),
+                            example("referral"), [other])
+    world.run(graduate)
+    as_user(world, "xinli")
+    page = world.client.get("/disposals/")
+    assert page.status_code == 200
+    assert f'name="student" value="{ids["student"]}"' in page.text  # due at leaving
+    assert f'name="student" value="{ids["other"]}"' not in page.text  # kept until 2031
+    new = world.client.get("/forms/archive_disposal/new", params=[("student", ids["student"]), ("student", ids["other"])])
+    assert new.status_code == 200 and "林小雨" in new.text and "周明轩" in new.text
+    assert step(world, ids["decision"], "apply").status_code == 303
+    page = world.client.get("/disposals/").text
+    assert f'name="student" value="{ids["student"]}"' not in page and f'href="/records/{ids["decision"]}"' in page  # under way

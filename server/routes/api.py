@@ -10,6 +10,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import Parameter
 
 from server.definitions import Definition
+from server.disposal import keep_decided
 from server.i18n import gettext as _
 from server.models import Record, SchoolClass, Student
 from server.records import ListQuery, VersionConflict, create_record, list_records, students_of, update_record
@@ -88,6 +89,7 @@ class ApiController(Controller):
         students = await students_of(school, given, reachable) if isinstance(given, list) and len(given) <= 200 else None
         if isinstance(data, dict):
             keep_hidden(actor, definition, {}, data)  # a field one may not read cannot be written either
+            await keep_decided(definition, {}, data)
         errors = validate(definition, data)
         if students is None:
             errors.append(FieldError(("students",), _("Unknown student id.")))
@@ -119,6 +121,7 @@ class ApiController(Controller):
         data = body.get("data")
         if isinstance(data, dict):
             keep_hidden(actor, definition, record.data, data)
+            await keep_decided(definition, record.data, data, record.id)
         errors = validate(definition, data)
         if errors:
             return errors_response(errors, definition)

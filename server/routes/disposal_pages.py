@@ -14,8 +14,10 @@ from litestar.response import Redirect
 
 from renderers.pdf import html_to_pdf
 from server import audit
-from server.access import ROLES, AccessRefused, Actor, actor_of
-from server.disposal import IN_PROGRESS, due_files, package_json, step_roles, take_step
+from server.access import AccessRefused, Actor, actor_of, mask, record_reached
+from server.batch_print import safe_file_name
+from server.disposal import (CLOSED_STATES, IN_PROGRESS, SealedFileClosed, disposal_form_ids, due_files, opened, package_json,
+                             step_roles, take_step)
 from server.i18n import gettext as _, local_today
 from server.models import Disposal, FileTombstone, Record, Student
 from server.student_file import student_archive
@@ -30,32 +32,49 @@ async def deciders(connection: Any, _handler: Any) -> None:
         raise AccessRefused(_("Only those who apply for, review or approve decisions on files may see this page."))
 
 
+async def own_records(request: Request, actor: Actor, student: Student, transferred: set[int]) -> list[tuple[Record, Any]]:
+    """The records about this student (and no one outside the transfer) that this user may print, masked."""
+    kept = disposal_form_ids(registry(request))
+    rows = []
+    for record in await Record.filter(students__id=student.id, school_id=student.school_id).order_by("created_at").prefetch_related("students"):
+        definition = registry(request).get(record.form_id)
+        if definition is None or record.form_id in kept or not {s.id for s in record.students} <= transferred:
+            continue
+        if await record_reached(actor, definition, record, "print"):
+            record.data = mask(actor, definition, record.data)
+            rows.append((record, definition))
+    return rows
+
+
 class DisposalPages(Controller):
     @post("/records/{record_id:int}/disposal", status_code=200)
     async def step(self, request: Request, record_id: int) -> Response:
         record, definition, actor = await record_for(request, record_id, "read")
         form: Any = await request.form()
-        await take_step(registry(request), record, definition, request.user, actor, str(form.get("step") or ""),
-                        str(form.get("opinion") or ""), scope=request.scope)
+        await take_step(registry(request), request.app.state.settings, record, definition, request.user, actor,
+                        str(form.get("step") or ""), str(form.get("opinion") or ""), scope=request.scope)
         return Redirect(f"/records/{record.id}", status_code=303)
 
     @get("/records/{record_id:int}/disposal/package")
     async def package(self, request: Request, record_id: int) -> Response:
-        """A transfer's package for the receiving school: per student the whole file as PDF and as JSON."""
-        record, definition, _actor = await record_for(request, record_id, "print")
+        """A transfer's package for the receiving school: per student the file as PDF and as JSON, as far as
+        this user may print it. The file is sealed here, so this is an opening of it: a reason is asked first."""
+        record, _definition, actor = await record_for(request, record_id, "print")
         disposal = await Disposal.get_or_none(record_id=record.id, state="approved", action="transfer")
         if disposal is None:
             raise NotFoundException(_("This record has no approved transfer."))
+        students = list(await record.students.all().select_related("klass"))
+        if not opened(request.session, students):
+            raise SealedFileClosed([s for s in students if s.file_state in CLOSED_STATES])
         school = await school_of(request.user)
-        keeper = Actor(0, school.id, frozenset(ROLES), frozenset())  # the approved transfer hands over the whole file
+        transferred = {s.id for s in students}
         out = io.BytesIO()
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as bundle:
-            for student in await record.students.all().select_related("klass"):
-                html, _count = await student_archive(registry(request), keeper, student, school)
-                bundle.writestr(f"{student.student_number}-{student.name}.pdf", await anyio.to_thread.run_sync(html_to_pdf, html))
-                rows = [(r, registry(request).get(r.form_id)) for r in await Record.filter(students__id=student.id).order_by("created_at")]
-                bundle.writestr(f"{student.student_number}-{student.name}.json",
-                                package_json(school.name, student, [(r, d) for r, d in rows if d], disposal))
+            for student in students:
+                name = safe_file_name(f"{student.student_number}-{student.name}")
+                html, _count = await student_archive(registry(request), actor, student, school)
+                bundle.writestr(f"{name}.pdf", await anyio.to_thread.run_sync(html_to_pdf, html))
+                bundle.writestr(f"{name}.json", package_json(school.name, student, await own_records(request, actor, student, transferred), disposal))
         await audit.append("transfer-package", f"record:{record.id}", user=request.user, scope=request.scope, detail=f"disposal {disposal.id}")
         return Response(out.getvalue(), media_type="application/zip", headers={
             "Content-Disposition": f'attachment; filename="transfer-{disposal.id}.zip"'})

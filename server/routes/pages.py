@@ -24,7 +24,7 @@ from server.tabular import export_rows, list_columns, row_cells, to_csv, to_xlsx
 from server.context import GRADE_NAMES, subject_context
 from server import audit
 from server.access import Actor, actor_of, can, hidden_fields, keep_hidden, record_reached, records_filter, role_names, students_filter
-from server.disposal import IN_PROGRESS, panel_for
+from server.disposal import IN_PROGRESS, keep_decided, panel_for
 from server.web import definition_or_404, form_for, is_htmx, page, pdf_response, record_for, registry, school_of
 
 MAX_STUDENT_CHOICES = 3000
@@ -105,6 +105,7 @@ class FormPages(Controller):
         students = await students_of(school, chosen, students_filter(actor, definition, "create")) if chosen else []
         data = parse_form(definition, form, keep_empty_rows=action != "save")
         keep_hidden(actor, definition, {}, data)  # a field one may not read cannot be written either
+        await keep_decided(definition, {}, data)  # nor what a decision's reviewers and approvers write
         if action != "save":
             apply_row_action(definition, data, action)
             return await _entry_page(request, school, definition, data, {}, students or [], action=f"/forms/{form_id}")
@@ -144,6 +145,7 @@ class FormPages(Controller):
         version = small_int(form_text(form, "_version")) or 0  # no version: never overwrite blindly
         data = carry_unposted(definition, record.data, parse_form(definition, form, keep_empty_rows=action != "save"))
         keep_hidden(actor, definition, record.data, data)
+        await keep_decided(definition, record.data, data, record.id)
         common = dict(action=f"/records/{record_id}", record=record, version=version)
         if action != "save":
             apply_row_action(definition, data, action)
@@ -208,13 +210,14 @@ async def _entry_page(request: Request, school: School, definition: Definition, 
     picks_students = definition.subject in ("student", "students")
     if picks_students and record is None and not (students and "_student" not in errors and request.query_params.get("student")):
         choices = await student_choices(school, MAX_STUDENT_CHOICES, definition.grades, [s.id for s in students],
-                                        students_filter(actor, definition, "create"))
+                                        students_filter(actor, definition, "create"), left=bool(definition.schema.get("x-disposal")))
     template = "pages/record_form.html" if is_htmx(request) else "pages/entry.html"
     # after a refused save, htmx shows the top of the form, where the summary lists every problem
     headers = {"HX-Reswap": "outerHTML show:top"} if errors or conflict else None
     return page(request, template, status_code=status_code, headers=headers, definition=definition, body=body, action=action,
                 errors=errors, error_items=_error_items(definition, errors), version=version, student_choices=choices,
                 chosen_students=[s.id for s in students], many_students=definition.subject == "students",
+                chosen_names=[f"{s.name}（{s.student_number}）" for s in students],
                 grades_note=_grades_note(definition),
                 cancel_url=f"/records/{record.id}" if record else f"/forms/{definition.form_id}", conflict=conflict)
 
