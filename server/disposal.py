@@ -105,12 +105,14 @@ def decided_fields(spec: dict, after_apply: bool) -> set[str]:
 
 
 async def keep_decided(definition: Definition, stored: dict, posted: dict, record_id: int | None = None) -> None:
-    """A save by hand keeps what the workflow wrote: no one types an approval, and a decision taken stays as taken."""
+    """Once a request is in the workflow, a save by hand keeps what the workflow wrote: no one types an
+    approval, and a decision taken stays as taken. (Before that, the record is a transcription of paper,
+    and applying wipes any review or approval typed into it.)"""
     spec = spec_of(definition)
-    if spec is None or not isinstance(posted, dict):
+    disposal = await Disposal.get_or_none(record_id=record_id) if spec and record_id else None
+    if disposal is None or not isinstance(posted, dict):
         return
-    disposal = await Disposal.get_or_none(record_id=record_id) if record_id else None
-    for name in decided_fields(spec, after_apply=disposal is not None and disposal.state != "returned"):
+    for name in decided_fields(spec, after_apply=disposal.state != "returned"):
         posted.pop(name, None)
         if name in stored:
             posted[name] = stored[name]
@@ -145,6 +147,8 @@ async def take_step(registry: Registry, settings: Settings, record: Record, defi
                 disposal.action, disposal.state, disposal.applied_by_id, disposal.applied_at = action, "applied", user.id, now
                 disposal.reviewed_by_id = disposal.reviewed_at = None
                 await disposal.save()
+            for name in decided_fields(spec, after_apply=False):  # whatever was typed there before is not a decision
+                data.pop(name, None)
             data.update(stamp)
         else:
             options = [option.value for option in definition.fields[spec[step]["opinion"]].options]

@@ -96,13 +96,11 @@ async def students_of(school: School, ids: list[Any], reachable: Q | None = None
 
 
 async def student_choices(school: School, limit: int = 3000, grades: list[int] | None = None,
-                          chosen: list[int] | None = None, reachable: Q | None = None, left: bool = False) -> list[dict]:
+                          chosen: list[int] | None = None, reachable: Q | None = None, with_left: bool = False) -> list[dict]:
     """Students a new record can be about (a picker), as plain rows: no model objects to build.
     With `grades`, only students of those grades (and any already chosen); never beyond `reachable`.
-    `left`: students who left, with open files, instead of those in school (a decision on their files)."""
-    query = Student.filter(school=school, left_on__isnull=not left)
-    if left:
-        query = query.filter(file_state__in=("open", "sealed"))
+    `with_left`: students who left too, whose files are not destroyed (a decision on their files)."""
+    query = Student.filter(school=school).exclude(file_state="destroyed") if with_left else Student.filter(school=school, left_on__isnull=True)
     if reachable is not None:
         query = query.filter(reachable)
     if grades:

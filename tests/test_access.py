@@ -22,7 +22,7 @@ OTHER_CLASS_NAME = "吴在别班"
 # routes without an id: reachable by every signed-in user (or refused by their own guard); a new one must be placed here
 UNSCOPED = {"/", "/forms", "/login", "/login/code", "/logout", "/language", "/account/password", "/account/totp", "/account/totp/setup",
             "/account/totp/off", "/handbook.pdf", "/admin/handbook", "/admin/audit", "/admin/users", "/admin/users/new", "/admin/sessions",
-            "/admin/sessions/end", "/admin/security", "/roster", "/students", "/prints", "/disposals", "/roster/import", "/roster/import/preview", "/roster/import/confirm", "/roster/promote", "/api/forms", "/api/classes", "/api/students", "/schema", "/schema/openapi.json",
+            "/admin/sessions/end", "/admin/security", "/roster", "/roster/classes", "/students", "/prints", "/disposals", "/roster/import", "/roster/import/preview", "/roster/import/confirm", "/roster/promote", "/api/forms", "/api/classes", "/api/students", "/schema", "/schema/openapi.json",
             "/favicon.ico"}
 NOT_STUDENT_DATA = ("/static", "/schema")  # files and the OpenAPI description
 PUBLIC_FORM_ROUTES = {"/forms/{form_id:str}/blank.pdf", "/api/forms/{form_id:str}"}  # definitions are not student data

@@ -229,35 +229,34 @@ def test_hand_edits_keep_what_the_workflow_wrote_and_writers_do_not_review(logge
     world = logged_in
     ids = world.run(seed, "封存")
 
-    async def kept() -> tuple[dict, dict]:
-        from server.disposal import keep_decided
+    async def typed_in() -> dict:
         from server.models import Record, User
         from server.records import update_record
 
-        definition = shipped_registry().get("archive_disposal")
-        typed = {"approver": "假校长", "approval_opinion": "批准", "reviewer": "假主任", "decision": "销毁"}
-        await keep_decided(definition, {}, typed)  # a new record: no approval can be typed in
-        record = await Record.get(id=ids["decision"])
-        await update_record(record, record.version, {**record.data, "reason": "德育处补充了理由"}, await User.get(username="deyu"))
-        return typed, record.data
-    typed, stored = world.run(kept)
-    assert typed == {"decision": "销毁"}
+        record = await Record.get(id=ids["decision"])  # an approval typed into the request before it is submitted
+        record = await update_record(record, record.version, {**record.data, "approver": "假校长", "approval_opinion": "批准",
+                                                              "reason": "德育处补充了理由"}, await User.get(username="deyu"))
+        return record.data
+    stored = world.run(typed_in)
     as_user(world, "xinli")
     assert step(world, ids["decision"], "apply").status_code == 303
     as_user(world, "deyu")  # changed the request's content: may not review it
     refused = step(world, ids["decision"], "review", "同意")
     assert refused.status_code == 403 and CJK.search(refused.text)
 
-    async def after_apply() -> dict:
+    async def after_apply() -> tuple[dict, dict]:
         from server.disposal import keep_decided
         from server.models import Record
 
         record = await Record.get(id=ids["decision"])
-        posted = {**record.data, "decision": "销毁", "seal_until": "2099-01-01", "applicant": "别人"}
+        posted = {**record.data, "decision": "销毁", "seal_until": "2099-01-01", "applicant": "别人", "reviewer": "假主任"}
         await keep_decided(shipped_registry().get("archive_disposal"), record.data, posted, record.id)
-        return posted
-    posted = world.run(after_apply)
+        return record.data, posted
+    applied, posted = world.run(after_apply)
+    assert "approver" not in applied and "approval_opinion" not in applied  # applying wiped the typed approval
+    assert applied["applicant"] == "xinli"
     assert posted["decision"] == "封存" and posted["seal_until"] == stored["seal_until"] and posted["applicant"] == "xinli"
+    assert "reviewer" not in posted
 
 
 @pytest.mark.parametrize("broken", [

@@ -254,3 +254,30 @@ def test_the_promote_and_import_roster_commands(tmp_path):
     bad.write_text("学籍号,姓名\nC1,缺列\n", encoding="utf-8")
     refused = runner.invoke(cli, ["import-roster", str(bad)], env=env)
     assert refused.exit_code == 1 and "性别" in refused.output
+
+
+def test_classes_are_created_and_renamed_on_the_roster_pages(logged_in):
+    world = logged_in
+    created = world.client.post("/roster/classes", data={"_csrf_token": world.csrf(), "year": "2026-2027", "grade": "8", "number": "3"},
+                                follow_redirects=False)
+    assert created.status_code == 303
+    class_url = created.headers["location"]
+    page = world.client.get(class_url)
+    assert page.status_code == 200 and "八年级(3)班" in page.text
+    again = world.client.post("/roster/classes", data={"_csrf_token": world.csrf(), "year": "2026-2027", "grade": "8", "number": "3"})
+    assert again.status_code == 422 and "已有" in again.text
+    bad_year = world.client.post("/roster/classes", data={"_csrf_token": world.csrf(), "year": "2026", "grade": "8", "number": "3"})
+    assert bad_year.status_code == 422 and "2026-2027" in bad_year.text
+    renamed = world.client.post(class_url, data={"_csrf_token": world.csrf(), "name": "八年级(3)班（科技班）", "grade": "8"},
+                                follow_redirects=False)
+    assert renamed.status_code == 303
+    assert "八年级(3)班（科技班）" in world.client.get(class_url).text
+    clash = world.client.post(class_url, data={"_csrf_token": world.csrf(), "name": "七年级(1)班", "grade": "7"})
+    assert clash.status_code == 422 and "已有" in clash.text
+
+    async def logged() -> list:
+        from server.models import AuditEntry
+
+        return await AuditEntry.filter(action="roster").values_list("detail", flat=True)
+    details = world.run(logged)
+    assert "class created" in details and any(d.startswith("class renamed") for d in details)

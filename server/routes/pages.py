@@ -210,7 +210,7 @@ async def _entry_page(request: Request, school: School, definition: Definition, 
     picks_students = definition.subject in ("student", "students")
     if picks_students and record is None and not (students and "_student" not in errors and request.query_params.get("student")):
         choices = await student_choices(school, MAX_STUDENT_CHOICES, definition.grades, [s.id for s in students],
-                                        students_filter(actor, definition, "create"), left=bool(definition.schema.get("x-disposal")))
+                                        students_filter(actor, definition, "create"), with_left=bool(definition.schema.get("x-disposal")))
     template = "pages/record_form.html" if is_htmx(request) else "pages/entry.html"
     # after a refused save, htmx shows the top of the form, where the summary lists every problem
     headers = {"HX-Reswap": "outerHTML show:top"} if errors or conflict else None

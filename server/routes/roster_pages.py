@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import secrets
 import time
 from pathlib import Path
@@ -18,8 +19,8 @@ from litestar.response import Redirect
 from server import audit
 from server.i18n import gettext as _, local_today
 from server.models import SchoolClass, Student
-from server.roster import (FIELDS, MAX_FILE_BYTES, RosterFileError, apply_plan, apply_promotion, field_names, parse_date,
-                           plan_import, plan_promotion, read_table, school_year_of)
+from server.roster import (FIELDS, GRADE_NAMES, MAX_FILE_BYTES, RosterFileError, apply_plan, apply_promotion, class_label, field_names,
+                           parse_date, plan_import, plan_promotion, read_table, school_year_of)
 from server.web import AccessRefused, page, school_of
 
 LEAVING_REASONS = ("毕业", "转出", "退学", "其他")
@@ -48,6 +49,15 @@ async def school_years(school) -> list[str]:
     return sorted(set(await SchoolClass.filter(school=school).values_list("school_year", flat=True)), reverse=True)
 
 
+def class_problem(year: str, name: str) -> str:
+    """What is wrong with a class's school year and name, in a sentence ("" when nothing)."""
+    if not re.fullmatch(r"(\d{4})-(\d{4})", year) or int(year[5:]) != int(year[:4]) + 1:
+        return _("The school year is written like 2026-2027.")
+    if not name or len(name) > 100:
+        return _("Give the class a name (for a new class: the grade and the class number).")
+    return ""
+
+
 def column_mapping(form: Any) -> dict[str, str]:
     """The person's column choices of the preview page: `map:<header>` → roster field."""
     return {str(k)[4:]: str(v) for k, v in form.items() if str(k).startswith("map:") and str(v)}
@@ -64,7 +74,8 @@ class RosterPages(Controller):
         year = year if year in years else (school_year_of(local_today()) if school_year_of(local_today()) in years else (years[0] if years else ""))
         classes = await SchoolClass.filter(school=school, school_year=year).order_by("grade", "name")
         counts = {c.id: await Student.filter(klass=c, left_on__isnull=True).count() for c in classes}
-        return page(request, "pages/roster.html", classes=classes, counts=counts, years=years, year=year,
+        return page(request, "pages/roster.html", classes=classes, counts=counts, years=years, year=year, grades=GRADE_NAMES,
+                    new_year=year or school_year_of(local_today()),
                     unplaced=await Student.filter(school=school, klass=None, left_on__isnull=True).count())
 
     @get("/classes/{class_id:int}")
@@ -75,7 +86,46 @@ class RosterPages(Controller):
             raise NotFoundException(_("There is no such class."))
         students = await Student.filter(klass=klass).order_by("left_on", "student_number")
         await audit.append("list", f"class:{klass.id}", user=request.user, detail="roster", scope=request.scope)
-        return page(request, "pages/roster_class.html", klass=klass, students=students)
+        return page(request, "pages/roster_class.html", klass=klass, students=students, grades=GRADE_NAMES, name=klass.name, error="",
+                    saved=request.query_params.get("saved") == "1")
+
+    @post("/classes", status_code=200)
+    async def create_class(self, request: Request) -> Response:
+        """A class the roster import has not brought (a new class in the middle of a year)."""
+        school = await school_of(request.user)
+        form: Any = await request.form()
+        year, grade, number = (str(form.get(k) or "").strip()[:20] for k in ("year", "grade", "number"))
+        name = class_label(int(grade), number) if grade.isdigit() and int(grade) in GRADE_NAMES and re.fullmatch(r"\d{1,2}", number) else ""
+        problem = class_problem(year, name) or (
+            _("A class named %(name)s exists in %(year)s already.", name=name, year=year)
+            if await SchoolClass.filter(school=school, school_year=year, name=name).exists() else "")
+        if problem:
+            return page(request, "pages/message.html", status_code=422, heading=_("The class was not created"), message=problem)
+        klass = await SchoolClass.create(school=school, grade=int(grade), name=name, school_year=year)
+        await audit.append("roster", f"class:{klass.id}", user=request.user, detail="class created", scope=request.scope)
+        return Redirect(f"/roster/classes/{klass.id}", status_code=303)
+
+    @post("/classes/{class_id:int}", status_code=200)
+    async def rename_class(self, request: Request, class_id: int) -> Response:
+        """A class's name and grade, e.g. a name the import guessed wrong."""
+        school = await school_of(request.user)
+        klass = await SchoolClass.get_or_none(id=class_id, school=school) if 0 < class_id < 2**31 else None
+        if klass is None:
+            raise NotFoundException(_("There is no such class."))
+        form: Any = await request.form()
+        name, grade = " ".join(str(form.get("name") or "").split())[:100], str(form.get("grade") or "").strip()
+        problem = class_problem(klass.school_year, name) or ("" if grade.isdigit() and int(grade) in GRADE_NAMES else _("Choose the grade."))
+        if not problem and await SchoolClass.filter(school=school, school_year=klass.school_year, name=name).exclude(id=klass.id).exists():
+            problem = _("A class named %(name)s exists in %(year)s already.", name=name, year=klass.school_year)
+        if problem:
+            students = await Student.filter(klass=klass).order_by("left_on", "student_number")
+            return page(request, "pages/roster_class.html", status_code=422, klass=klass, students=students, error=problem, saved=False,
+                        grades=GRADE_NAMES, name=name)
+        before = f"{klass.grade} {klass.name}"
+        klass.name, klass.grade = name, int(grade)
+        await klass.save()
+        await audit.append("roster", f"class:{klass.id}", user=request.user, detail=f"class renamed from {before}"[:200], scope=request.scope)
+        return Redirect(f"/roster/classes/{klass.id}?saved=1", status_code=303)
 
     @get("/students/{student_id:int}")
     async def student_page(self, request: Request, student_id: int) -> Response:
