@@ -33,14 +33,53 @@ def _pg_admin(sql: str) -> None:
     asyncio.run(run())
 
 
+@functools.lru_cache(maxsize=None)
+def migrated_template(database: str) -> str:
+    """A database migrated once per test session: each test starts from a copy of it (a SQLite file
+    copied; PostgreSQL's CREATE DATABASE … TEMPLATE). Running the migrations costs ~0.8 s, a copy ~0.05 s."""
+    import atexit
+    import shutil
+    import tempfile
+
+    from server.db import close_database, open_database
+
+    folder = Path(tempfile.mkdtemp(prefix="xd-template-"))
+    env = {"XINDANG_DATA_DIR": str(folder), "XINDANG_SECRET_KEY": "template"}
+    name = ""
+    if database == "postgres":
+        name = "xd_tpl_" + uuid.uuid4().hex[:12]
+        _pg_admin(f"CREATE DATABASE {name}")
+        env["XINDANG_DATABASE_URL"] = PG_URL.rsplit("/", 1)[0] + "/" + name
+        atexit.register(_pg_admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    settings = Settings.from_env(env)
+
+    async def migrate() -> None:
+        await open_database(settings, migrate=True)
+        await close_database()
+    asyncio.run(migrate())
+    from tortoise.backends.base.executor import EXECUTOR_CACHE
+
+    EXECUTOR_CACHE.clear()
+    atexit.register(shutil.rmtree, folder, True)
+    if database == "postgres":
+        return name
+    assert not list(folder.glob("*-wal")) or (folder / "xindang.sqlite3-wal").stat().st_size == 0
+    return str(folder / "xindang.sqlite3")
+
+
 def make_settings(tmp_path: Path, database: str) -> Settings:
+    """A fresh, migrated database of its own for one test (a copy of the session's template)."""
+    import shutil
+
     data_dir = tmp_path / "data"
     data_dir.mkdir(exist_ok=True)
     env = {"XINDANG_DATA_DIR": str(data_dir), "XINDANG_SECRET_KEY": "test-secret-" + uuid.uuid4().hex}
     if database == "postgres":
         name = "xd_test_" + uuid.uuid4().hex[:12]
-        _pg_admin(f"CREATE DATABASE {name}")
+        _pg_admin(f"CREATE DATABASE {name} TEMPLATE {migrated_template('postgres')}")
         env["XINDANG_DATABASE_URL"] = PG_URL.rsplit("/", 1)[0] + "/" + name
+    elif not (data_dir / "xindang.sqlite3").exists():
+        shutil.copyfile(migrated_template("sqlite"), data_dir / "xindang.sqlite3")
     return Settings.from_env(env)
 
 
