@@ -139,6 +139,49 @@ def check_forms(directory: Path | None) -> None:
     sys.exit(1 if problems else 0)
 
 
+@main.command("diff-form")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--school", "school_code", default=None, help="Count the records of this school only (default: every school).")
+def diff_form(directory: Path, school_code: str | None) -> None:
+    """Before replacing a form's definition: every change against the definition in use (the folder's
+    name is the form id) and what it does to the stored records. Exit 3 when a change is critical."""
+    _run(_diff_form(Settings.from_env(), directory, school_code))
+
+
+async def _diff_form(settings: Settings, directory: Path, school_code: str | None) -> None:
+    from server.checks import load_form_dir
+    from server.db import close_database, open_database
+    from server.definition_diff import compare
+    from server.models import Record
+    from server.registry import Registry
+
+    new, problems = load_form_dir(directory)
+    for problem in problems:
+        click.echo(str(problem))
+    if new is None:
+        click.echo(_("The new definition has problems; nothing was compared."), err=True)
+        sys.exit(1)
+    old = Registry.load(settings.form_dirs, settings.school_forms_dir).get(new.form_id)
+    if old is None:
+        click.echo(_("%(form)s is a new form: there is nothing to compare it with.", form=new.form_id))
+        return
+    await open_database(settings, migrate=True)
+    try:
+        query = Record.filter(form_id=new.form_id)
+        if school_code:
+            query = query.filter(school_id=(await school_or_exit(school_code)).id)
+        records = list(await query.values_list("data", flat=True))
+    finally:
+        await close_database()
+    changes = compare(old, new, records)
+    for change in changes:
+        click.echo(("【" + _("critical") + "】" if change.critical else "· ") + change.message)
+    critical = sum(c.critical for c in changes)
+    click.echo(_("%(changes)s changes against %(records)s stored records, %(critical)s critical.", changes=len(changes),
+                 records=len(records), critical=critical))
+    sys.exit(3 if critical else 0)
+
+
 @main.group()
 def user() -> None:
     """Staff accounts."""

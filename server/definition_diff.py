@@ -1,0 +1,154 @@
+"""What changing a definition does to the records already made with it.
+
+Before a school replaces a form's definition, every change is listed with its effect on the stored
+answers, in the spirit of REDCap's critical-change review: a removed field that has data, a removed or
+re-coded option that is in use, a narrower type, length or range that stored values no longer fit, a
+field made required that old records leave empty. Those are critical; the rest (a new field, a new
+option, a new title or label, a changed page) are listed for information.
+
+The comparison is pure: two definitions and the stored answers in, a list of changes out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from server.definitions import Definition, FieldSpec, build_validator, get_path
+from server.i18n import gettext as _, ngettext
+
+ROW = "[]"  # a field inside each row of a table: "members[].name"
+
+
+@dataclass(frozen=True)
+class Change:
+    path: str
+    kind: str  # field_added | field_removed | type_changed | values_unfit | option_removed | option_recoded | option_added |
+    #            option_relabelled | made_required | title_changed | layout_changed | access_changed | form_title_changed
+    message: str
+    critical: bool = False
+    records: int = 0  # stored records the change touches
+
+
+def flat_fields(definition: Definition) -> dict[str, FieldSpec]:
+    """Every field, table columns included as `table[].column`."""
+    found: dict[str, FieldSpec] = {}
+    for path, spec in definition.fields.items():
+        found[path] = spec
+        for name, item in spec.item_fields.items():
+            found[f"{path}{ROW}.{name}"] = item
+    return found
+
+
+def stored_values(records: list[dict], path: str) -> Iterator[tuple[int, Any]]:
+    """(record index, answer) for every non-empty answer of this field in the stored records."""
+    table, _sep, column = path.partition(ROW + ".")
+    for index, data in enumerate(records):
+        if column:
+            rows = get_path(data, table)
+            for row in rows if isinstance(rows, list) else []:
+                if isinstance(row, dict) and not _empty(row.get(column)):
+                    yield index, row.get(column)
+        else:
+            value = get_path(data, path)
+            if not _empty(value):
+                yield index, value
+
+
+def compare(old: Definition, new: Definition, records: list[dict]) -> list[Change]:
+    before, after = flat_fields(old), flat_fields(new)
+    changes: list[Change] = []
+    for path, spec in before.items():
+        used = {index for index, _value in stored_values(records, path)}
+        if path not in after:
+            changes.append(Change(path, "field_removed", _removed_message(spec, len(used)), critical=bool(used), records=len(used)))
+            continue
+        changes += _field_changes(path, spec, after[path], records)
+    for path, spec in after.items():
+        if path in before:
+            continue
+        missing = len(records) if spec.required and ROW not in path and not spec.computed else 0
+        message = _("New field “%(title)s”.", title=spec.title)
+        if missing:
+            message += " " + ngettext("It is required, and %(num)d stored record has no answer for it.",
+                                      "It is required, and %(num)d stored records have no answer for it.", missing)
+        changes.append(Change(path, "field_added", message, critical=bool(missing), records=missing))
+    if old.title != new.title:
+        changes.append(Change("", "form_title_changed", _("The form's title: “%(old)s” → “%(new)s”.", old=old.title, new=new.title)))
+    if old.schema.get("x-access") != new.schema.get("x-access"):
+        changes.append(Change("", "access_changed", _("Who may create, read, edit, print or export the records changes.")))
+    if old.layout != new.layout:
+        changes.append(Change("", "layout_changed", _("The paper page changes (cells, blocks, size or orientation).")))
+    return changes
+
+
+def _field_changes(path: str, old: FieldSpec, new: FieldSpec, records: list[dict]) -> list[Change]:
+    changes: list[Change] = []
+    values = list(stored_values(records, path))
+    title = new.title
+    if old.title != new.title:
+        changes.append(Change(path, "title_changed", _("Field “%(old)s” is now called “%(new)s”.", old=old.title, new=new.title)))
+    if old.type != new.type:
+        changes.append(Change(path, "type_changed", _("Field “%(title)s” changes type: %(old)s → %(new)s.", title=title, old=old.type,
+                                                         new=new.type), critical=bool(values), records=len({i for i, _v in values})))
+    old_options = {o.value: o.label for o in old.options}
+    new_options = {o.value: o.label for o in new.options}
+    new_by_label = {label: value for value, label in new_options.items()}
+    for value, label in old_options.items():
+        in_use = {i for i, v in values if v == value or (isinstance(v, list) and value in v)}
+        if value not in new_options:
+            recoded = new_by_label.get(label)
+            if recoded is not None and recoded not in old_options:
+                message = _("Option “%(label)s” of “%(title)s” is re-coded: %(old)s → %(new)s.", label=label, title=title,
+                            old=value, new=recoded)
+                kind = "option_recoded"
+            else:
+                message = _("Option “%(label)s” of “%(title)s” is removed.", label=label, title=title)
+                kind = "option_removed"
+            if in_use:
+                message += " " + ngettext("%(num)d stored record chose it.", "%(num)d stored records chose it.", len(in_use))
+            changes.append(Change(path, kind, message, critical=bool(in_use), records=len(in_use)))
+        elif new_options[value] != label:
+            changes.append(Change(path, "option_relabelled", _("Option “%(old)s” of “%(title)s” now reads “%(new)s”.", old=label,
+                                                               title=title, new=new_options[value])))
+    for value, label in new_options.items():
+        if value not in old_options and label not in old_options.values():
+            changes.append(Change(path, "option_added", _("New option “%(label)s” for “%(title)s”.", label=label, title=title)))
+    if old.type == new.type and values:
+        unfit = _unfit(new, values, set(old_options) - set(new_options))
+        if unfit:
+            changes.append(Change(path, "values_unfit", ngettext(
+                "%(num)d stored record has an answer to “%(title)s” that the new definition refuses (its length, range, pattern or format).",
+                "%(num)d stored records have an answer to “%(title)s” that the new definition refuses (its length, range, pattern or format).",
+                len(unfit), title=title), critical=True, records=len(unfit)))
+    if new.required and not old.required and ROW not in path:
+        empty = len(records) - len({i for i, _v in values})
+        message = _("Field “%(title)s” becomes required.", title=title)
+        if empty:
+            message += " " + ngettext("%(num)d stored record leaves it empty.", "%(num)d stored records leave it empty.", empty)
+        changes.append(Change(path, "made_required", message, critical=bool(empty), records=empty))
+    return changes
+
+
+def _unfit(new: FieldSpec, values: list[tuple[int, Any]], removed_options: set) -> set[int]:
+    """Records whose answer the new field refuses, apart from removed options (listed on their own)."""
+    validator = build_validator(new.schema)
+    unfit = set()
+    for index, value in values:
+        chosen = value if isinstance(value, list) else [value]
+        if any(not isinstance(v, (dict, list)) and v in removed_options for v in chosen):
+            continue
+        if not validator.is_valid(value):
+            unfit.add(index)
+    return unfit
+
+
+def _removed_message(spec: FieldSpec, used: int) -> str:
+    if not used:
+        return _("Field “%(title)s” is removed (no stored record has an answer for it).", title=spec.title)
+    return ngettext("Field “%(title)s” is removed: %(num)d stored record has an answer for it.",
+                    "Field “%(title)s” is removed: %(num)d stored records have an answer for it.", used, title=spec.title)
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
