@@ -137,7 +137,7 @@ class PrintRunner:
         except Withdrawn:
             pass  # withdraw() has ended it already
         except NothingToPrint:
-            await fail(self.settings, job.id, _("None of these students has a record you may print."))
+            await fail(self.settings, job.id, _("None of these students has a record you may print (sealed files are never printed in a batch)."))
         except BrokenProcessPool:
             log.exception("print job %s: a worker process died", job.id)
             self._release_pool(force=True)  # the next job starts a fresh pool
@@ -174,7 +174,7 @@ class PrintRunner:
                 if student is not None and student.file_state != "open":
                     student = None  # a sealed file is opened one at a time, with a reason: never in a batch
                 html, count = await student_archive(self.registry, actor, student, school, job.form_id or None) if student else ("", 0)
-                if student is None or (not count and job.form_id):
+                if student is None or not count:  # nothing this user may print: no empty cover either
                     await PrintJob.filter(id=job.id).update(skipped=F("skipped") + 1, done=F("done") + 1)
                     continue
                 await slots.acquire()

@@ -181,8 +181,13 @@ def check_disposal(fields: dict[str, FieldSpec], schema: dict, file: str) -> Ite
     for key, kind in (("seal_until", "date"), ("basis", None), ("guardian_consent", None)):
         if key in rule and not top(rule[key], kind):
             yield bad(f"/{key}", _("x-disposal: %(key)s must name a top-level field.", key=key))
+    execution = rule.get("execution", [])
+    if not isinstance(execution, list) or not all(top(name) for name in execution):
+        yield bad("/execution", _("x-disposal: execution lists top-level fields (filled in after approval)."))
     for step in ("apply", "review", "approve"):
         spec = rule[step]
+        if "note" in spec and not top(spec["note"]):
+            yield bad(f"/{step}/note", _("x-disposal: %(key)s must name a top-level field.", key="note"))
         if not isinstance(spec.get("roles"), list) or not spec["roles"] or any(r not in ROLES for r in spec["roles"]):
             yield bad(f"/{step}/roles", _("Unknown role in x-access; use: %(roles)s.", roles=", ".join(ROLES)))
         for key in ("by", "on") + (("opinion",) if step != "apply" else ()):

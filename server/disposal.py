@@ -97,7 +97,7 @@ async def writers_of(record_id: int) -> set[int]:
 def decided_fields(spec: dict, after_apply: bool) -> set[str]:
     """The fields only the workflow writes: the review's and the approval's; once applied for, also the
     decision and what it rests on (the applicant's own name and date are stamped at applying)."""
-    names = {spec[step][key] for step in ("review", "approve") for key in ("opinion", "by", "on")}
+    names = {spec[step][key] for step in ("review", "approve") for key in ("opinion", "by", "on", "note") if key in spec[step]}
     if after_apply:
         names |= {spec[key] for key in ("decision", "seal_until", "basis", "guardian_consent") if key in spec}
         names |= {spec["apply"]["by"], spec["apply"]["on"]}
@@ -105,21 +105,30 @@ def decided_fields(spec: dict, after_apply: bool) -> set[str]:
 
 
 async def keep_decided(definition: Definition, stored: dict, posted: dict, record_id: int | None = None) -> None:
-    """Once a request is in the workflow, a save by hand keeps what the workflow wrote: no one types an
-    approval, and a decision taken stays as taken. (Before that, the record is a transcription of paper,
-    and applying wipes any review or approval typed into it.)"""
+    """Once a request is in the workflow, a save by hand cannot change what the workflow wrote: no one
+    types an approval, and a decision taken stays as taken; once decided, only the execution fields
+    (`execution`: who carried it out, when, the inventory) are still filled in. (Before that, the record
+    is a transcription of paper, and applying wipes any review or approval typed into it.)"""
     spec = spec_of(definition)
     disposal = await Disposal.get_or_none(record_id=record_id) if spec and record_id else None
     if disposal is None or not isinstance(posted, dict):
         return
-    for name in decided_fields(spec, after_apply=disposal.state != "returned"):
+    if disposal.state in ("approved", "refused"):
+        fixed = (set(stored) | set(posted) | decided_fields(spec, True)) - set(spec.get("execution", []))
+    else:
+        fixed = decided_fields(spec, after_apply=disposal.state != "returned")
+    if any(name in posted and posted[name] != stored.get(name) and not (_empty(posted[name]) and _empty(stored.get(name)))
+           for name in fixed):
+        raise DisposalRefused(_("Once submitted, the decision and its review and approval are fixed; after the decision only its "
+                                "carrying out (who, when, the inventory) is filled in."))
+    for name in fixed:
         posted.pop(name, None)
         if name in stored:
             posted[name] = stored[name]
 
 
 async def take_step(registry: Registry, settings: Settings, record: Record, definition: Definition, user: User, actor: Actor,
-                    step: str, opinion: str, scope: dict | None = None) -> Disposal:
+                    step: str, opinion: str, scope: dict | None = None, note: str = "") -> Disposal:
     """Apply, review or approve; on approval the decision is carried out in the same transaction."""
     spec = spec_of(definition)
     if spec is None or step not in STEPS:
@@ -156,6 +165,8 @@ async def take_step(registry: Registry, settings: Settings, record: Record, defi
                 raise DisposalRefused(_("Choose one of the opinions offered."))
             agreed = opinion in spec[step]["yes"]
             data.update({spec[step]["opinion"]: opinion, **stamp})
+            if (note_field := spec[step].get("note")) and note.strip():
+                data[note_field] = " ".join(note.split())[: definition.fields[note_field].schema.get("maxLength", 200)]
             if step == "review":
                 disposal.state, disposal.reviewed_by_id, disposal.reviewed_at = ("reviewed" if agreed else "returned"), user.id, now
             else:
@@ -243,6 +254,10 @@ async def erase_freed_space(attempts: int = 5) -> None:
     log.warning("the WAL could not be truncated: a reader holds it; it is truncated at the next checkpoint")
 
 
+def _empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
 def _date(value: Any) -> dt.date | None:
     try:
         return dt.date.fromisoformat(str(value))
@@ -295,7 +310,9 @@ async def due_files(registry: Registry, school_id: int, today: dt.date | None = 
         years = max((retention_years(registry.get(f)) for f in forms if registry.get(f)), default=0)
         due_on = _add_years(student.left_on, years)
         if due_on <= today + dt.timedelta(days=ahead_days):
-            due.append(DueFile(student, due_on, _("left school (%(reason)s), kept %(years)s years", reason=student.left_reason or "-", years=years)))
+            why = _("left school (%(reason)s), kept %(years)s years", reason=student.left_reason or "-", years=years) if years \
+                else _("left school (%(reason)s)", reason=student.left_reason or "-")
+            due.append(DueFile(student, due_on, why))
     for student in await Student.filter(school_id=school_id, file_state="sealed", sealed_until__isnull=False).select_related("klass"):
         if student.id not in deciding and student.sealed_until <= today + dt.timedelta(days=ahead_days):
             due.append(DueFile(student, student.sealed_until, _("sealing ends")))
@@ -336,6 +353,7 @@ class Panel:
     disposal: Disposal | None
     step: str | None
     opinions: list[Any]  # the opinion field's options, for review and approval
+    note: Any  # the field for the step's written opinion (None: the step writes none)
     refused: str | None  # why this user cannot take the step (None: they can)
     waiting_for: list[str]  # the roles the next step waits for
 
@@ -347,5 +365,6 @@ async def panel_for(definition: Definition, record: Record, actor: Actor) -> Pan
     disposal = await Disposal.get_or_none(record_id=record.id).select_related("applied_by", "reviewed_by", "approved_by")
     step = next_step(disposal)
     opinions = definition.fields[spec[step]["opinion"]].options if step in ("review", "approve") else []
-    refused = refusal(spec, step, actor, disposal) if step else None
-    return Panel(disposal, step, opinions, refused, list(spec[step]["roles"]) if step else [])
+    refused = refusal(spec, step, actor, disposal, await writers_of(record.id)) if step else None
+    note = definition.fields.get(spec[step].get("note", "")) if step in ("review", "approve") else None
+    return Panel(disposal, step, opinions, note, refused, list(spec[step]["roles"]) if step else [])

@@ -88,9 +88,12 @@ def test_nobody_takes_two_steps_of_one_decision(logged_in):
     as_user(world, "deyu")
     assert step(world, ids["decision"], "approve", "批准").status_code == 403  # not yet reviewed
     assert step(world, ids["decision"], "review", "随便").status_code == 403  # not an offered opinion
-    assert step(world, ids["decision"], "review", "同意").status_code == 303
+    reviewed = world.client.post(f"/records/{ids['decision']}/disposal", data={"_csrf_token": world.csrf(), "step": "review",
+                                                                            "opinion": "同意", "note": "材料清点无误"})
+    assert reviewed.status_code == 200 or reviewed.status_code == 303
     as_user(world, "xiaozhang")
     page = world.client.get(f"/records/{ids['decision']}").text
+    assert "材料清点无误" in page
     assert 'value="批准"' in page and 'value="不批准"' in page
     assert step(world, ids["decision"], "approve", "不批准").status_code == 303
 
@@ -103,6 +106,23 @@ def test_nobody_takes_two_steps_of_one_decision(logged_in):
     assert (disposal_state, file_state) == ("refused", "open")
     assert data["approval_opinion"] == "不批准" and data["approver"] == "xiaozhang" and data["reviewer"] == "deyu"
 
+    async def after_decision() -> tuple[bool, dict]:
+        from server.disposal import DisposalRefused, keep_decided
+        from server.models import Record
+
+        definition = shipped_registry().get("archive_disposal")
+        record = await Record.get(id=ids["decision"])
+        try:
+            await keep_decided(definition, record.data, {**record.data, "reason": "事后改写的理由"}, record.id)
+            refused = False
+        except DisposalRefused:
+            refused = True
+        carried = {**record.data, "executed_on": "2026-12-01", "executor": "xinli"}
+        await keep_decided(definition, record.data, carried, record.id)  # carrying it out is still written down
+        return refused, carried
+    refused, carried = world.run(after_decision)
+    assert refused and carried["executed_on"] == "2026-12-01"
+
 
 def test_a_sealed_file_refuses_every_write_and_opens_only_with_a_recorded_reason(logged_in):
     world = logged_in
@@ -111,6 +131,8 @@ def test_a_sealed_file_refuses_every_write_and_opens_only_with_a_recorded_reason
     as_user(world, "xinli")
     record_id, student_id = ids["record"], ids["student"]
     # every write refuses, on the web and through the API
+    opening = world.client.get("/forms/registration/new", params={"student": student_id})
+    assert opening.status_code == 403 and "封存" in opening.text  # refused before anything is typed
     new = world.client.post("/forms/registration", data={"_csrf_token": world.csrf(), "_student": str(student_id)})
     assert new.status_code in (403, 422) and CJK.search(new.text)
     assert world.client.get(f"/records/{record_id}/edit").status_code == 403
@@ -244,19 +266,24 @@ def test_hand_edits_keep_what_the_workflow_wrote_and_writers_do_not_review(logge
     refused = step(world, ids["decision"], "review", "同意")
     assert refused.status_code == 403 and CJK.search(refused.text)
 
-    async def after_apply() -> tuple[dict, dict]:
-        from server.disposal import keep_decided
+    async def after_apply() -> tuple[dict, dict, bool]:
+        from server.disposal import DisposalRefused, keep_decided
         from server.models import Record
 
+        definition = shipped_registry().get("archive_disposal")
         record = await Record.get(id=ids["decision"])
-        posted = {**record.data, "decision": "销毁", "seal_until": "2099-01-01", "applicant": "别人", "reviewer": "假主任"}
-        await keep_decided(shipped_registry().get("archive_disposal"), record.data, posted, record.id)
-        return record.data, posted
-    applied, posted = world.run(after_apply)
+        try:
+            await keep_decided(definition, record.data, {**record.data, "decision": "销毁"}, record.id)
+            refused = False
+        except DisposalRefused:
+            refused = True
+        posted = {k: v for k, v in record.data.items() if k not in ("seal_until", "applicant")}  # a page that did not show them
+        await keep_decided(definition, record.data, posted, record.id)
+        return record.data, posted, refused
+    applied, posted, refused = world.run(after_apply)
     assert "approver" not in applied and "approval_opinion" not in applied  # applying wiped the typed approval
-    assert applied["applicant"] == "xinli"
-    assert posted["decision"] == "封存" and posted["seal_until"] == stored["seal_until"] and posted["applicant"] == "xinli"
-    assert "reviewer" not in posted
+    assert applied["applicant"] == "xinli" and refused
+    assert posted["seal_until"] == stored["seal_until"] and posted["applicant"] == "xinli"  # kept as stored
 
 
 @pytest.mark.parametrize("broken", [

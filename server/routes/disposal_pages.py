@@ -52,7 +52,7 @@ class DisposalPages(Controller):
         record, definition, actor = await record_for(request, record_id, "read")
         form: Any = await request.form()
         await take_step(registry(request), request.app.state.settings, record, definition, request.user, actor,
-                        str(form.get("step") or ""), str(form.get("opinion") or ""), scope=request.scope)
+                        str(form.get("step") or ""), str(form.get("opinion") or ""), scope=request.scope, note=str(form.get("note") or ""))
         return Redirect(f"/records/{record.id}", status_code=303)
 
     @get("/records/{record_id:int}/disposal/package")
@@ -82,8 +82,10 @@ class DisposalPages(Controller):
     @get("/disposals/", guards=[deciders])
     async def dashboard(self, request: Request) -> Response:
         school = await school_of(request.user)
-        under_way = await Disposal.filter(school_id=school.id, state__in=IN_PROGRESS).select_related("record", "applied_by").order_by("applied_at")
-        done = await Disposal.filter(school_id=school.id, state__in=("approved", "refused")).select_related("record").order_by("-approved_at").limit(30)
+        under_way = await Disposal.filter(school_id=school.id, state__in=IN_PROGRESS).select_related("applied_by") \
+            .prefetch_related("record__students").order_by("applied_at")
+        done = await Disposal.filter(school_id=school.id, state__in=("approved", "refused")).prefetch_related("record__students") \
+            .order_by("-approved_at").limit(30)
         due = await due_files(registry(request), school.id)
         sealed = await Student.filter(school_id=school.id, file_state__in=("sealed", "transferred")).select_related("klass").order_by("sealed_until")
         tombstones = await FileTombstone.filter(school_id=school.id).select_related("student", "destroyed_by").order_by("-id").limit(50)

@@ -16,7 +16,7 @@ from renderers.pdf import html_to_pdf, print_html
 from server.definitions import Definition, get_path
 from server.i18n import gettext as _
 from server.models import Record, RecordRevision, School, Student
-from server.records import (ListQuery, VersionConflict, create_record, effective_sort, list_records, record_number, sortable_keys,
+from server.records import (FileSealed, ListQuery, VersionConflict, create_record, effective_sort, list_records, record_number, sortable_keys,
                             student_choices, students_of, update_record)
 from server.validation import (apply_row_action, carry_unposted, field_title, form_text, parse_form, small_int,
                                validate)
@@ -89,7 +89,11 @@ class FormPages(Controller):
         students = await students_of(school, chosen, students_filter(actor, definition, "create")) if chosen else []
         if students is None:
             raise NotFoundException(_("There is no such student."))
-        return await _entry_page(request, school, definition, {}, {}, students, action=f"/forms/{form_id}")
+        if not definition.schema.get("x-disposal") and any(s.file_state != "open" for s in students):
+            raise FileSealed(_("This student's file is sealed (or was transferred or destroyed): no records can be added to it."))
+        # the students chosen by the link stay chosen through every refresh of the form (the action keeps them)
+        fixed = "?" + "&".join(f"student={s.id}" for s in students) if students else ""
+        return await _entry_page(request, school, definition, {}, {}, students, action=f"/forms/{form_id}{fixed}")
 
     @post("/forms/{form_id:str}", status_code=200)
     async def create(self, request: Request, form_id: str) -> Response:
@@ -108,14 +112,15 @@ class FormPages(Controller):
         await keep_decided(definition, {}, data)  # nor what a decision's reviewers and approvers write
         if action != "save":
             apply_row_action(definition, data, action)
-            return await _entry_page(request, school, definition, data, {}, students or [], action=f"/forms/{form_id}")
+            return await _entry_page(request, school, definition, data, {}, students or [], action=_same_action(request))
         errors = {e.name: e.message for e in validate(definition, data)}
         if definition.subject == "student" and not students:
             errors["_student"] = _("Please choose the student this record is about.")
         elif definition.subject == "students" and not students:
             errors["_student"] = _("Please choose the students who took part.")
         if errors:
-            return await _entry_page(request, school, definition, data, errors, students or [], action=f"/forms/{form_id}", status_code=422)
+            return await _entry_page(request, school, definition, data, errors, students or [], action=_same_action(request),
+                                     status_code=422)
         record = await create_record(definition, school, request.user, data, students or [], scope=request.scope)
         return _after_save(request, record)
 
@@ -192,6 +197,11 @@ class FormPages(Controller):
         pdf = await anyio.to_thread.run_sync(html_to_pdf, html)
         blank = _("blank form")
         return pdf_response(pdf, f"{definition.title}-{blank}.pdf", f"{definition.form_id}-blank.pdf")
+
+
+def _same_action(request: Request) -> str:
+    """The form posts back where it came from, students chosen by the link included."""
+    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
 
 
 async def _load(request: Request, record_id: int, action: str) -> tuple[School, Record, Definition, list[Student], Actor]:

@@ -154,6 +154,8 @@ class RosterPages(Controller):
                 errors[name] = _("Not a date: %(value)s (write it as 2014-09-01).", value=text[name])
         if days["left_on"] and text["left_reason"] not in LEAVING_REASONS:
             errors["left_reason"] = _("Choose why the student left.")
+        if text["left_reason"] and not days["left_on"] and "left_on" not in errors:
+            errors["left_on"] = _("Enter the date the student left.")
         klass = None
         if text["klass"]:
             klass = await SchoolClass.get_or_none(id=int(text["klass"]), school=school) if text["klass"].isdigit() and len(text["klass"]) < 10 else None
