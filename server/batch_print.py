@@ -138,12 +138,10 @@ class PrintRunner:
             pass  # withdraw() has ended it already
         except NothingToPrint:
             await fail(self.settings, job.id, _("None of these students has a record you may print (sealed files are never printed in a batch)."))
-        except BrokenProcessPool:
-            log.exception("print job %s: a worker process died", job.id)
-            self._release_pool(force=True)  # the next job starts a fresh pool
-            await fail(self.settings, job.id, _("The files could not be printed. Please try again or ask the administrator."))
-        except Exception:
+        except Exception as error:
             log.exception("print job %s failed", job.id)
+            if isinstance(error, BrokenProcessPool):  # a worker died: the next job starts a fresh pool
+                self._release_pool(force=True)
             await fail(self.settings, job.id, _("The files could not be printed. Please try again or ask the administrator."))
         else:
             now = dt.datetime.now(dt.timezone.utc)
@@ -171,10 +169,10 @@ class PrintRunner:
                 raise Withdrawn()
             for index, student_id in enumerate(job.student_ids):
                 student = found.get(student_id)
-                if student is not None and student.file_state != "open":
-                    student = None  # a sealed file is opened one at a time, with a reason: never in a batch
-                html, count = await student_archive(self.registry, actor, student, school, job.form_id or None) if student else ("", 0)
-                if student is None or not count:  # nothing this user may print: no empty cover either
+                # a sealed file is opened one at a time, with a reason: never in a batch
+                html, count = await student_archive(self.registry, actor, student, school, job.form_id or None) \
+                    if student is not None and student.file_state == "open" else ("", 0)
+                if not count:  # nothing this user may print: no empty cover either
                     await PrintJob.filter(id=job.id).update(skipped=F("skipped") + 1, done=F("done") + 1)
                     continue
                 await slots.acquire()

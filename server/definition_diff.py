@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from server.definitions import Definition, FieldSpec, build_validator, get_path
+from server.definitions import Definition, FieldSpec, build_validator, get_path, unanswered
 from server.i18n import gettext as _, ngettext
 
 ROW = "[]"  # a field inside each row of a table: "members[].name"
@@ -47,11 +47,11 @@ def stored_values(records: list[dict], path: str) -> Iterator[tuple[int, Any]]:
         if column:
             rows = get_path(data, table)
             for row in rows if isinstance(rows, list) else []:
-                if isinstance(row, dict) and not _empty(row.get(column)):
+                if isinstance(row, dict) and not unanswered(row.get(column)):
                     yield index, row.get(column)
         else:
             value = get_path(data, path)
-            if not _empty(value):
+            if not unanswered(value):
                 yield index, value
 
 
@@ -148,7 +148,3 @@ def _removed_message(spec: FieldSpec, used: int) -> str:
         return _("Field “%(title)s” is removed (no stored record has an answer for it).", title=spec.title)
     return ngettext("Field “%(title)s” is removed: %(num)d stored record has an answer for it.",
                     "Field “%(title)s” is removed: %(num)d stored records have an answer for it.", used, title=spec.title)
-
-
-def _empty(value: Any) -> bool:
-    return value is None or value == "" or value == [] or value == {}

@@ -18,7 +18,7 @@ import referencing
 from jsonschema import Draft202012Validator, FormatChecker, validators
 from jsonschema.exceptions import ValidationError
 
-from server.paths import delete_path, get_path, pointer, set_path  # noqa: F401  (re-exported)
+from server.paths import delete_path, get_path, pointer, set_path, unanswered  # noqa: F401  (re-exported)
 from server.scoring import Rule, parse_rules
 
 CONTEXT_PREFIX = "@"

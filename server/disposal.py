@@ -28,18 +28,16 @@ from tortoise import connections
 
 from server import audit
 from server.access import AccessRefused, Actor
-from server.definitions import Definition
+from server.definitions import Definition, unanswered
 from server.i18n import gettext as _, local_today
 from server.batch_print import withdraw
 from server.models import Disposal, FileTombstone, Record, RecordRevision, Student, User
-from server.records import update_record
+from server.records import IN_PROGRESS, update_record  # noqa: F401  (IN_PROGRESS: the pages import it from here)
 from server.registry import Registry
 from server.settings import Settings
 
 log = logging.getLogger("xindang.disposal")
 STEPS = ("apply", "review", "approve")
-ACTIONS = ("seal", "destroy", "transfer")
-IN_PROGRESS = ("applied", "reviewed")
 CLOSED_STATES = ("sealed", "transferred")  # files read only with a reason
 OPEN_FOR_SECONDS = 30 * 60  # a reason opens a sealed file for this long, in this session only
 
@@ -117,7 +115,7 @@ async def keep_decided(definition: Definition, stored: dict, posted: dict, recor
         fixed = (set(stored) | set(posted) | decided_fields(spec, True)) - set(spec.get("execution", []))
     else:
         fixed = decided_fields(spec, after_apply=disposal.state != "returned")
-    if any(name in posted and posted[name] != stored.get(name) and not (_empty(posted[name]) and _empty(stored.get(name)))
+    if any(name in posted and posted[name] != stored.get(name) and not (unanswered(posted[name]) and unanswered(stored.get(name)))
            for name in fixed):
         raise DisposalRefused(_("Once submitted, the decision and its review and approval are fixed; after the decision only its "
                                 "carrying out (who, when, the inventory) is filled in."))
@@ -252,10 +250,6 @@ async def erase_freed_space(attempts: int = 5) -> None:
             return
         await asyncio.sleep(0.2)
     log.warning("the WAL could not be truncated: a reader holds it; it is truncated at the next checkpoint")
-
-
-def _empty(value: Any) -> bool:
-    return value is None or value == "" or value == [] or value == {}
 
 
 def _date(value: Any) -> dt.date | None:

@@ -32,3 +32,8 @@ def delete_path(data: dict, path: str) -> None:
         if not isinstance(data, dict):
             return
     data.pop(parts[-1], None)
+
+
+def unanswered(value: Any) -> bool:
+    """Nothing entered: no value, an empty text, no choice ticked, no rows."""
+    return value is None or value == "" or value == [] or value == {}

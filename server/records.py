@@ -36,16 +36,31 @@ def field_diff(before: dict | None, after: dict) -> dict[str, list]:
     return {key: [before.get(key), after.get(key)] for key in sorted(set(before) | set(after)) if before.get(key) != after.get(key)}
 
 
+IN_PROGRESS = ("applied", "reviewed")  # a decision (server/disposal.py) being reviewed and approved: locked
+
+
 class FileSealed(AccessRefused):
     """A write that would change a sealed, transferred or destroyed file, or a decision under review."""
+
+
+def check_files_open(definition: Definition, students: list[Student]) -> None:
+    """No new record about a closed file; a decision about the file (x-disposal) is the one still written."""
+    if not definition.schema.get("x-disposal") and any(s.file_state != "open" for s in students):
+        raise FileSealed(_("This student's file is sealed (or was transferred or destroyed): no records can be added to it."))
+
+
+async def check_writable(record: Record, deciding: bool = False) -> None:
+    """A record of a sealed file is read-only; a decision under review is locked but to the workflow (`deciding`)."""
+    if record.sealed:
+        raise FileSealed(_("This record belongs to a sealed file: it is read-only."))
+    if not deciding and await Disposal.filter(record_id=record.id, state__in=IN_PROGRESS).exists():
+        raise FileSealed(_("This decision is being reviewed and approved: it cannot be changed now. The reviewer can return it to the applicant."))
 
 
 async def create_record(definition: Definition, school: School, user: User, data: dict, students: list[Student],
                         status: str = "done", *, scope: dict | None = None, via: str = "") -> Record:
     """The record, its first revision and its audit entry commit together (or not at all)."""
-    if not definition.schema.get("x-disposal") and any(s.file_state != "open" for s in students):
-        # a decision about the file (x-disposal) is the one record still written about a closed file
-        raise FileSealed(_("This student's file is sealed (or was transferred or destroyed): no records can be added to it."))
+    check_files_open(definition, students)
     async with audit.transaction() as log:
         record = await Record.create(school=school, form_id=definition.form_id, form_version=definition.version,
                                      data=data, status=status, version=1, created_by=user, updated_by=user)
@@ -61,10 +76,7 @@ async def update_record(record: Record, expected_version: int, data: dict, user:
                         via: str = "", deciding: bool = False) -> Record:
     """A conditional UPDATE on the row version, the revision and the audit entry, in one transaction.
     `deciding`: the disposal workflow writes its opinions into a decision that is locked for everyone else."""
-    if record.sealed:
-        raise FileSealed(_("This record belongs to a sealed file: it is read-only."))
-    if not deciding and await Disposal.filter(record_id=record.id, state__in=("applied", "reviewed")).exists():
-        raise FileSealed(_("This decision is being reviewed and approved: it cannot be changed now. The reviewer can return it to the applicant."))
+    await check_writable(record, deciding)
     async with audit.transaction() as log:
         updated = await Record.filter(id=record.id, version=expected_version, sealed=False).update(
             data=data, version=expected_version + 1, updated_by_id=user.id, updated_at=datetime.now(timezone.utc))

@@ -13,10 +13,10 @@ from renderers.environment import render
 from server import audit
 from server.access import AccessRefused, Actor, actor_of, can, record_reached  # noqa: F401  (AccessRefused: routes import it from here)
 from server.definitions import Definition
-from server.disposal import IN_PROGRESS, SealedFileClosed, closed_students, opened
-from server.records import FileSealed
+from server.disposal import SealedFileClosed, closed_students, opened
+from server.records import FileSealed, check_writable
 from server.i18n import current_locale, gettext as _
-from server.models import Disposal, Record, School, User
+from server.models import Record, School, User
 from server.registry import Registry
 
 def registry(request: Request) -> Registry:
@@ -50,13 +50,14 @@ async def record_for(request: Request, record_id: int, action: str) -> tuple[Rec
     if record is None or definition is None or not await record_reached(actor, definition, record, action):
         await audit.append(action, f"record:{record_id}", user=request.user, result="denied", scope=request.scope)
         raise NotFoundException(_("There is no such record."))
-    if action == "edit" and await Disposal.filter(record_id=record.id, state__in=IN_PROGRESS).exists():
-        raise FileSealed(_("This decision is being reviewed and approved: it cannot be changed now. The reviewer can return it to the applicant."))
-    if record.sealed:  # a sealed file: never changed, read only with a reason given in this session
-        closed = await closed_students(record)
-        if action == "edit":
+    if action == "edit":
+        try:
+            await check_writable(record)
+        except FileSealed:
             await audit.append(action, f"record:{record.id}", user=request.user, result="denied", detail="sealed", scope=request.scope)
-            raise FileSealed(_("This record belongs to a sealed file: it is read-only."))
+            raise
+    if record.sealed:  # a sealed file: read only with a reason given in this session
+        closed = await closed_students(record)
         if closed and not opened(request.session, closed):
             await audit.append(action, f"record:{record.id}", user=request.user, result="denied", detail="sealed", scope=request.scope)
             raise SealedFileClosed(closed)

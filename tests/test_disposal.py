@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from contextlib import nullcontext
 
 import pytest
 
@@ -46,13 +45,12 @@ async def seed(decision: str, name: str = "full") -> dict:
     return {"student": student.id, "record": record.id, "decision": decision_record.id, "other": (await Student.get(student_number="T0002")).id}
 
 
-async def hand_edit_refused(record, change: dict) -> bool:
-    """Whether a save by hand that changes these fields of a decision request is refused."""
+async def assert_hand_edit_refused(record, change: dict) -> None:
+    """A save by hand that changes these fields of a decision request is refused."""
     from server.disposal import DisposalRefused, keep_decided
 
-    with pytest.raises(DisposalRefused) if change else nullcontext():
+    with pytest.raises(DisposalRefused):
         await keep_decided(shipped_registry().get("archive_disposal"), record.data, {**record.data, **change}, record.id)
-    return True
 
 
 def as_user(world, username: str) -> None:
@@ -116,18 +114,18 @@ def test_nobody_takes_two_steps_of_one_decision(logged_in):
     assert (disposal_state, file_state) == ("refused", "open")
     assert data["approval_opinion"] == "不批准" and data["approver"] == "xiaozhang" and data["reviewer"] == "deyu"
 
-    async def after_decision() -> tuple[bool, dict]:
+    async def after_decision() -> dict:
         from server.disposal import keep_decided
         from server.models import Record
 
         definition = shipped_registry().get("archive_disposal")
         record = await Record.get(id=ids["decision"])
-        refused = await hand_edit_refused(record, {"reason": "事后改写的理由"})
+        await assert_hand_edit_refused(record, {"reason": "事后改写的理由"})
         carried = {**record.data, "executed_on": "2026-12-01", "executor": "xinli"}
         await keep_decided(definition, record.data, carried, record.id)  # carrying it out is still written down
-        return refused, carried
-    refused, carried = world.run(after_decision)
-    assert refused and carried["executed_on"] == "2026-12-01"
+        return carried
+    carried = world.run(after_decision)
+    assert carried["executed_on"] == "2026-12-01"
 
 
 def test_a_sealed_file_refuses_every_write_and_opens_only_with_a_recorded_reason(logged_in):
@@ -272,19 +270,19 @@ def test_hand_edits_keep_what_the_workflow_wrote_and_writers_do_not_review(logge
     refused = step(world, ids["decision"], "review", "同意")
     assert refused.status_code == 403 and CJK.search(refused.text)
 
-    async def after_apply() -> tuple[dict, dict, bool]:
+    async def after_apply() -> tuple[dict, dict]:
         from server.disposal import keep_decided
         from server.models import Record
 
         definition = shipped_registry().get("archive_disposal")
         record = await Record.get(id=ids["decision"])
-        refused = await hand_edit_refused(record, {"decision": "销毁"})
+        await assert_hand_edit_refused(record, {"decision": "销毁"})
         posted = {k: v for k, v in record.data.items() if k not in ("seal_until", "applicant")}  # a page that did not show them
         await keep_decided(definition, record.data, posted, record.id)
-        return record.data, posted, refused
-    applied, posted, refused = world.run(after_apply)
+        return record.data, posted
+    applied, posted = world.run(after_apply)
     assert "approver" not in applied and "approval_opinion" not in applied  # applying wiped the typed approval
-    assert applied["applicant"] == "xinli" and refused
+    assert applied["applicant"] == "xinli"
     assert posted["seal_until"] == stored["seal_until"] and posted["applicant"] == "xinli"  # kept as stored
 
 

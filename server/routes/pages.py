@@ -16,7 +16,7 @@ from renderers.pdf import html_to_pdf, print_html
 from server.definitions import Definition, get_path
 from server.i18n import gettext as _
 from server.models import Record, RecordRevision, School, Student
-from server.records import (FileSealed, ListQuery, VersionConflict, create_record, effective_sort, list_records, record_number, sortable_keys,
+from server.records import (ListQuery, VersionConflict, check_files_open, create_record, effective_sort, list_records, record_number, sortable_keys,
                             student_choices, students_of, update_record)
 from server.validation import (apply_row_action, carry_unposted, field_title, form_text, parse_form, small_int,
                                validate)
@@ -89,8 +89,7 @@ class FormPages(Controller):
         students = await students_of(school, chosen, students_filter(actor, definition, "create")) if chosen else []
         if students is None:
             raise NotFoundException(_("There is no such student."))
-        if not definition.schema.get("x-disposal") and any(s.file_state != "open" for s in students):
-            raise FileSealed(_("This student's file is sealed (or was transferred or destroyed): no records can be added to it."))
+        check_files_open(definition, students)
         # the students chosen by the link stay chosen through every refresh of the form (the action keeps them)
         fixed = "?" + "&".join(f"student={s.id}" for s in students) if students else ""
         return await _entry_page(request, school, definition, {}, {}, students, action=f"/forms/{form_id}{fixed}")

@@ -10,12 +10,11 @@ from litestar.exceptions import NotFoundException
 from litestar.response import File, Redirect
 
 from server import audit
-from server.access import actor_of, can, roster_filter
+from server.access import actor_of, roster_filter
 from server.batch_print import BUNDLES, LIVE, MAX_STUDENTS, PrintOrder, PrintRunner, download_name, result_path, sweep
 from server.i18n import gettext as _, ngettext
 from server.models import PrintJob, Student
-from server.routes.student_pages import reachable_classes
-from server.student_file import PER_STUDENT
+from server.routes.student_pages import printable_forms, reachable_classes
 from server.web import is_htmx, page, registry
 
 LIVE_JOBS_PER_USER = 3
@@ -66,7 +65,7 @@ class PrintPages(Controller):
         definition = registry(request).get(form_id) if form_id else None
         if bundle not in BUNDLES:
             return refused(request, _("Choose one PDF or a ZIP."))
-        if form_id and (definition is None or definition.subject not in PER_STUDENT or not can(actor, definition, "print")):
+        if form_id and definition not in printable_forms(request, actor):
             return refused(request, _("You may not print this form."))
         query = Student.filter(school_id=actor.school_id, klass_id=klass.id)
         if (visible := roster_filter(actor)) is not None:
