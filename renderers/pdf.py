@@ -84,6 +84,11 @@ def html_to_pdf(html: str) -> bytes:
     return HTML(string=html, url_fetcher=DenyFetcher(), base_url=None).write_pdf()
 
 
+def page_count(html: str) -> int:
+    """How many paper pages the HTML lays out to (the editor's preview), without writing the PDF."""
+    return len(HTML(string=html, url_fetcher=DenyFetcher(), base_url=None).render().pages)
+
+
 def write_pdf_file(html: str, path: str) -> int:
     """Render to a file readable by this account only and return its page count. Runs in a print worker
     process (the batch printer's pool): only a string goes in and a number comes back."""

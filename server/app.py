@@ -24,6 +24,7 @@ from server.batch_print import PrintRunner
 from server.db import close_database, open_database
 from server.disposal import SealedFileClosed
 from server.i18n import current_locale, gettext as _, pick_locale
+from server.form_versions import FormLibrary
 from server.registry import Registry
 from server.routes.admin_pages import AdminPages
 from server.routes.api import ApiController
@@ -31,6 +32,7 @@ from server.routes.auth_pages import AuthPages
 from server.routes.audit_pages import AuditPages
 from server.routes.handbook import HandbookCache, HandbookPages
 from server.routes.disposal_pages import DisposalPages
+from server.routes.form_editor_pages import FormEditorPages
 from server.routes.pages import FormPages
 from server.routes.print_pages import PrintPages
 from server.routes.roster_pages import RosterPages
@@ -175,11 +177,12 @@ def server_error(request: Request, exc: Exception) -> Response:
 def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Litestar:
     settings = settings or Settings.from_env()
     registry = Registry.load(settings.form_dirs, settings.school_forms_dir)
+    forms = FormLibrary(registry)
 
     @asynccontextmanager
     async def database(app: Litestar) -> AsyncIterator[None]:
         await open_database(settings, migrate=migrate)
-        app.state.print_runner = PrintRunner(settings, registry)
+        app.state.print_runner = PrintRunner(settings, forms)
         await app.state.print_runner.open()
         try:
             yield
@@ -195,13 +198,13 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Li
     auth = DefineMiddleware(AuthMiddleware, exclude=["^/login(/code)?$", "^/language$", "^/static/", "^/schema", "^/favicon.ico$"])
     return Litestar(
         route_handlers=[AuthPages, FormPages, HandbookPages, AuditPages, AdminPages, RosterPages, StudentPages, PrintPages, DisposalPages,
-                        ApiController,
+                        FormEditorPages, ApiController,
                         create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False)],
         middleware=[locale_middleware, session_config.middleware, auth, school_settings_middleware],
         before_send=[security_headers],
         csrf_config=csrf,
         stores={"sessions": DatabaseStore()},
-        state=State({"settings": settings, "registry": registry, "handbook_cache": HandbookCache()}),
+        state=State({"settings": settings, "registry": registry, "forms": forms, "handbook_cache": HandbookCache()}),
         lifespan=[database],
         exception_handlers={NotAuthorizedException: not_authorized, SealedFileClosed: sealed_file, HTTPException: http_error,
                             Exception: server_error},

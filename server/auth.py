@@ -130,7 +130,8 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
         if user.school.require_agreement:
             from server.accounts import agreement_missing  # accounts imports this module
 
-            if await agreement_missing(connection.scope["app"].state.registry, user):
+            forms = await connection.scope["app"].state.forms.school_forms(user.school.id)
+            if await agreement_missing(forms, user):
                 if session is not None:
                     connection.scope["session"] = {}
                 raise AccountGateClosed(_("Your account is not open: the school opens an account only while its holder's confidentiality agreement is recorded and in force."))

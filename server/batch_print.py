@@ -30,7 +30,7 @@ from server import audit
 from server.access import Actor
 from server.i18n import gettext as _
 from server.models import PrintJob, School, Student
-from server.registry import Registry
+from server.form_versions import FormLibrary
 from server.settings import Settings
 from server.student_file import student_archive
 
@@ -76,9 +76,9 @@ def download_name(job: PrintJob) -> str:
 class PrintRunner:
     """The worker pool and the jobs running in this server process."""
 
-    def __init__(self, settings: Settings, registry: Registry, workers: int | None = None):
+    def __init__(self, settings: Settings, forms: FormLibrary, workers: int | None = None):
         self.settings = settings
-        self.registry = registry
+        self.forms = forms
         self.workers = max(1, workers or settings.print_workers)
         self._pool: ProcessPoolExecutor | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -160,6 +160,7 @@ class PrintRunner:
         folder.mkdir(mode=0o700, exist_ok=True)
         try:
             school = await School.get(id=job.school_id)
+            forms = await self.forms.school_forms(school.id)
             found = {s.id: s for s in await Student.filter(id__in=job.student_ids, school_id=job.school_id).select_related("klass")}
             loop = asyncio.get_running_loop()
             slots = asyncio.Semaphore(self.workers * 2)  # a few pages ahead of the workers, never the whole class in memory
@@ -170,7 +171,7 @@ class PrintRunner:
             for index, student_id in enumerate(job.student_ids):
                 student = found.get(student_id)
                 # a sealed file is opened one at a time, with a reason: never in a batch
-                html, count = await student_archive(self.registry, actor, student, school, job.form_id or None) \
+                html, count = await student_archive(forms, actor, student, school, job.form_id or None) \
                     if student is not None and student.file_state == "open" else ("", 0)
                 if not count:  # nothing this user may print: no empty cover either
                     await PrintJob.filter(id=job.id).update(skipped=F("skipped") + 1, done=F("done") + 1)

@@ -547,3 +547,50 @@ def _grids(blocks: list, base: list) -> Iterator[tuple[list, dict]]:
             yield here, block
         elif block.get("type") in ("section", "repeat"):
             yield from _grids(block.get("blocks", []), [*here, "blocks"])
+
+
+FORM_ID = re2.compile(r"^[a-z][a-z0-9_]{1,63}$")
+MAX_FIELDS = 1000
+MARKUP = re2.compile(r"(?i)<\s*/?\s*[a-z!?]|javascript\s*:|\bon[a-z]+\s*=")
+TEXT_KEYS = {"title", "description", "label", "text", "help", "placeholder", "heading", "caption", "note"}
+
+
+def check_publishable(form_id: Any, schema: Any, layout: Any) -> list[Problem]:
+    """What a definition from the editor, an import or a script must pass before it is published:
+    the checks of `check-forms`, a sane id, a bounded size, and text without markup (labels are
+    shown as text everywhere; markup in them is a mistake or an attack, refused either way)."""
+    if not isinstance(form_id, str) or not FORM_ID.match(form_id):
+        return [Problem("", "", _("The form id must be 2 to 64 lower-case letters, digits or underscores, starting with a letter."))]
+    schema_file, layout_file = f"{form_id}/schema.json", f"{form_id}/layout.json"
+    size = len(json.dumps([schema, layout], ensure_ascii=False).encode("utf-8"))
+    if size > MAX_DEFINITION_BYTES:
+        return [Problem(schema_file, "", _("The definition is larger than 2 MB."))]
+    if isinstance(schema, dict) and _count_properties(schema) > MAX_FIELDS:
+        return [Problem(schema_file, "/properties", _("The form has more than %(limit)s fields; split it into several forms.", limit=MAX_FIELDS))]
+    problems = list(_markup(schema, schema_file, [])) + list(_markup(layout, layout_file, []))
+    return problems + check_definition(form_id, schema, layout)
+
+
+def _count_properties(node: Any) -> int:
+    if isinstance(node, dict):
+        own = len(node["properties"]) if isinstance(node.get("properties"), dict) else 0
+        return own + sum(_count_properties(v) for v in node.values())
+    if isinstance(node, list):
+        return sum(_count_properties(v) for v in node)
+    return 0
+
+
+def _markup(node: Any, file: str, path: list) -> Iterator[Problem]:
+    """Titles, help, labels and texts that hold HTML or script."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in TEXT_KEYS and isinstance(value, (str, list)):
+                for text in [value] if isinstance(value, str) else value:
+                    if isinstance(text, str) and MARKUP.search(text):
+                        yield Problem(file, pointer([*path, key]), _("Texts may not contain HTML tags or scripts: %(text)s", text=text[:60]))
+                        break
+            else:
+                yield from _markup(value, file, [*path, key])
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _markup(value, file, [*path, index])

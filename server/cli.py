@@ -29,6 +29,14 @@ async def school_or_exit(school_code: str | None):
     return school
 
 
+async def school_forms(settings: Settings, school_id: int):
+    """The school's forms at their published versions (the database must be open)."""
+    from server.form_versions import FormLibrary
+    from server.registry import Registry
+
+    return await FormLibrary(Registry.load(settings.form_dirs, settings.school_forms_dir)).school_forms(school_id)
+
+
 @click.group()
 def main() -> None:
     """心档 xindang: student mental-health files (一生一档)."""
@@ -73,7 +81,7 @@ async def _init(settings: Settings, demo: bool, admin_user: str | None, admin_pa
             await user.save(update_fields=["password_hash"])
         demo_users = []
         if demo:
-            await load_demo(Registry.load(settings.form_dirs, settings.school_forms_dir), user)
+            await load_demo(await school_forms(settings, user.school_id), user)
             demo_users = await ensure_demo_users(user, settings.data_dir / "demo-password.txt")
         click.echo(_("Database: %(url)s", url=settings.database_url.split('?')[0]))
         click.echo(_("Administrator account: %(username)s", username=username))
@@ -333,7 +341,7 @@ async def _print_class(settings: Settings, output: Path, class_id: int, chosen: 
         if klass is None:
             click.echo(_("There is no such class."), err=True)
             sys.exit(1)
-        registry = Registry.load(settings.form_dirs, settings.school_forms_dir)
+        registry = await school_forms(settings, klass.school_id)
         if form_id and registry.get(form_id) is None:
             click.echo(_("No such form: %(form)s", form=form_id), err=True)
             sys.exit(1)
@@ -347,7 +355,7 @@ async def _print_class(settings: Settings, output: Path, class_id: int, chosen: 
         job = await PrintJob.create(school_id=klass.school_id, owner=None, title=f"{klass.name} · {what}", form_id=form_id or "",
                                     student_ids=student_ids, bundle=bundle, total=len(student_ids))
         keeper = Actor(0, klass.school_id, frozenset(ROLES), frozenset())
-        runner = PrintRunner(settings, registry, workers)
+        runner = PrintRunner(settings, registry.library, workers)
         task = asyncio.create_task(runner.run(job, keeper, actor_name="cli"))
         try:
             while not task.done():
@@ -387,7 +395,7 @@ async def _print_student(settings: Settings, output: Path, student_id: int) -> N
         if student is None:
             click.echo(_("There is no such student."), err=True)
             sys.exit(1)
-        registry = Registry.load(settings.form_dirs, settings.school_forms_dir)
+        registry = await school_forms(settings, student.school_id)
         keeper = Actor(0, student.school_id, frozenset(ROLES), frozenset())
         html, count = await student_archive(registry, keeper, student, student.school)
         pdf = await anyio.to_thread.run_sync(html_to_pdf, html)
@@ -410,7 +418,7 @@ async def _print_handbook(settings: Settings, output: Path, school_code: str | N
     await open_database(settings, migrate=True)
     try:
         school = await school_or_exit(school_code)
-        registry = Registry.load(settings.form_dirs, settings.school_forms_dir)
+        registry = await school_forms(settings, school.id)
         pdf = await anyio.to_thread.run_sync(lambda: handbook_pdf(
             registry, school_name=school.name, charter=school.handbook_charter, notes=school.handbook_notes,
             other_title=_("Other forms")))

@@ -229,3 +229,52 @@ class FileTombstone(Model):
 
     class Meta:
         table = "file_tombstone"
+
+
+class FormVersion(Model):
+    """One published definition of a form for a school: immutable once written. Records name the
+    version they were made with, so an old record keeps rendering and printing as it was entered.
+
+    `origin` tells where it came from: base (the definition shipped in form_defs/, as first served),
+    upstream (a later shipped definition, taken over while the school had not changed the form),
+    edit (the editor), import (a shared definition), api (a script), rollback (an old version again).
+    `base_hash` names the shipped definition this version descends from, so an upgrade of
+    xindang that changes it is noticed and never overwrites the school's own version."""
+
+    id = fields.IntField(primary_key=True)
+    school = fields.ForeignKeyField("models.School", related_name="form_versions", on_delete=fields.RESTRICT)
+    form_id = fields.CharField(max_length=64)
+    version = fields.IntField()
+    schema = fields.JSONField()
+    layout = fields.JSONField()
+    origin = fields.CharField(max_length=16)
+    base_hash = fields.CharField(max_length=64)
+    note = fields.CharField(max_length=200, default="")
+    critical = fields.IntField(default=0)  # critical changes confirmed when it was published
+    published_by = fields.ForeignKeyField("models.User", related_name="form_versions", null=True, on_delete=fields.RESTRICT)
+    published_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "form_version"
+        unique_together = (("school", "form_id", "version"),)
+
+
+class FormDraft(Model):
+    """The editor's working copy of a form (one per school and form). `revision` is bumped on each
+    save by a conditional UPDATE, so two admins editing at once never overwrite each other unseen."""
+
+    id = fields.IntField(primary_key=True)
+    school = fields.ForeignKeyField("models.School", related_name="form_drafts", on_delete=fields.RESTRICT)
+    form_id = fields.CharField(max_length=64)
+    schema = fields.JSONField()
+    layout = fields.JSONField()
+    based_on = fields.IntField(default=0)  # the published version it started from; 0 for a new form
+    origin = fields.CharField(max_length=16, default="edit")  # what publishing it will be: edit | import | rollback | merge
+    base_hash = fields.CharField(max_length=64, default="")  # a merge: the shipped definition it takes in ("" = as before)
+    revision = fields.IntField(default=1)
+    updated_by = fields.ForeignKeyField("models.User", related_name="form_drafts", null=True, on_delete=fields.RESTRICT)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "form_draft"
+        unique_together = (("school", "form_id"),)

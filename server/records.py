@@ -73,22 +73,25 @@ async def create_record(definition: Definition, school: School, user: User, data
 
 
 async def update_record(record: Record, expected_version: int, data: dict, user: User, *, scope: dict | None = None,
-                        via: str = "", deciding: bool = False) -> Record:
+                        via: str = "", deciding: bool = False, form_version: int | None = None) -> Record:
     """A conditional UPDATE on the row version, the revision and the audit entry, in one transaction.
-    `deciding`: the disposal workflow writes its opinions into a decision that is locked for everyone else."""
+    `deciding`: the disposal workflow writes its opinions into a decision that is locked for everyone else.
+    `form_version`: the record is carried to that version of its form (an "upgrade" revision)."""
     await check_writable(record, deciding)
     async with audit.transaction() as log:
+        carried = {"form_version": form_version} if form_version is not None else {}
         updated = await Record.filter(id=record.id, version=expected_version, sealed=False).update(
-            data=data, version=expected_version + 1, updated_by_id=user.id, updated_at=datetime.now(timezone.utc))
+            data=data, version=expected_version + 1, updated_by_id=user.id, updated_at=datetime.now(timezone.utc), **carried)
         if updated != 1:
             current = await Record.get(id=record.id)
             if current.sealed:  # sealed between the page's load and this save
                 raise FileSealed(_("This record belongs to a sealed file: it is read-only."))
             raise VersionConflict(current)
-        await RecordRevision.create(record_id=record.id, version=expected_version + 1, action="update",
+        await RecordRevision.create(record_id=record.id, version=expected_version + 1, action="upgrade" if carried else "update",
                                     data_before=record.data, data_after=data, diff=field_diff(record.data, data),
                                     changed_by=user)
-        await log.append("update", f"record:{record.id}", user=user, detail=f"version:{expected_version + 1}{via}", scope=scope)
+        upgraded = f" form_version:{record.form_version}→{form_version}" if carried else ""
+        await log.append("update", f"record:{record.id}", user=user, detail=f"version:{expected_version + 1}{via}{upgraded}", scope=scope)
     return await Record.get(id=record.id)
 
 

@@ -11,6 +11,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from server.checks import Problem, load_form_dir
 from server.definitions import Definition
@@ -32,9 +33,19 @@ class Registry:
     parts: list[Part]
     problems: dict[str, list[Problem]]
     catalog: dict
+    library: Any = None  # server.form_versions.FormLibrary, for a school's registry
+    school_id: int | None = None
+    upstream: dict[str, int] = field(default_factory=dict)  # forms whose shipped definition changed since the school's version
 
     def get(self, form_id: str) -> Definition | None:
         return self.forms.get(form_id)
+
+    async def at(self, form_id: str, version: int) -> Definition | None:
+        """The definition a record was made with (its `form_version`); the current one when they agree."""
+        current = self.forms.get(form_id)
+        if (current is not None and current.version == version) or self.library is None:
+            return current
+        return await self.library.version(self.school_id, form_id, version) or current
 
     @classmethod
     def load(cls, form_dirs: list[Path], school_forms_dir: Path | None = None) -> "Registry":

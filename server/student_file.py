@@ -44,6 +44,7 @@ class StudentFile:
     student: Student
     parts: list[PartView]
     level: tuple[Any, Definition, str] | None  # (value, the form it comes from, the field) of the newest level record
+    forms: Registry  # each record is printed with the version of its form it was made with
 
     @property
     def timeline(self) -> list[tuple[Record, Definition]]:
@@ -92,7 +93,7 @@ async def student_file(registry: Registry, actor: Actor, student: Student) -> St
             view.forms.append(FormState(definition, records, state, can(actor, definition, "create")))
         if view.forms:
             parts.append(view)
-    return StudentFile(student, parts, level[1:] if level else None)
+    return StudentFile(student, parts, level[1:] if level else None, registry)
 
 
 def _newer_level(current: tuple | None, definition: Definition, records: list[Record], actor: Actor) -> tuple | None:
@@ -123,12 +124,13 @@ async def archive_parts(actor: Actor, found: StudentFile, form_id: str | None = 
             scope = await records_filter(actor, definition, "print")
             allowed = {r.id for r in form.records} if scope is None else \
                 set(await Record.filter(scope, id__in=[r.id for r in form.records]).values_list("id", flat=True))
-            hidden = hidden_fields(actor, definition)
             for record in sorted((r for r in form.records if r.id in allowed), key=lambda r: r.created_at):
                 students = list(await record.students.all().select_related("klass"))
                 label = f"{record_number(record)} · {fmt_date(to_local(record.created_at).date())}"
-                printed.entries.append(ArchiveEntry(definition, record.id, label, record.data,
-                                                    subject_context(school, students, record), hidden))
+                made_with = await found.forms.at(record.form_id, record.form_version) or definition
+                printed.entries.append(ArchiveEntry(made_with, record.id, label, record.data,
+                                                    subject_context(school, students, record),
+                                                    hidden_fields(actor, made_with)))
         if printed.entries:
             parts.append(printed)
     return parts

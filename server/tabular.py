@@ -81,18 +81,30 @@ def row_text(spec: FieldSpec, row: dict) -> str:
     return "，".join(parts)
 
 
-def export_rows(definition: Definition, records: list[Record], school: School,
-                hidden: frozenset[str] = frozenset()) -> Iterator[list[str]]:
-    """One column per field the user may read."""
+def export_rows(definition: Definition, records: list[Record], school: School, hidden: frozenset[str] = frozenset(), *,
+                versions: dict[int, tuple[Definition, frozenset[str]]] | None = None) -> Iterator[list[str]]:
+    """One column per field the user may read, of any version the records were made with: the current
+    version's fields first, then those only older versions have. Each value is written as its own version
+    reads it (its options' labels); a field a version hides from this user stays empty."""
+    made_with = {definition.version: (definition, hidden), **(versions or {})}
     paths = [p for p in definition.fields if p not in hidden]
+    titles = {p: definition.fields[p].title for p in paths}
+    for number in sorted(made_with, reverse=True):
+        old, old_hidden = made_with[number]
+        for path, spec in old.fields.items():
+            if path not in titles and path not in old_hidden:
+                paths.append(path)
+                titles[path] = _("%(title)s (version %(version)s)", title=spec.title, version=number)
     yield ([_("Record"), _("Student"), _("Class"), _("Student number"), _("Form version"), _("Version"), _("Saved")]
-           + [definition.fields[p].title for p in paths])
+           + [titles[p] for p in paths])
     for record in records:
         students = list(record.students)
+        own, own_hidden = made_with.get(record.form_version, (definition, hidden))
         row = [record_number(record), "、".join(s.name for s in students),
                "、".join(s.klass.name for s in students if s.klass), "、".join(s.student_number for s in students),
                str(record.form_version), str(record.version), to_local(record.updated_at).isoformat(timespec="seconds")]
-        row += [value_text(definition, path, get_path(record.data, path)) for path in paths]
+        row += [value_text(own, path, get_path(record.data, path)) if path in own.fields and path not in own_hidden else ""
+                for path in paths]
         yield [spreadsheet_safe(cell) for cell in row]
 
 

@@ -19,12 +19,17 @@ from server.i18n import current_locale, gettext as _
 from server.models import Record, School, User
 from server.registry import Registry
 
-def registry(request: Request) -> Registry:
-    return request.app.state.registry
+async def registry(request: Request) -> Registry:
+    """The user's school's forms: each at its newest published version (server.form_versions)."""
+    found = request.scope.get("xindang_forms")
+    if found is None:
+        school = await school_of(request.user)
+        found = request.scope["xindang_forms"] = await request.app.state.forms.school_forms(school.id)  # type: ignore[typeddict-unknown-key]
+    return found
 
 
-def definition_or_404(request: Request, form_id: str) -> Definition:
-    definition = registry(request).get(form_id)
+async def definition_or_404(request: Request, form_id: str) -> Definition:
+    definition = (await registry(request)).get(form_id)
     if definition is None:
         raise NotFoundException(_("There is no form with this id."))
     return definition
@@ -32,7 +37,7 @@ def definition_or_404(request: Request, form_id: str) -> Definition:
 
 async def form_for(request: Request, form_id: str, action: str) -> tuple[Definition, Actor]:
     """The form, when the user's roles may do `action` with it (server.access decides)."""
-    definition = definition_or_404(request, form_id)
+    definition = await definition_or_404(request, form_id)
     actor = await actor_of(request.user)
     if not can(actor, definition, action):
         await audit.append(action, f"form:{form_id}", user=request.user, result="denied", scope=request.scope)
@@ -45,7 +50,7 @@ async def record_for(request: Request, record_id: int, action: str) -> tuple[Rec
     the same 404 as a record that does not exist: an id outside one's scope reveals nothing."""
     school = await school_of(request.user)
     record = await Record.get_or_none(id=record_id, school_id=school.id) if 0 < record_id < 2**31 else None
-    definition = registry(request).get(record.form_id) if record else None
+    definition = await (await registry(request)).at(record.form_id, record.form_version) if record else None
     actor = await actor_of(request.user)
     if record is None or definition is None or not await record_reached(actor, definition, record, action):
         await audit.append(action, f"record:{record_id}", user=request.user, result="denied", scope=request.scope)

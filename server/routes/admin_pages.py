@@ -84,10 +84,10 @@ class AdminPages(Controller):
     async def users_page(self, request: Request) -> Response:
         school = await school_of(request.user)
         users = await User.filter(school_id=school.id).order_by("username").prefetch_related("classes")
-        agreements = await valid_agreements(registry(request), school.id) if school.require_agreement else {}
+        agreements = await valid_agreements((await registry(request)), school.id) if school.require_agreement else {}
         live = {row["user"].id for row in await sessions_of(school)}
         await audit.append("list", "users", user=request.user, scope=request.scope)
-        return page(request, "pages/admin_users.html", users=users, words=agreement_words(registry(request)), role_names=role_names(), agreements=agreements,
+        return page(request, "pages/admin_users.html", users=users, words=agreement_words((await registry(request))), role_names=role_names(), agreements=agreements,
                     school=school, live=live, now=datetime.now(timezone.utc))
 
     @get("/users/new")
@@ -160,11 +160,11 @@ class AdminPages(Controller):
         sessions = await sessions_of(school, [target.id]) if target else []
         agreement = None
         if target and school.require_agreement:
-            agreement = (await valid_agreements(registry(request), school.id)).get(target.username)
+            agreement = (await valid_agreements((await registry(request)), school.id)).get(target.username)
         return page(request, "pages/admin_user.html", status_code=status_code, target=target, change=change,
                     problems=problems, username=username, classes=classes, roles=list(ROLES), role_names=role_names(),
                     class_bound=[r for r, reach in ROLES.items() if reach == "classes"], sessions=sessions, saved=saved,
-                    school=school, agreement=agreement, words=agreement_words(registry(request)))
+                    school=school, agreement=agreement, words=agreement_words((await registry(request))))
 
     # --- sessions -------------------------------------------------------------------------
 
@@ -193,7 +193,7 @@ class AdminPages(Controller):
     @get("/security")
     async def security_settings(self, request: Request) -> Response:
         school = await school_of(request.user)
-        return self._security_page(request, school, list(school.totp_roles or []), school.require_agreement,
+        return await self._security_page(request, school, list(school.totp_roles or []), school.require_agreement,
                                    levels_of(school), {}, saved=request.query_params.get("saved") == "1")
 
     @post("/security", status_code=200)
@@ -201,7 +201,7 @@ class AdminPages(Controller):
         school = await school_of(request.user)
         form = await request.form()
         totp_roles = sorted({r for r in form_strings(form, "totp_roles") if r in ROLES})
-        words = agreement_words(registry(request))
+        words = agreement_words((await registry(request)))
         require_agreement = form.get("require_agreement") == "true" and bool(words)  # only with a form that records agreements
         levels = [{"label": str(form.get(f"level_{n}_label", "")).strip()[:200], "colour": str(form.get(f"level_{n}_colour", ""))[:20]}
                   for n in range(len(DEFAULT_LEVELS))]
@@ -214,17 +214,17 @@ class AdminPages(Controller):
             elif not COLOUR.fullmatch(level["colour"]):
                 problems[f"level_{n}"] = _("Choose a colour.")
         if require_agreement and not school.require_agreement and \
-                request.user.username not in await valid_agreements(registry(request), school.id):
+                request.user.username not in await valid_agreements((await registry(request)), school.id):
             problems["require_agreement"] = _("Have your own 《%(form)s》 recorded first, with your user name in %(account)s: otherwise this rule would lock you out.",
                                               form=words.get("form", ""), account=words.get("account", ""))
         closing: list[User] = []
         if require_agreement and not school.require_agreement and not problems:
-            agreed = await valid_agreements(registry(request), school.id)
+            agreed = await valid_agreements((await registry(request)), school.id)
             closing = await User.filter(school_id=school.id, is_active=True).exclude(username__in=list(agreed) or [""]).order_by("username")
             if closing and form.get("confirm_closing") != "true":  # say whom the rule shuts out before it does
                 problems["require_agreement"] = _("%(count)s active accounts have no agreement in force and will be signed out and kept out until one is recorded. Record their agreements first, or confirm below.", count=len(closing))
         if problems:
-            return self._security_page(request, school, totp_roles, require_agreement, levels, problems, status_code=422,
+            return await self._security_page(request, school, totp_roles, require_agreement, levels, problems, status_code=422,
                                        closing=closing)
         before = (sorted(school.totp_roles or []), school.require_agreement, school.risk_levels)
         school.totp_roles, school.require_agreement, school.risk_levels = totp_roles, require_agreement, levels
@@ -238,10 +238,10 @@ class AdminPages(Controller):
             await audit.append("settings", f"school:{school.id}", user=request.user, detail="risk levels", scope=request.scope)
         return Redirect("/admin/security?saved=1", status_code=303)
 
-    def _security_page(self, request: Request, school: School, totp_roles: list[str], require_agreement: bool,
+    async def _security_page(self, request: Request, school: School, totp_roles: list[str], require_agreement: bool,
                        levels: list[dict], problems: dict[str, str], saved: bool = False, status_code: int = 200,
                        closing: list[User] | None = None) -> Response:
-        return page(request, "pages/admin_security.html", status_code=status_code, totp_roles=totp_roles, words=agreement_words(registry(request)),
+        return page(request, "pages/admin_security.html", status_code=status_code, totp_roles=totp_roles, words=agreement_words((await registry(request))),
                     require_agreement=require_agreement, levels=levels, problems=problems, saved=saved,
                     roles=list(ROLES), role_names=role_names(), school=school, closing=closing or [])
 

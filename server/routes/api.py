@@ -17,7 +17,9 @@ from server.records import ListQuery, VersionConflict, create_record, list_recor
 from server.validation import FieldError, field_title, validate
 from server import audit
 from server.access import Actor, actor_of, hidden_fields, keep_hidden, mask, record_reached, records_filter, classes_filter, roster_filter, students_filter
-from server.web import definition_or_404, form_for, record_for, registry, school_of
+from server.form_versions import (CriticalChanges, DefinitionRejected, VersionRace, change_json, history, may_confirm_critical,
+                                  may_edit_forms, version_json)
+from server.web import AccessRefused, definition_or_404, form_for, record_for, registry, school_of
 
 MAX_JSON_BYTES = 1_000_000
 
@@ -57,13 +59,65 @@ class ApiController(Controller):
     @get("/forms")
     async def forms(self, request: Request) -> list[dict]:
         return [{"id": d.form_id, "title": d.title, "version": d.version, "part": part.title, "subject": d.subject}
-                for part in registry(request).parts for d in part.forms]
+                for part in (await registry(request)).parts for d in part.forms]
 
     @get("/forms/{form_id:str}")
-    async def form(self, request: Request, form_id: str) -> dict:
-        definition = definition_or_404(request, form_id)
+    async def form(self, request: Request, form_id: str,
+                   version: int | None = Parameter(query="version", default=None, gt=0, lt=2**31)) -> dict:
+        """The form as it is served now, or as it was at `?version=N` (what records of that version were made with)."""
+        definition = await definition_or_404(request, form_id)
+        if version is not None and version != definition.version:
+            forms = await registry(request)
+            definition = await forms.library.version(forms.school_id, form_id, version)
+            if definition is None:
+                raise NotFoundException(_("This form has no such version."))
         return {"id": definition.form_id, "title": definition.title, "version": definition.version,
                 "schema": definition.schema, "layout": definition.layout}
+
+    @get("/forms/{form_id:str}/versions")
+    async def versions(self, request: Request, form_id: str) -> dict:
+        """Every published version of the form at the user's school (form editors only)."""
+        if not may_edit_forms(request.user):
+            raise AccessRefused(_("Only a form editor (系统管理员 or 德育处) may see the versions of a form."))
+        forms = await registry(request)
+        rows = await history(forms.school_id, form_id)
+        if not rows:
+            raise NotFoundException(_("There is no form with this id."))
+        current = forms.get(form_id)
+        await audit.append("read", f"form:{form_id}", user=request.user, detail="versions api", scope=request.scope)
+        return {"form_id": form_id, "current": current.version if current else None, "upstream_changed": form_id in forms.upstream,
+                "versions": [version_json(row, current.version if current else None) for row in rows]}
+
+    @post("/forms/{form_id:str}/versions")
+    async def publish(self, request: Request, form_id: str) -> Response:
+        """Check and publish `{"schema", "layout", "note"?, "confirm_critical"?}` as the form's next version:
+        201 with the version and its changes, 422 with the definition's problems, 409 with the critical changes."""
+        if not may_edit_forms(request.user):
+            raise AccessRefused(_("Only a form editor (系统管理员 or 德育处) may publish a form."))
+        body, problem = await read_body(request)
+        if problem:
+            return problem
+        confirm = body.get("confirm_critical") is True
+        note = body.get("note") if isinstance(body.get("note"), str) else ""
+        forms = await registry(request)
+        try:
+            published = await request.app.state.forms.publish(forms.school_id, form_id, body.get("schema"), body.get("layout"), request.user,
+                                                              origin="api", confirm_critical=confirm and may_confirm_critical(request.user),
+                                                              note=note)
+        except DefinitionRejected as rejected:
+            return Response({"errors": [{"field": p.pointer, "file": p.file, "message": p.message} for p in rejected.problems]}, status_code=422)
+        except CriticalChanges as critical:
+            message = _("These changes touch stored records: only a 系统管理员 may confirm them.") if confirm else \
+                _("These changes touch stored records: send \"confirm_critical\": true (系统管理员 only) to publish them anyway.")
+            return Response({"errors": [{"field": c.path, "message": c.message} for c in critical.changes if c.critical] +
+                                       [{"field": "", "message": message}],
+                             "changes": [change_json(c) for c in critical.changes]}, status_code=409)
+        except VersionRace as race:
+            return Response({"errors": [{"field": "", "message": str(race)}]}, status_code=409)
+        row = published.version
+        await audit.append("publish", f"form:{form_id}", user=request.user, scope=request.scope,
+                           detail=f"version:{row.version} api critical:{row.critical}")
+        return Response({"version": version_json(row, row.version), "changes": [change_json(c) for c in published.changes]}, status_code=201)
 
     @get("/forms/{form_id:str}/records")
     async def records(self, request: Request, form_id: str, page: int = 1) -> dict:
@@ -73,8 +127,10 @@ class ApiController(Controller):
                           hidden=hidden_fields(actor, definition))
         result = await list_records(definition, school, query)
         await audit.append("list", f"form:{form_id}", user=request.user, detail="api", scope=request.scope)
+        forms = await registry(request)  # each record masked by the version it was made with
         return {"total": result.total, "page": result.page, "pages": result.pages,
-                "records": [record_json(r, [s.id for s in r.students], actor, definition) for r in result.records]}
+                "records": [record_json(r, [s.id for s in r.students], actor, await forms.at(r.form_id, r.form_version) or definition)
+                            for r in result.records]}
 
     @post("/forms/{form_id:str}/records")
     async def create(self, request: Request, form_id: str) -> Response:
@@ -173,7 +229,7 @@ class ApiController(Controller):
         await audit.append("read", f"student:{student.id}", user=request.user, detail="api records", scope=request.scope)
         found = []
         for record in await student.records.filter(school=school).order_by("-created_at"):
-            definition = registry(request).get(record.form_id)
+            definition = await (await registry(request)).at(record.form_id, record.form_version)
             if definition and not record.sealed and await record_reached(actor, definition, record, "read"):
                 found.append(record_json(record, [s.id for s in await record.students.all()], actor, definition))
         return found

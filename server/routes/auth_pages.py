@@ -14,7 +14,7 @@ from server.models import ApiToken, User
 from server.passwords import password_problem
 from server.sessions import end_sessions, rotate_session
 from server.i18n import SUPPORTED_LOCALES, gettext as _
-from server.web import page, registry
+from server.web import page
 
 SECOND_STEP_SECONDS = 5 * 60  # the password was right this long ago at most when the code comes
 
@@ -42,11 +42,12 @@ class AuthPages(Controller):
             return page(request, "pages/login.html", status_code=401, next=safe_next(str(form.get("next", ""))),
                         error=_("The user name or password is not correct."), username=username)
         target = safe_next(str(form.get("next", "/forms")))
-        if await agreement_missing(registry(request), user):
+        forms = await request.app.state.forms.school_forms(user.school_id)
+        if await agreement_missing(forms, user):
             await audit.append("login", f"user:{user.id}", user=user, result="failed", detail="no agreement", scope=request.scope)
             return page(request, "pages/login.html", status_code=403, next=target, username=username,
                         error=_("Your account is not open yet: the school opens an account once the holder's 《%(form)s》 is "
-                                "recorded and in force. Please ask the school's office.", form=agreement_words(registry(request)).get("form", "")))
+                                "recorded and in force. Please ask the school's office.", form=agreement_words(forms).get("form", "")))
         if user.totp_secret:  # the password was right; the code from the authenticator comes next
             rotate_session(request, {"pending_user": user.id, "pending_since": int(time.time()), "next": target})
             return Redirect("/login/code", status_code=303)

@@ -27,17 +27,18 @@ from server.web import page, record_for, registry, school_of
 async def deciders(connection: Any, _handler: Any) -> None:
     """Guard: the roles that take a step of some decision (心理教师, 德育处, 校领导 in the shipped forms)."""
     user = connection.scope.get("user")
-    if user is None or not step_roles(connection.app.state.registry) & set(user.roles or []):
+    if user is None or not step_roles(await connection.app.state.forms.school_forms(user.school_id)) & set(user.roles or []):
         await audit.append("open", connection.scope.get("path", "")[:100], user=user, result="denied", scope=connection.scope)
         raise AccessRefused(_("Only those who apply for, review or approve decisions on files may see this page."))
 
 
 async def own_records(request: Request, actor: Actor, student: Student, transferred: set[int]) -> list[tuple[Record, Any]]:
     """The records about this student (and no one outside the transfer) that this user may print, masked."""
-    kept = disposal_form_ids(registry(request))
+    forms = await registry(request)
+    kept = disposal_form_ids(forms)
     rows = []
     for record in await Record.filter(students__id=student.id, school_id=student.school_id).order_by("created_at").prefetch_related("students"):
-        definition = registry(request).get(record.form_id)
+        definition = await forms.at(record.form_id, record.form_version)
         if definition is None or record.form_id in kept or not {s.id for s in record.students} <= transferred:
             continue
         if await record_reached(actor, definition, record, "print"):
@@ -51,7 +52,7 @@ class DisposalPages(Controller):
     async def step(self, request: Request, record_id: int) -> Response:
         record, definition, actor = await record_for(request, record_id, "read")
         form: Any = await request.form()
-        await take_step(registry(request), request.app.state.settings, record, definition, request.user, actor,
+        await take_step((await registry(request)), request.app.state.settings, record, definition, request.user, actor,
                         str(form.get("step") or ""), str(form.get("opinion") or ""), scope=request.scope, note=str(form.get("note") or ""))
         return Redirect(f"/records/{record.id}", status_code=303)
 
@@ -72,7 +73,7 @@ class DisposalPages(Controller):
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as bundle:
             for student in students:
                 name = safe_file_name(f"{student.student_number}-{student.name}")
-                html, _count = await student_archive(registry(request), actor, student, school)
+                html, _count = await student_archive((await registry(request)), actor, student, school)
                 bundle.writestr(f"{name}.pdf", await anyio.to_thread.run_sync(html_to_pdf, html))
                 bundle.writestr(f"{name}.json", package_json(school.name, student, await own_records(request, actor, student, transferred), disposal))
         await audit.append("transfer-package", f"record:{record.id}", user=request.user, scope=request.scope, detail=f"disposal {disposal.id}")
@@ -86,10 +87,10 @@ class DisposalPages(Controller):
             .prefetch_related("record__students").order_by("applied_at")
         done = await Disposal.filter(school_id=school.id, state__in=("approved", "refused")).prefetch_related("record__students") \
             .order_by("-approved_at").limit(30)
-        due = await due_files(registry(request), school.id)
+        due = await due_files((await registry(request)), school.id)
         sealed = await Student.filter(school_id=school.id, file_state__in=("sealed", "transferred")).select_related("klass").order_by("sealed_until")
         tombstones = await FileTombstone.filter(school_id=school.id).select_related("student", "destroyed_by").order_by("-id").limit(50)
         await audit.append("list", "disposals", user=request.user, scope=request.scope)
-        decision_forms = [d for d in registry(request).forms.values() if d.schema.get("x-disposal")]
+        decision_forms = [d for d in (await registry(request)).forms.values() if d.schema.get("x-disposal")]
         return page(request, "pages/disposals.html", under_way=under_way, done=done, due=due, sealed=sealed, tombstones=tombstones,
                     today=local_today(), form=decision_forms[0] if decision_forms else None, actor=await actor_of(request.user))

@@ -55,7 +55,7 @@ class HandbookPages(Controller):
     @get("/handbook.pdf")
     async def blank_handbook(self, request: Request) -> Response:
         school = await school_of(request.user)
-        forms = registry(request)
+        forms = (await registry(request))
         locale, today = current_locale.get(), local_today()
         key = (id(forms), school.id, school.name, school.handbook_charter, school.handbook_notes, repr(school.risk_levels), locale, today)
         pdf = await request.app.state.handbook_cache.get(key, make_handbook(forms, school, locale, today))

@@ -62,10 +62,10 @@ class PrintPages(Controller):
             raise NotFoundException(_("There is no such class."))
         bundle = str(form.get("bundle") or "pdf")
         form_id = str(form.get("form") or "")
-        definition = registry(request).get(form_id) if form_id else None
+        definition = (await registry(request)).get(form_id) if form_id else None
         if bundle not in BUNDLES:
             return refused(request, _("Choose one PDF or a ZIP."))
-        if form_id and definition not in printable_forms(request, actor):
+        if form_id and definition not in await printable_forms(request, actor):
             return refused(request, _("You may not print this form."))
         query = Student.filter(school_id=actor.school_id, klass_id=klass.id)
         if (visible := roster_filter(actor)) is not None:

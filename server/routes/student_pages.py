@@ -50,9 +50,9 @@ async def reachable_classes(actor: Actor) -> list[SchoolClass]:
     return sorted(await query, key=lambda c: (c.school_year, -c.grade, c.name), reverse=True)
 
 
-def printable_forms(request: Request, actor: Actor) -> list[Definition]:
+async def printable_forms(request: Request, actor: Actor) -> list[Definition]:
     """The per-student forms this user may print, in handbook order (for "one form for the class")."""
-    return [d for part in registry(request).parts for d in part.forms if d.subject in PER_STUDENT and can(actor, d, "print")]
+    return [d for part in (await registry(request)).parts for d in part.forms if d.subject in PER_STUDENT and can(actor, d, "print")]
 
 
 class StudentPages(Controller):
@@ -70,12 +70,12 @@ class StudentPages(Controller):
         if chosen:
             await audit.append("list", f"class:{chosen.id}", user=request.user, detail="students", scope=request.scope)
         return page(request, "pages/students.html", classes=classes, chosen=chosen, students=students,
-                    forms=printable_forms(request, actor), keep_hours=f"{request.app.state.settings.print_keep_hours:g}")
+                    forms=await printable_forms(request, actor), keep_hours=f"{request.app.state.settings.print_keep_hours:g}")
 
     @get("/students/{student_id:int}")
     async def file_page(self, request: Request, student_id: int, view: str = "parts") -> Response:
         student, actor = await reachable_student(request, student_id, "read")
-        found = await student_file(registry(request), actor, student)
+        found = await student_file((await registry(request)), actor, student)
         await audit.append("read", f"student:{student.id}", user=request.user, detail="file", scope=request.scope)
         return page(request, "pages/student.html", file=found, student=student, view="timeline" if view == "timeline" else "parts",
                     tombstones=await FileTombstone.filter(student_id=student.id).select_related("destroyed_by").order_by("id"))
@@ -98,7 +98,7 @@ class StudentPages(Controller):
     async def archive_pdf(self, request: Request, student_id: int) -> Response:
         """The whole file as one bound PDF: what this user may print, and nothing else."""
         student, actor = await reachable_student(request, student_id, "print")
-        html, count = await student_archive(registry(request), actor, student, await school_of(request.user))
+        html, count = await student_archive((await registry(request)), actor, student, await school_of(request.user))
         pdf = await anyio.to_thread.run_sync(html_to_pdf, html)
         await audit.append("print", f"student:{student.id}", user=request.user, scope=request.scope, detail=f"archive {count} records")
         return pdf_response(pdf, f"{_('Student mental-health file')}-{student.student_number}.pdf", f"archive-{student.id}.pdf")

@@ -1,0 +1,721 @@
+"""The form editor's edits: small named operations on a draft's schema and layout.
+
+Each operation takes the posted form (strings) and changes the two JSON documents in place, or
+raises EditRefused with a sentence for the admin. Operations are looked up by name in OPERATIONS,
+like widgets in renderers.widgets: the route never branches on what is edited.
+
+A place in the layout is written `b0.2/r1/c3`: block 0, its block 2 (inside a section or a
+repeat), row 1, cell 3. Operations that name a place are refused on a stale draft (someone else
+moved things meanwhile); those that name a field (its title, options, bounds) are applied to the
+newest draft, so two admins editing different things never lose each other's edits.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from server.definitions import condition_paths
+from server.i18n import gettext as _
+
+MAX_OPTIONS = 200
+MAX_TEXT = 2000
+KINDS = ("short_text", "long_text", "integer", "number", "date", "choice", "multi_choice", "boolean")
+BLOCK_KINDS = ("section", "grid", "text", "signature")
+FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+PLACE = re.compile(r"^b(\d{1,3}(?:\.\d{1,3}){0,4})(?:/r(\d{1,3})/c(\d{1,3}))?$")
+
+
+class EditRefused(Exception):
+    """An edit that cannot be made as asked; the message says why, in the admin's language."""
+
+
+@dataclass(frozen=True)
+class Place:
+    blocks: tuple[int, ...]
+    row: int | None = None
+    col: int | None = None
+
+    def __str__(self) -> str:
+        text = "b" + ".".join(map(str, self.blocks))
+        return text if self.row is None else f"{text}/r{self.row}/c{self.col}"
+
+
+def parse_place(text: str) -> Place:
+    match = PLACE.match(text or "")
+    if not match:
+        raise EditRefused(_("The place in the form is not valid; reload the editor."))
+    blocks = tuple(int(n) for n in match.group(1).split("."))
+    return Place(blocks) if match.group(2) is None else Place(blocks, int(match.group(2)), int(match.group(3)))
+
+
+# ---- finding things ---------------------------------------------------------------------------
+
+def block_list(layout: dict, path: tuple[int, ...]) -> tuple[list, int, str | None]:
+    """The list holding the block at `path`, its index there, and the array field whose rows it repeats."""
+    blocks, scope = layout.get("blocks", []), None
+    for depth, index in enumerate(path):
+        if not isinstance(blocks, list) or not 0 <= index < len(blocks):
+            raise EditRefused(_("That part of the form no longer exists; reload the editor."))
+        if depth == len(path) - 1:
+            return blocks, index, scope
+        parent = blocks[index]
+        if parent.get("type") == "repeat":
+            scope = parent.get("field")
+        elif parent.get("type") != "section":
+            raise EditRefused(_("That part of the form no longer exists; reload the editor."))
+        blocks = parent.get("blocks", [])
+    raise EditRefused(_("That part of the form no longer exists; reload the editor."))
+
+
+def block_at(layout: dict, path: tuple[int, ...]) -> tuple[dict, str | None]:
+    blocks, index, scope = block_list(layout, path)
+    return blocks[index], scope
+
+
+def cell_at(layout: dict, place: Place) -> tuple[list, int, dict, str | None]:
+    block, scope = block_at(layout, place.blocks)
+    rows = block.get("rows") if block.get("type") == "grid" else None
+    if place.row is None or not rows or not 0 <= place.row < len(rows) or not 0 <= (place.col or 0) < len(rows[place.row]):
+        raise EditRefused(_("That cell no longer exists; reload the editor."))
+    row = rows[place.row]
+    return row, place.col or 0, row[place.col or 0], scope
+
+
+def properties_of(schema: dict, scope: str | None) -> tuple[dict, dict]:
+    """The object schema whose `properties` hold the fields at this scope (the rows' item for a repeat)."""
+    target = schema
+    if scope:
+        target = field_parent(schema, scope)[0]["properties"][scope.rsplit(".", 1)[-1]].get("items", {})
+    target.setdefault("properties", {})
+    return target, target["properties"]
+
+
+def field_parent(schema: dict, path: str, scope: str | None = None) -> tuple[dict, str]:
+    """The object schema directly holding the field (`family.guardian` → the `family` object) and its name."""
+    parent, _props = properties_of(schema, scope) if scope else (schema, schema.get("properties", {}))
+    *groups, name = path.split(".")
+    for group in groups:
+        parent = parent.get("properties", {}).get(group)
+        if not isinstance(parent, dict):
+            raise EditRefused(_("The field %(field)s no longer exists; reload the editor.", field=path))
+    if name not in parent.get("properties", {}):
+        raise EditRefused(_("The field %(field)s no longer exists; reload the editor.", field=path))
+    return parent, name
+
+
+def field_schema(schema: dict, path: str, scope: str | None = None) -> dict:
+    parent, name = field_parent(schema, path, scope)
+    return parent["properties"][name]
+
+
+def field_kind(sub: dict) -> str:
+    """The editor's name for a field's type (what the type menu shows)."""
+    kind = sub.get("type", "string")
+    if kind == "array":
+        return "multi_choice"
+    if "enum" in sub or "oneOf" in sub or "anyOf" in sub:
+        return "choice"
+    if kind in ("integer", "number", "boolean"):
+        return kind
+    if sub.get("format") == "date":
+        return "date"
+    return "short_text" if (sub.get("maxLength") or 2000) <= 100 else "long_text"
+
+
+def options_text(sub: dict) -> str:
+    """The options as the admin edits them: one per line, `code=label` when they differ."""
+    source = sub.get("items", {}) if sub.get("type") == "array" else sub
+    if "enum" in source:
+        return "\n".join(str(v) for v in source["enum"])
+    lines = []
+    for branch in source.get("oneOf") or source.get("anyOf") or []:
+        if isinstance(branch, dict) and "const" in branch:
+            code, label = branch["const"], branch.get("title", str(branch["const"]))
+            lines.append(str(code) if str(code) == label else f"{code}={label}")
+    return "\n".join(lines)
+
+
+# ---- conditions ---------------------------------------------------------------------------------
+
+def condition(field: str, op: str, value: str, schema: dict) -> dict | None:
+    """A `when` from the picker: show when FIELD equals / includes VALUE, or is filled.
+    A column of a table (`rows[].col`) matches when any row does."""
+    if not field:
+        return None
+    table, _sep, column = field.partition("[].")
+    sub = field_schema(schema, column, table) if column else field_schema(schema, table)
+    name = column or table
+    if op == "filled":
+        inner: dict = {"required": [name.split(".")[-1]]}
+    elif op in ("equals", "includes"):
+        typed = typed_value(value, sub.get("items", {}) if op == "includes" else sub)
+        test = {"contains": {"const": typed}} if op == "includes" else {"const": typed}
+        inner = {"required": [name.split(".")[-1]], "properties": {name.split(".")[-1]: test}}
+    else:
+        raise EditRefused(_("Choose how the condition compares."))
+    for group in reversed(name.split(".")[:-1]):  # a field in a group: the group holds the test
+        inner = {"required": [group], "properties": {group: inner}}
+    if column:
+        inner = {"required": [table], "properties": {table: {"contains": inner}}}
+    return inner
+
+
+def typed_value(value: str, sub: dict) -> Any:
+    kind = sub.get("type", "string")
+    codes = [o for o in (sub.get("enum") or [b.get("const") for b in sub.get("oneOf", []) if isinstance(b, dict)])]
+    for code in codes:
+        if str(code) == value:
+            return code
+    if kind == "boolean":
+        return value in ("true", "是", "1")
+    if kind == "integer" and re.fullmatch(r"-?\d{1,15}", value):
+        return int(value)
+    return value
+
+
+def describe_condition(when: Any) -> dict:
+    """The picker's values for a condition it can show; `custom` for any other JSON Schema."""
+    if not when:
+        return {"field": "", "op": "", "value": "", "custom": False}
+    node, prefix, table = when, [], ""
+    while isinstance(node, dict) and set(node) <= {"required", "properties"}:
+        props = node.get("properties") or {}
+        if len(props) != 1 and not (not props and len(node.get("required", [])) == 1):
+            break
+        if not props:
+            return {"field": _join(table, prefix + node["required"]), "op": "filled", "value": "", "custom": False}
+        (name, test), = props.items()
+        if isinstance(test, dict) and set(test) == {"const"}:
+            return {"field": _join(table, prefix + [name]), "op": "equals", "value": str(test["const"]).lower()
+                    if isinstance(test["const"], bool) else str(test["const"]), "custom": False}
+        if isinstance(test, dict) and set(test) == {"contains"} and isinstance(test["contains"], dict):
+            contains = test["contains"]
+            if set(contains) == {"const"}:
+                return {"field": _join(table, prefix + [name]), "op": "includes", "value": str(contains["const"]), "custom": False}
+            if not table and not prefix:
+                table, node = name, contains
+                continue
+        prefix.append(name)
+        node = test
+    return {"field": "", "op": "", "value": "", "custom": True}
+
+
+def _join(table: str, names: list[str]) -> str:
+    return f"{table}[].{'.'.join(names)}" if table else ".".join(names)
+
+
+def condition_choices(schema: dict) -> list[tuple[str, str, list[str]]]:
+    """(path, title, option codes) of the fields a condition may test: top-level fields and table columns."""
+    found = []
+
+    def walk(props: dict, prefix: str, table: str, title_prefix: str) -> None:
+        for name, sub in props.items():
+            if not isinstance(sub, dict):
+                continue
+            path = f"{prefix}{name}"
+            title = title_prefix + str(sub.get("title") or name)
+            if sub.get("type") == "object" and "properties" in sub:
+                walk(sub["properties"], path + ".", table, title + " · ")
+            elif sub.get("type") == "array" and isinstance(sub.get("items"), dict) and sub["items"].get("type") == "object" and not table:
+                walk(sub["items"].get("properties", {}), "", path, title + " · ")
+            else:
+                codes = [line.split("=", 1)[0] for line in options_text(sub).splitlines()]
+                if sub.get("type") == "boolean":
+                    codes = ["true", "false"]
+                found.append((f"{table}[].{path}" if table else path, title, codes))
+
+    walk(schema.get("properties", {}), "", "", "")
+    return found
+
+
+# ---- the operations -----------------------------------------------------------------------------
+
+def number_or_none(text: str, integer: bool = False) -> int | float | None:
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        value = int(text) if integer else float(text)
+    except ValueError:
+        raise EditRefused(_("%(value)s is not a number.", value=text[:20])) from None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if abs(value) > 1e12:
+        raise EditRefused(_("%(value)s is too large.", value=text[:20]))
+    return value
+
+
+def clean_text(text: str, limit: int = MAX_TEXT) -> str:
+    text = (text or "").strip()
+    if len(text) > limit:
+        raise EditRefused(_("The text is longer than %(limit)s characters.", limit=limit))
+    return text
+
+
+def parse_options(text: str, integer: bool) -> list[tuple[Any, str]]:
+    options, seen = [], set()
+    for line in (text or "").splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        code, _sep, label = line.partition("=")
+        code, label = code.strip(), (label.strip() or code.strip())
+        value: Any = int(code) if integer and re.fullmatch(r"-?\d{1,9}", code) else code
+        if integer and not isinstance(value, int):
+            raise EditRefused(_("The codes of this field are numbers: %(code)s is not.", code=code[:20]))
+        if value in seen:
+            raise EditRefused(_("The option %(code)s is listed twice.", code=code[:20]))
+        seen.add(value)
+        options.append((value, clean_text(label, 100)))
+    if not options:
+        raise EditRefused(_("A choice needs at least one option, one per line."))
+    if len(options) > MAX_OPTIONS:
+        raise EditRefused(_("A field may have at most %(limit)s options.", limit=MAX_OPTIONS))
+    return options
+
+
+def options_schema(options: list[tuple[Any, str]]) -> dict:
+    if all(str(code) == label for code, label in options):
+        return {"enum": [code for code, _label in options]}
+    return {"oneOf": [{"const": code, "title": label} for code, label in options]}
+
+
+def new_field_schema(kind: str, old: dict, form: dict) -> dict:
+    """The field's schema for the chosen type, keeping its title, help and our own `x-` keys."""
+    if kind not in KINDS:
+        raise EditRefused(_("Choose a type for the field."))
+    kept = {k: v for k, v in old.items() if k.startswith("x-")}
+    title = clean_text(form.get("title", ""), 100) or old.get("title", "")
+    if not title:
+        raise EditRefused(_("A field needs a title."))
+    sub: dict[str, Any] = {"title": title, **kept}
+    if description := clean_text(form.get("description", ""), 500):
+        sub["description"] = description
+    if kind in ("short_text", "long_text"):
+        sub["type"] = "string"
+        limit = number_or_none(form.get("maxLength", ""), integer=True)
+        sub["maxLength"] = limit or (100 if kind == "short_text" else 2000)
+        if (least := number_or_none(form.get("minLength", ""), integer=True)) is not None:
+            sub["minLength"] = least
+        if pattern := clean_text(form.get("pattern", ""), 200):
+            sub["pattern"] = pattern
+    elif kind in ("integer", "number"):
+        sub["type"] = kind
+        for key in ("minimum", "maximum"):
+            if (bound := number_or_none(form.get(key, ""), integer=kind == "integer")) is not None:
+                sub[key] = bound
+        if "minimum" in sub and "maximum" in sub and sub["minimum"] > sub["maximum"]:
+            raise EditRefused(_("The lowest value is above the highest."))
+    elif kind == "date":
+        sub.update(type="string", format="date")
+    elif kind == "boolean":
+        sub["type"] = "boolean"
+    else:
+        source = old.get("items", {}) if old.get("type") == "array" else old
+        integer = source.get("type") == "integer" or (old.get("type") == "integer")
+        options = options_schema(parse_options(form.get("options", ""), integer))
+        if kind == "choice":
+            sub.update(type="integer" if integer else "string", **options)
+        else:
+            sub.update(type="array", uniqueItems=True, items={**({"type": "integer"} if integer else {}), **options})
+    if (default := (form.get("default") or "").strip()) and kind not in ("multi_choice",):
+        sub["default"] = typed_value(default, {**sub, "type": sub.get("type")}) if kind != "number" else number_or_none(default)
+    return sub
+
+
+def current_values(sub: dict, required: bool) -> dict[str, str]:
+    """A field's settings as the field panel posts them."""
+    values = {key: "" if sub.get(key) is None else str(sub[key]).lower() if isinstance(sub[key], bool) else str(sub[key]) for key in
+              ("title", "description", "minimum", "maximum", "minLength", "maxLength", "pattern", "default")}
+    return {**values, "kind": field_kind(sub), "options": options_text(sub), "required": "on" if required else ""}
+
+
+def op_field(schema: dict, layout: dict, form: dict) -> None:
+    """A field's title, help, type, options, bounds, pattern, default and whether it is required."""
+    path, scope = form.get("field", ""), form.get("scope") or None
+    parent, name = field_parent(schema, path, scope)
+    old = parent["properties"][name]
+    if old.get("type") == "array" and isinstance(old.get("items"), dict) and old["items"].get("type") == "object":
+        old["title"] = clean_text(form.get("title", ""), 100) or old.get("title", name)  # a table: its title only
+        return
+    posted = form
+    form = {**current_values(old, name in parent.get("required", [])), **form}  # what the form leaves out stays as it was
+    if posted.get("required_shown") and "required" not in posted:  # an unticked box is not posted
+        form["required"] = ""
+    parent["properties"][name] = new_field_schema(form["kind"], old, form)
+    required = [n for n in parent.get("required", []) if n != name]
+    if form.get("required") in ("on", "true", "1"):
+        required.append(name)
+    if required:
+        parent["required"] = required
+    else:
+        parent.pop("required", None)
+
+
+def op_cell(schema: dict, layout: dict, form: dict) -> None:
+    """A cell's label, span, rowspan and condition."""
+    row, col, cell, _scope = cell_at(layout, parse_place(form.get("place", "")))
+    if "field" not in cell and "context" not in cell:
+        label = clean_text(form.get("label", ""), 200)
+        if not label:
+            raise EditRefused(_("A label cell needs its text."))
+        cell["label"] = label
+    for key in ("span", "rowspan"):
+        value = number_or_none(form.get(key, ""), integer=True)
+        if value is not None and not 1 <= value <= 24:
+            raise EditRefused(_("A cell spans 1 to 24 columns or rows."))
+        if value in (None, 1):
+            cell.pop(key, None)
+        else:
+            cell[key] = value
+    _set_when(cell, schema, form)
+
+
+def _set_when(node: dict, schema: dict, form: dict) -> None:
+    if form.get("when_custom") == "keep":
+        return
+    when = condition(form.get("when_field", ""), form.get("when_op", ""), form.get("when_value", ""), schema)
+    if when is None:
+        node.pop("when", None)
+    else:
+        node["when"] = when
+
+
+def op_block(schema: dict, layout: dict, form: dict) -> None:
+    """A block's title, style, text and condition."""
+    block, _scope = block_at(layout, parse_place(form.get("place", "")).blocks)
+    kind = block.get("type")
+    if kind in ("section", "table", "repeat") and "title" in form:
+        title = clean_text(form.get("title", ""), 200)
+        if title:
+            block["title"] = title
+        else:
+            block.pop("title", None)
+    if kind == "text" and "text" in form:
+        paragraphs = [p.strip() for p in clean_text(form.get("text", "")).split("\n") if p.strip()]
+        if not paragraphs:
+            raise EditRefused(_("A text block needs its text."))
+        block["text"] = paragraphs[0] if len(paragraphs) == 1 else paragraphs
+    if kind == "signature" and "label" in form:
+        block["label"] = clean_text(form.get("label", ""), 200) or block.get("label", "")
+    if kind in ("section", "grid", "text", "signature", "table", "repeat"):
+        _set_when(block, schema, form)
+
+
+def op_move_cell(schema: dict, layout: dict, form: dict) -> None:
+    place = parse_place(form.get("place", ""))
+    row, col, cell, _scope = cell_at(layout, place)
+    block, _ = block_at(layout, place.blocks)
+    rows = block["rows"]
+    direction = form.get("direction")
+    if direction in ("left", "right"):
+        other = col - 1 if direction == "left" else col + 1
+        if not 0 <= other < len(row):
+            raise EditRefused(_("The cell is already at the edge of its row."))
+        row[col], row[other] = row[other], row[col]
+    elif direction in ("up", "down"):
+        target = place.row + (-1 if direction == "up" else 1)
+        if not 0 <= target < len(rows):
+            raise EditRefused(_("There is no row there; add a row first."))
+        row.pop(col)
+        rows[target].insert(min(col, len(rows[target])), cell)
+        if not row:
+            rows.pop(place.row)
+    else:
+        raise EditRefused(_("Choose where to move the cell."))
+
+
+def op_delete_cell(schema: dict, layout: dict, form: dict) -> None:
+    """A cell goes; a field shown nowhere else goes from the schema too (the publish review lists its data)."""
+    place = parse_place(form.get("place", ""))
+    row, col, cell, scope = cell_at(layout, place)
+    block, _ = block_at(layout, place.blocks)
+    row.pop(col)
+    if not row:
+        block["rows"].pop(place.row)
+    if "field" in cell:
+        _drop_field_if_unshown(schema, layout, cell["field"], scope)
+
+
+def _drop_field_if_unshown(schema: dict, layout: dict, path: str, scope: str | None) -> None:
+    from server.checks import iter_field_refs  # checks imports definitions; the editor sits above both
+
+    shown = {(ref, ref_scope) for ref, _where, ref_scope in iter_field_refs(layout)}
+    if (path, scope) in shown:
+        return
+    parent, name = field_parent(schema, path, scope)
+    del parent["properties"][name]
+    if not scope:  # nor listed, filtered, searched or sorted by
+        listing = layout.get("list", {})
+        for key in ("columns", "filters", "search"):
+            if path in listing.get(key, []):
+                listing[key] = [p for p in listing[key] if p != path]
+        if listing.get("sort", "").lstrip("-") == path:
+            del listing["sort"]
+    if name in parent.get("required", []):
+        parent["required"] = [n for n in parent["required"] if n != name] or None
+        if parent["required"] is None:
+            del parent["required"]
+    used = {p.split(".", 1)[0] for p in _all_conditions(layout)}
+    if not scope and path.split(".", 1)[0] in used:
+        raise EditRefused(_("A condition elsewhere tests this field; change that condition first."))
+
+
+def _all_conditions(node: Any) -> set[str]:
+    found: set[str] = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found |= condition_paths(value) if key == "when" else _all_conditions(value)
+    elif isinstance(node, list):
+        for value in node:
+            found |= _all_conditions(value)
+    return found
+
+
+def op_merge_right(schema: dict, layout: dict, form: dict) -> None:
+    place = parse_place(form.get("place", ""))
+    row, col, cell, _scope = cell_at(layout, place)
+    if col + 1 >= len(row):
+        raise EditRefused(_("There is no cell to the right to merge with."))
+    right = row[col + 1]
+    if "field" in right or "context" in right:
+        raise EditRefused(_("The cell to the right holds a field; delete or move it first."))
+    cell["span"] = cell.get("span", 1) + right.get("span", 1)
+    row.pop(col + 1)
+
+
+def op_split(schema: dict, layout: dict, form: dict) -> None:
+    """The reverse of a merge: a cell spanning several columns gives one back as an empty label."""
+    row, col, cell, _scope = cell_at(layout, parse_place(form.get("place", "")))
+    if cell.get("span", 1) < 2:
+        raise EditRefused(_("The cell spans one column; there is nothing to split."))
+    cell["span"] -= 1
+    if cell["span"] == 1:
+        del cell["span"]
+    row.insert(col + 1, {"label": "　"})
+
+
+def new_field_name(schema: dict, scope: str | None) -> str:
+    _target, props = properties_of(schema, scope)
+    number = 1
+    while f"field_{number}" in props:
+        number += 1
+    return f"field_{number}"
+
+
+def op_add_field(schema: dict, layout: dict, form: dict) -> None:
+    """A new field after a cell, or in a new row at the end of a grid: its label cell and its input cell."""
+    place = parse_place(form.get("place", ""))
+    block, scope = block_at(layout, place.blocks)
+    if block.get("type") != "grid":
+        raise EditRefused(_("Fields are added to a grid; choose a cell of a grid."))
+    kind = form.get("kind", "short_text")
+    sub = new_field_schema(kind, {}, {**form, "options": form.get("options") or "是\n否"})
+    name = (form.get("name") or "").strip() or new_field_name(schema, scope)
+    if not FIELD_NAME.match(name):
+        raise EditRefused(_("A field's name is 1 to 40 lower-case letters, digits or underscores, starting with a letter."))
+    _target, props = properties_of(schema, scope)
+    if name in props:
+        raise EditRefused(_("There is already a field named %(name)s.", name=name))
+    props[name] = sub
+    cells = [{"label": sub["title"]}, {"field": name}]
+    rows = block.setdefault("rows", [])
+    if place.row is None or form.get("where") == "new_row":
+        width = _grid_width(block)
+        if width > 2:
+            cells[1]["span"] = width - 1
+        rows.append(cells) if place.row is None else rows.insert(place.row + 1, cells)
+    else:
+        rows[place.row][place.col + 1:place.col + 1] = cells
+
+
+def _grid_width(block: dict) -> int:
+    columns = block.get("columns")
+    if isinstance(columns, list):
+        return len(columns)
+    if isinstance(columns, int):
+        return columns
+    return max((sum(c.get("span", 1) for c in row) for row in block.get("rows", [])), default=2)
+
+
+def op_add_row(schema: dict, layout: dict, form: dict) -> None:
+    block, _scope = block_at(layout, parse_place(form.get("place", "")).blocks)
+    if block.get("type") != "grid":
+        raise EditRefused(_("Rows are added to a grid."))
+    label = clean_text(form.get("label", ""), 200) or _("New row")
+    block.setdefault("rows", []).append([{"label": label, **({"span": _grid_width(block)} if _grid_width(block) > 1 else {})}])
+
+
+def op_add_block(schema: dict, layout: dict, form: dict) -> None:
+    """A section, grid, text or signature block after the chosen one (or at the end)."""
+    kind = form.get("kind")
+    if kind not in BLOCK_KINDS:
+        raise EditRefused(_("Choose the kind of block to add."))
+    title = clean_text(form.get("title", ""), 200)
+    new: dict[str, Any]
+    if kind == "section":
+        name = new_field_name(schema, None)
+        schema.setdefault("properties", {})[name] = {"title": title or _("New field"), "type": "string", "maxLength": 2000}
+        new = {"type": "section", "title": title or _("New section"), "style": "band",
+               "blocks": [{"type": "grid", "columns": 4, "rows": [[{"label": title or _("New field")}, {"field": name, "span": 3}]]}]}
+    elif kind == "grid":
+        new = {"type": "grid", "columns": 4, "rows": [[{"label": title or _("New row"), "span": 4}]]}
+    elif kind == "text":
+        new = {"type": "text", "text": title or _("Text")}
+    else:
+        new = {"type": "signature", "label": title or _("Signature")}
+    if form.get("place"):
+        blocks, index, _scope = block_list(layout, parse_place(form["place"]).blocks)
+        blocks.insert(index + 1, new)
+    else:
+        layout.setdefault("blocks", []).append(new)
+
+
+def op_move_block(schema: dict, layout: dict, form: dict) -> None:
+    blocks, index, _scope = block_list(layout, parse_place(form.get("place", "")).blocks)
+    other = index + (-1 if form.get("direction") == "up" else 1)
+    if not 0 <= other < len(blocks):
+        raise EditRefused(_("The block is already at the edge."))
+    blocks[index], blocks[other] = blocks[other], blocks[index]
+
+
+def op_delete_block(schema: dict, layout: dict, form: dict) -> None:
+    from server.checks import iter_field_refs
+
+    blocks, index, scope = block_list(layout, parse_place(form.get("place", "")).blocks)
+    removed = blocks.pop(index)
+    for path, _where, inner in list(iter_field_refs({"blocks": [removed]})):
+        if inner is None:  # a table's or repeat's own columns go with its field
+            _drop_field_if_unshown(schema, layout, path, scope)
+
+
+def op_form(schema: dict, layout: dict, form: dict) -> None:
+    """The form's title, help, paper, and the list view's columns and filters."""
+    title = clean_text(form.get("title", ""), 100)
+    if not title:
+        raise EditRefused(_("The form needs a title."))
+    schema["title"] = layout["title"] = title
+    if description := clean_text(form.get("description", ""), 2000):
+        schema["description"] = description
+    else:
+        schema.pop("description", None)
+    size, orientation = form.get("paper_size", "A4"), form.get("orientation", "portrait")
+    if size not in ("A4", "A3", "B5") or orientation not in ("portrait", "landscape"):
+        raise EditRefused(_("Choose a paper size and orientation."))
+    layout["paper"] = {**layout.get("paper", {}), "size": size, "orientation": orientation}
+    if "list_columns" in form:
+        listing = layout.setdefault("list", {})
+        for key, name in (("columns", "list_columns"), ("filters", "list_filters")):
+            chosen = [p for p in form.get(name, "").split(",") if p]
+            if chosen:
+                listing[key] = chosen
+            else:
+                listing.pop(key, None)
+
+
+def op_json(schema: dict, layout: dict, form: dict) -> None:
+    """The advanced view: both documents replaced as typed (checked like any other draft)."""
+    import json
+
+    try:
+        new_schema, new_layout = json.loads(form.get("schema_json", "")), json.loads(form.get("layout_json", ""))
+    except ValueError as exc:
+        raise EditRefused(_("The JSON is not valid: %(error)s", error=str(exc)[:200])) from None
+    if not isinstance(new_schema, dict) or not isinstance(new_layout, dict):
+        raise EditRefused(_("The schema and the layout must each be a JSON object."))
+    schema.clear()
+    schema.update(new_schema)
+    layout.clear()
+    layout.update(new_layout)
+
+
+Operation = Callable[[dict, dict, dict], None]
+OPERATIONS: dict[str, Operation] = {
+    "field": op_field, "cell": op_cell, "block": op_block, "form": op_form,
+    "move_cell": op_move_cell, "delete_cell": op_delete_cell, "merge_right": op_merge_right, "split": op_split,
+    "add_field": op_add_field, "add_row": op_add_row, "add_block": op_add_block, "move_block": op_move_block,
+    "delete_block": op_delete_block, "json": op_json,
+}
+BY_FIELD = frozenset({"field", "form"})  # applied to the newest draft even when the editor showed an older one
+
+
+def apply(op: str, schema: dict, layout: dict, form: dict) -> tuple[dict, dict]:
+    """The draft after one operation, on copies: a refused edit leaves the draft as it was."""
+    operation = OPERATIONS.get(op)
+    if operation is None:
+        raise EditRefused(_("Unknown edit."))
+    schema, layout = copy.deepcopy(schema), copy.deepcopy(layout)
+    operation(schema, layout, form)
+    return schema, layout
+
+
+# ---- what the editor shows ------------------------------------------------------------------------
+
+@dataclass
+class Selection:
+    """The thing the admin clicked: a cell (with its field), a block, or nothing (the form itself)."""
+
+    place: str = ""
+    kind: str = "form"  # form | block | cell
+    block: dict | None = None
+    cell: dict | None = None
+    scope: str | None = None
+    field_path: str = ""
+    field: dict | None = None
+    field_kind: str = ""
+    required: bool = False
+    options: str = ""
+    condition: dict | None = None
+
+
+def select(schema: dict, layout: dict, place_text: str) -> Selection:
+    if not place_text:
+        return Selection()
+    try:
+        place = parse_place(place_text)
+        if place.row is None:
+            block, scope = block_at(layout, place.blocks)
+            return Selection(str(place), "block", block=block, scope=scope, condition=describe_condition(block.get("when")))
+        _row, _col, cell, scope = cell_at(layout, place)
+    except EditRefused:
+        return Selection()
+    found = Selection(str(place), "cell", cell=cell, scope=scope, condition=describe_condition(cell.get("when")))
+    if "field" in cell:
+        try:
+            parent, name = field_parent(schema, cell["field"], scope)
+        except EditRefused:
+            return found
+        found.field_path, found.field = cell["field"], parent["properties"][name]
+        found.field_kind = field_kind(found.field)
+        found.required = name in parent.get("required", [])
+        found.options = options_text(found.field)
+    return found
+
+
+def problem_places(pointers: list[str]) -> dict[str, list[int]]:
+    """Problem index by the editor place it concerns: `/blocks/0/blocks/2/rows/1/3` → b0.2/r1/c3 (and its row and block)."""
+    places: dict[str, list[int]] = {}
+    for index, text in enumerate(pointers):
+        parts = text.strip("/").split("/") if text else []
+        blocks: list[str] = []
+        row = col = None
+        i = 0
+        while i < len(parts):
+            if parts[i] == "blocks" and i + 1 < len(parts) and parts[i + 1].isdigit():
+                blocks.append(parts[i + 1])
+                i += 2
+            elif parts[i] == "rows" and i + 1 < len(parts) and parts[i + 1].isdigit():
+                row = parts[i + 1]
+                col = parts[i + 2] if i + 2 < len(parts) and parts[i + 2].isdigit() else None
+                break
+            else:
+                break
+        if blocks:
+            base = "b" + ".".join(blocks)
+            places.setdefault(base, []).append(index)
+            if row is not None and col is not None:
+                places.setdefault(f"{base}/r{row}/c{col}", []).append(index)
+    return places

@@ -1,0 +1,396 @@
+"""The form editor (/admin/forms/): edit a draft cell by cell or as JSON, preview it, review what
+publishing changes for the stored records, publish, and go back to any version.
+
+Thin handlers: the edits are server.form_editor, drafts server.form_drafts, versions and the
+critical-change review server.form_versions. 系统管理员 and 德育处 edit; only a 系统管理员
+confirms a change that touches stored data.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import quote
+
+import anyio
+from tortoise.functions import Count
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import UploadFile
+from litestar.exceptions import NotFoundException
+from litestar.response import Redirect
+
+from renderers.forms import ENTRY, render_layout
+from renderers.pdf import html_to_pdf, page_count, print_html
+from server import audit
+from server.checks import Problem, check_publishable
+from server.definition_diff import compare
+from server.definitions import Definition
+from server.form_drafts import (ImportRefused, StaleDraft, Working, discard_draft, edit_draft, export_json, export_zip, read_definition,
+                                shipped_versions, start_draft, three_way, working_copy)
+from server.form_editor import BLOCK_KINDS, KINDS, EditRefused, condition_choices, field_schema, problem_places, select
+from server.form_versions import (CriticalChanges, DefinitionRejected, VersionRace, history, may_confirm_critical, may_edit_forms,
+                                  version_label)
+from server.i18n import gettext as _
+from server.models import FormDraft, FormVersion, Record
+from server.registry import Registry
+from server.web import AccessRefused, is_htmx, page, registry, school_of
+
+MAX_FORM_BYTES = 2_500_000
+
+
+async def form_editors(connection: Any, _handler: Any) -> None:
+    """Guard: 系统管理员 and 德育处 change forms."""
+    user = connection.scope.get("user")
+    if not may_edit_forms(user):
+        await audit.append("open", connection.scope.get("path", "")[:100], user=user, result="denied", scope=connection.scope)
+        raise AccessRefused(_("Only a 系统管理员 or the 德育处 may change forms."))
+
+
+def compiled(form_id: str, schema: dict, layout: dict) -> tuple[Definition | None, list[Problem]]:
+    """The draft as a definition when it passes the publishing checks; its problems otherwise."""
+    problems = check_publishable(form_id, schema, layout)
+    return (None if problems else Definition(form_id=form_id, schema=schema, layout=layout)), problems
+
+
+async def stored_answers(school_id: int, form_id: str) -> list[dict]:
+    return list(await Record.filter(school_id=school_id, form_id=form_id).values_list("data", flat=True))
+
+
+def example_data(draft: Definition, current: Definition | None) -> dict:
+    """An example the draft accepts (the shipped examples, with fields it no longer has dropped), for the previews."""
+    for example in (current.examples.values() if current else []):
+        data = {k: v for k, v in example.items() if k in draft.schema.get("properties", {})}
+        if draft.validator.is_valid(data):
+            return data
+    return {}
+
+
+class FormEditorPages(Controller):
+    path = "/admin/forms"
+    guards = [form_editors]
+
+    @get("/")
+    async def forms_list(self, request: Request) -> Response:
+        forms = await registry(request)
+        school = await school_of(request.user)
+        drafts = set(await draft_form_ids(school.id))
+        rows = [(d, d.form_id in forms.upstream, d.form_id in drafts) for part in forms.parts for d in part.forms]
+        new_drafts = sorted(drafts - set(forms.forms))
+        return page(request, "pages/form_admin.html", rows=rows, new_drafts=new_drafts, problems=[], links={}, form_id="", title="")
+
+    @post("/new", status_code=200)
+    async def new_form(self, request: Request) -> Response:
+        """A new form: blank, or a copy of one the school has (its current version)."""
+        form = await request.form()
+        forms = await registry(request)
+        school = await school_of(request.user)
+        form_id, title, source = str(form.get("form_id", "")).strip(), str(form.get("title", "")).strip()[:100], str(form.get("copy_of", ""))
+        problems = []
+        if forms.get(form_id) is not None or await _draft_exists(school.id, form_id):
+            problems.append(Problem("", "", _("There is already a form with the id %(form)s.", form=form_id)))
+        if not title:
+            problems.append(Problem("", "", _("The new form needs a title.")))
+        original = forms.get(source) if source else None
+        if original is not None:
+            schema, layout = json.loads(json.dumps(original.schema)), json.loads(json.dumps(original.layout))
+        else:
+            schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", "x-subject": "student",
+                      "additionalProperties": False, "properties": {"notes": {"title": _("Notes"), "type": "string", "maxLength": 2000}}}
+            layout = {"blocks": [{"type": "grid", "columns": 4, "rows": [[{"label": _("Notes")}, {"field": "notes", "span": 3}]]}]}
+        schema["title"] = layout["title"] = title
+        problems += [p for p in check_publishable(form_id, schema, layout) if not p.file] if not problems else []
+        if problems:
+            rows = [(d, d.form_id in forms.upstream, False) for part in forms.parts for d in part.forms]
+            return page(request, "pages/form_admin.html", status_code=422, rows=rows, new_drafts=[], problems=problems,
+                        links={}, form_id=form_id, title=title)
+        await start_draft(school.id, form_id, schema, layout, 0, request.user)
+        await audit.append("draft", f"form:{form_id}", user=request.user, scope=request.scope,
+                           detail=f"new copy of {source}" if original else "new")
+        return Redirect(f"/admin/forms/{form_id}", status_code=303)
+
+    @post("/import", status_code=200, request_max_body_size=MAX_FORM_BYTES)
+    async def import_form(self, request: Request) -> Response:
+        """A shared definition (the editor's JSON export or a ZIP of a form folder) into a draft: same checks, same publishing."""
+        form = await request.form()
+        upload = form.get("file")
+        forms = await registry(request)
+        school = await school_of(request.user)
+        rows = [(d, d.form_id in forms.upstream, False) for part in forms.parts for d in part.forms]
+        if not isinstance(upload, UploadFile):
+            return page(request, "pages/form_admin.html", status_code=422, rows=rows, new_drafts=[], form_id="", title="",
+                        links={}, problems=[Problem("", "", _("Choose a file to import."))])
+        try:
+            form_id, schema, layout = read_definition(await upload.read(), str(form.get("form_id", "")).strip())
+        except ImportRefused as refused:
+            await audit.append("import", "form:", user=request.user, result="denied", scope=request.scope, detail="refused")
+            return page(request, "pages/form_admin.html", status_code=422, rows=rows, new_drafts=[], form_id="", title="",
+                        links={}, problems=refused.problems)
+        current = forms.get(form_id)
+        await start_draft(school.id, form_id, schema, layout, current.version if current else 0, request.user, origin="import")
+        await audit.append("import", f"form:{form_id}", user=request.user, scope=request.scope)
+        return Redirect(f"/admin/forms/{form_id}", status_code=303)
+
+    @get("/{form_id:str}")
+    async def editor(self, request: Request, form_id: str) -> Response:
+        forms, working = await self._working(request, form_id)
+        view = request.query_params.get("view", "")
+        return await self._editor_page(request, forms, working, request.query_params.get("select", ""), json_view=view == "json")
+
+    @post("/{form_id:str}/edit", status_code=200)
+    async def edit(self, request: Request, form_id: str) -> Response:
+        """One edit of the draft; the editor comes back with it applied, or with the reason it was not."""
+        forms, _working = await self._working(request, form_id)
+        school = await school_of(request.user)
+        posted = await request.form()
+        form = {k: v for k, v in posted.items() if isinstance(v, str)}
+        for key in ("list_columns", "list_filters"):  # ticked boxes: one value each
+            if key in posted or form.get("op") == "form":
+                form[key] = ",".join(v for v in posted.getall(key, []) if isinstance(v, str))
+        op = form.get("op", "")
+        seen = int(form["revision"]) if form.get("revision", "").isdigit() and len(form["revision"]) < 10 else -1
+        select_after = form.get("select", "") if op not in ("delete_cell", "delete_block") else ""
+        try:
+            working = await edit_draft(school.id, form_id, forms.get(form_id), op, form, seen, request.user)
+        except StaleDraft as stale:
+            return await self._editor_page(request, forms, stale.working, "", status_code=409, json_view=op == "json",
+                                           message=_("Someone else changed this draft a moment ago. Their version is shown; make your change again."),
+                                           typed=form if op == "json" else None)
+        except EditRefused as refused:
+            _forms, unchanged = await self._working(request, form_id)
+            return await self._editor_page(request, forms, unchanged, select_after, status_code=422, message=str(refused),
+                                           json_view=op == "json", typed=form if op == "json" else None)
+        await audit.append("draft", f"form:{form_id}", user=request.user, scope=request.scope, detail=f"{op} revision:{working.revision}")
+        return await self._editor_page(request, forms, working, select_after, json_view=op == "json", saved=True)
+
+    @post("/{form_id:str}/check", status_code=200)
+    async def check(self, request: Request, form_id: str) -> Response:
+        """The advanced view's live check: the problems of the JSON as typed, nothing saved."""
+        form = await request.form()
+        try:
+            schema, layout = json.loads(str(form.get("schema_json", ""))), json.loads(str(form.get("layout_json", "")))
+            problems = check_publishable(form_id, schema, layout)
+        except ValueError as exc:
+            problems = [Problem("", "", _("The JSON is not valid: %(error)s", error=str(exc)[:200]))]
+        return page(request, "pages/form_problems.html", problems=problems, links={})
+
+    @post("/{form_id:str}/discard")
+    async def discard(self, request: Request, form_id: str) -> Redirect:
+        school = await school_of(request.user)
+        if await discard_draft(school.id, form_id):
+            await audit.append("draft", f"form:{form_id}", user=request.user, scope=request.scope, detail="discarded")
+        forms = await registry(request)
+        return Redirect(f"/admin/forms/{form_id}" if forms.get(form_id) else "/admin/forms/", status_code=303)
+
+    @get("/{form_id:str}/preview.pdf")
+    async def preview_pdf(self, request: Request, form_id: str) -> Response:
+        """The draft's paper page, blank or filled with an example."""
+        forms, working = await self._working(request, form_id)
+        draft, problems = compiled(form_id, working.schema, working.layout)
+        if draft is None:
+            raise NotFoundException(_("The draft has problems; correct them to see its PDF."))
+        blank = request.query_params.get("filled") != "1"
+        school = await school_of(request.user)
+        html = print_html(draft, {} if blank else example_data(draft, forms.get(form_id)), context={"@school.name": school.name},
+                          blank=blank)
+        pdf = await anyio.to_thread.run_sync(html_to_pdf, html)
+        name = f"{draft.title}-{_('preview')}.pdf"
+        return Response(pdf, media_type="application/pdf",
+                        headers={"Content-Disposition": f"inline; filename=\"{form_id}-preview.pdf\"; filename*=UTF-8''{quote(name)}"})
+
+    @get("/{form_id:str}/pages")
+    async def page_counts(self, request: Request, form_id: str) -> Response:
+        """How many paper pages the draft takes, blank and with an example (loaded after the editor, it takes a moment)."""
+        forms, working = await self._working(request, form_id)
+        draft, _problems = compiled(form_id, working.schema, working.layout)
+        counts = {}
+        if draft is not None:
+            for key, data, blank in (("blank", {}, True), ("filled", example_data(draft, forms.get(form_id)), False)):
+                counts[key] = await anyio.to_thread.run_sync(page_count, print_html(draft, data, blank=blank))
+        return page(request, "pages/form_pages.html", counts=counts, form_id=form_id)
+
+    @get("/{form_id:str}/review")
+    async def review(self, request: Request, form_id: str) -> Response:
+        """What publishing the draft changes, each change with the stored records it touches."""
+        forms, working = await self._working(request, form_id)
+        return await self._review_page(request, forms, working)
+
+    @post("/{form_id:str}/publish", status_code=200)
+    async def publish(self, request: Request, form_id: str) -> Response:
+        forms, working = await self._working(request, form_id)
+        form = await request.form()
+        if working.draft is None:
+            return Redirect(f"/admin/forms/{form_id}", status_code=303)
+        if str(form.get("revision", "")) != str(working.revision):
+            return await self._review_page(request, forms, working, status_code=409,
+                                           message=_("The draft changed while you were reviewing it. Review it again."))
+        confirm = form.get("confirm_critical") == "yes"
+        if confirm and not may_confirm_critical(request.user):
+            return await self._review_page(request, forms, working, status_code=403,
+                                           message=_("Only a 系统管理员 may confirm changes that touch stored records."))
+        try:
+            published = await request.app.state.forms.publish(
+                forms.school_id, form_id, working.schema, working.layout, request.user, origin=working.draft.origin,
+                confirm_critical=confirm, note=str(form.get("note", ""))[:200], base_hash=working.draft.base_hash or None)
+        except DefinitionRejected:
+            return await self._review_page(request, forms, working, status_code=422)
+        except CriticalChanges:
+            return await self._review_page(request, forms, working, status_code=409,
+                                           message=_("Some changes touch stored records: a 系统管理员 must confirm them."))
+        except VersionRace as race:
+            return await self._review_page(request, forms, working, status_code=409, message=str(race))
+        await discard_draft(forms.school_id, form_id)
+        row = published.version
+        await audit.append("publish", f"form:{form_id}", user=request.user, scope=request.scope,
+                           detail=f"version:{row.version} {row.origin} critical:{row.critical}")
+        return Redirect(f"/admin/forms/{form_id}?published={row.version}", status_code=303)
+
+    @get("/{form_id:str}/versions")
+    async def versions(self, request: Request, form_id: str) -> Response:
+        """Who published what and when; the difference between any two versions."""
+        forms = await registry(request)
+        rows = await history(forms.school_id, form_id)
+        if not rows:
+            raise NotFoundException(_("There is no form with this id."))
+        counts = {}
+        for version, count in await _records_per_version(forms.school_id, form_id):
+            counts[version] = count
+        params = request.query_params
+        older, newer = _int(params.get("a")), _int(params.get("b"))
+        changes = None
+        if older and newer:
+            a, b = await forms.library.version(forms.school_id, form_id, older), await forms.library.version(forms.school_id, form_id, newer)
+            if a is None or b is None:
+                raise NotFoundException(_("This form has no such version."))
+            changes = compare(a, b, await stored_answers(forms.school_id, form_id))
+        current = forms.get(form_id)
+        await audit.append("read", f"form:{form_id}", user=request.user, detail="versions", scope=request.scope)
+        return page(request, "pages/form_versions.html", rows=rows, counts=counts, form_id=form_id, title=current.title if current else form_id,
+                    current=current.version if current else None, changes=changes, older=older, newer=newer, label=version_label)
+
+    @post("/{form_id:str}/versions/{version:int}/restore")
+    async def restore(self, request: Request, form_id: str, version: int) -> Redirect:
+        """Roll back: the old version becomes the draft, to be reviewed and published as a new version."""
+        forms = await registry(request)
+        row = await FormVersion.get_or_none(school_id=forms.school_id, form_id=form_id, version=version) if 0 < version < 2**31 else None
+        if row is None:
+            raise NotFoundException(_("This form has no such version."))
+        current = forms.get(form_id)
+        await start_draft(forms.school_id, form_id, row.schema, row.layout, current.version if current else 0, request.user, origin="rollback")
+        await audit.append("draft", f"form:{form_id}", user=request.user, scope=request.scope, detail=f"rollback to {version}")
+        return Redirect(f"/admin/forms/{form_id}/review", status_code=303)
+
+    @post("/{form_id:str}/merge")
+    async def merge(self, request: Request, form_id: str) -> Response:
+        """A changed shipped definition, merged into the school's version as a draft (conflicts keep the school's)."""
+        forms = await registry(request)
+        current, shipped = forms.get(form_id), forms.library.base.get(form_id)
+        head = await FormVersion.filter(school_id=forms.school_id, form_id=form_id).order_by("-version").first()
+        old = await shipped_versions(forms.school_id, form_id, head.base_hash) if head else None
+        if current is None or shipped is None or old is None or form_id not in forms.upstream:
+            raise NotFoundException(_("There is no shipped update of this form to merge."))
+        schema, schema_conflicts = three_way(old.schema, shipped.schema, current.schema)
+        layout, layout_conflicts = three_way(old.layout, shipped.layout, current.layout)
+        await start_draft(forms.school_id, form_id, schema, layout, current.version, request.user, origin="merge",
+                          base_hash=forms.library.base_hashes[form_id])
+        request.session["merge_conflicts"] = [f"schema.json{p}" for p in schema_conflicts] + [f"layout.json{p}" for p in layout_conflicts]
+        await audit.append("draft", f"form:{form_id}", user=request.user, scope=request.scope,
+                           detail=f"merge shipped update, {len(schema_conflicts) + len(layout_conflicts)} conflicts")
+        return Redirect(f"/admin/forms/{form_id}", status_code=303)
+
+    @get("/{form_id:str}/export")
+    async def export(self, request: Request, form_id: str, version: int | None = None, format: str = "json") -> Response:
+        """The definition as files to share: JSON (both documents) or a ZIP of the form's folder."""
+        forms = await registry(request)
+        definition = forms.get(form_id) if version is None else await forms.library.version(forms.school_id, form_id, version)
+        if definition is None:
+            raise NotFoundException(_("This form has no such version."))
+        await audit.append("export", f"form:{form_id}", user=request.user, scope=request.scope, detail=f"definition version:{definition.version}")
+        if format == "zip":
+            return Response(export_zip(form_id, definition.schema, definition.layout), media_type="application/zip",
+                            headers={"Content-Disposition": f'attachment; filename="{form_id}-v{definition.version}.zip"'})
+        return Response(export_json(form_id, definition.version, definition.schema, definition.layout), media_type="application/json",
+                        headers={"Content-Disposition": f'attachment; filename="{form_id}-v{definition.version}.json"'})
+
+    # ---- helpers --------------------------------------------------------------------------------
+
+    async def _working(self, request: Request, form_id: str) -> tuple[Registry, Working]:
+        forms = await registry(request)
+        working = await working_copy(forms.school_id, form_id, forms.get(form_id))
+        if working is None:
+            raise NotFoundException(_("There is no form with this id."))
+        return forms, working
+
+    async def _editor_page(self, request: Request, forms: Registry, working: Working, selected: str, *, status_code: int = 200,
+                           json_view: bool = False, message: str = "", saved: bool = False, typed: dict | None = None) -> Response:
+        form_id = working.form_id
+        draft, problems = compiled(form_id, working.schema, working.layout)
+        current = forms.get(form_id)
+        preview = render_layout(draft, ENTRY, example_data(draft, current)) if draft is not None else None
+        places = problem_places([p.pointer if p.file.endswith("layout.json") else "" for p in problems])
+        links = {index: place for place, indices in sorted(places.items(), key=lambda item: len(item[0])) for index in indices}
+        published = _int(request.query_params.get("published"))
+        conflicts = request.session.pop("merge_conflicts", None) if working.draft is not None and working.draft.origin == "merge" else None
+        context = dict(
+            form_id=form_id, working=working, schema=working.schema, layout=working.layout, current=current, draft=draft,
+            problems=problems, places=places, links=links, selection=select(working.schema, working.layout, selected), preview=preview,
+            choices=condition_choices(working.schema), kinds=KINDS, block_kinds=BLOCK_KINDS, json_view=json_view, message=message,
+            saved=saved, published=published, upstream=form_id in forms.upstream, conflicts=conflicts or [],
+            schema_json=typed["schema_json"] if typed else json.dumps(working.schema, ensure_ascii=False, indent=2),
+            layout_json=typed["layout_json"] if typed else json.dumps(working.layout, ensure_ascii=False, indent=2),
+            list_fields=(fields := [(path, spec.title) for path, spec in (draft.fields.items() if draft else []) if not spec.item_fields]),
+            list_choices=context_columns() + fields, block_names=block_names(), kind_names=kind_names(),
+            title_of=lambda path, scope: field_title(working.schema, path, scope),
+        )
+        template = "pages/form_editor_body.html" if is_htmx(request) else "pages/form_editor.html"
+        return page(request, template, status_code=status_code, **context)
+
+    async def _review_page(self, request: Request, forms: Registry, working: Working, *, status_code: int = 200,
+                           message: str = "") -> Response:
+        form_id = working.form_id
+        draft, problems = compiled(form_id, working.schema, working.layout)
+        current = forms.get(form_id)
+        answers = await stored_answers(forms.school_id, form_id)
+        changes = compare(current, draft, answers) if draft is not None and current is not None else []
+        return page(request, "pages/form_review.html", status_code=status_code, form_id=form_id, working=working, current=current,
+                    problems=problems, links={}, changes=changes, critical=[c for c in changes if c.critical], records=len(answers),
+                    may_confirm=may_confirm_critical(request.user), message=message, title=draft.title if draft else form_id)
+
+
+def block_names() -> dict[str, str]:
+    return {"grid": _("Grid"), "section": _("Section"), "text": _("Text"), "signature": _("Signature"), "table": _("Table of rows"),
+            "repeat": _("Repeated group"), "matrix": _("Scale items"), "ledger_row": _("Ledger row"), "page_break": _("Page break"),
+            "cut_line": _("Cut line")}
+
+
+def kind_names() -> dict[str, str]:
+    return {"short_text": _("Short text"), "long_text": _("Long text"), "integer": _("Whole number"), "number": _("Number"),
+            "date": _("Date"), "choice": _("Single choice"), "multi_choice": _("Multiple choice"), "boolean": _("Yes / no")}
+
+
+def context_columns() -> list[tuple[str, str]]:
+    return [("@student.name", _("Student's name")), ("@student.class", _("Class")), ("@student.number", _("Student number")),
+            ("@record.created_on", _("Date entered"))]
+
+
+def field_title(schema: dict, path: str, scope: str | None) -> str:
+    try:
+        return str(field_schema(schema, path, scope).get("title") or path)
+    except EditRefused:
+        return path
+
+
+def _int(text: str | None) -> int | None:
+    return int(text) if text and text.isdigit() and len(text) < 10 else None
+
+
+async def draft_form_ids(school_id: int) -> list[str]:
+    return list(await FormDraft.filter(school_id=school_id).values_list("form_id", flat=True))
+
+
+async def _draft_exists(school_id: int, form_id: str) -> bool:
+    return await FormDraft.filter(school_id=school_id, form_id=form_id).exists()
+
+
+async def _records_per_version(school_id: int, form_id: str) -> list[tuple[int, int]]:
+    rows = await Record.filter(school_id=school_id, form_id=form_id).annotate(n=Count("id")).group_by("form_version").values_list("form_version", "n")
+    return [(int(v), int(n)) for v, n in rows]

@@ -1,0 +1,379 @@
+"""The form editor end to end over HTTP: a draft edited cell by cell, its problems shown where they are,
+the review of what publishing changes, publishing, versions pinned to records, history, rollback,
+export and import, the shipped definition changing under a school's own version, and two admins
+editing the same draft at once."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import re
+import subprocess
+import zipfile
+
+import pytest
+
+from _formdata import example, form_fields, squash
+from conftest import PASSWORD, light_password_hash
+from server.models import FormDraft, FormVersion, Record, User
+
+FORM = "classroom_observation"
+EDITOR = f"/admin/forms/{FORM}"
+
+
+def revision(html: str) -> str:
+    return re.search(r'name="revision" value="(\d+)"', html).group(1)
+
+
+def edit(world, op: str, seen: str | None = None, form_id: str = FORM, **fields) -> "object":
+    if seen is None:
+        seen = revision(world.client.get(f"/admin/forms/{form_id}").text)
+    return world.client.post(f"/admin/forms/{form_id}/edit", data={"_csrf_token": world.csrf(), "op": op, "revision": seen, **fields},
+                             headers={"HX-Request": "true"})
+
+
+def draft_of(world, form_id: str = FORM) -> FormDraft:
+    return world.run(lambda: FormDraft.get(form_id=form_id))
+
+
+def publish(world, form_id: str = FORM, confirm: bool = False, note: str = ""):
+    review = world.client.get(f"/admin/forms/{form_id}/review")
+    assert review.status_code == 200, review.text
+    data = {"_csrf_token": world.csrf(), "revision": revision(review.text), "note": note}
+    if confirm:
+        data["confirm_critical"] = "yes"
+    return world.client.post(f"/admin/forms/{form_id}/publish", data=data, follow_redirects=False)
+
+
+def create_record(world, data: dict, form_id: str = FORM) -> dict:
+    response = world.client.post(f"/api/forms/{form_id}/records", json={"students": [world.student_ids[0]], "data": data},
+                                 headers={"Authorization": f"Bearer {token(world)}"})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def token(world) -> str:
+    from server.auth import create_token
+
+    if "api" not in world.__dict__:
+        world.__dict__["api"] = world.run(lambda: create_token_for("admin"))
+    return world.__dict__["api"]
+
+
+async def create_token_for(username: str) -> str:
+    from server.auth import create_token
+
+    return await create_token(await User.get(username=username))
+
+
+async def add_user(username: str, roles: list[str]) -> None:
+    from server.models import School
+
+    await User.create(school=await School.get(code="t1"), username=username, display_name=username, roles=roles,
+                      password_hash=light_password_hash(PASSWORD))
+
+
+def pdf_text(pdf: bytes) -> str:
+    return squash(subprocess.run(["pdftotext", "-raw", "-", "-"], input=pdf, capture_output=True, check=True, timeout=60).stdout.decode())
+
+
+def versions(world, form_id: str = FORM) -> list[tuple[int, str]]:
+    return world.run(lambda: FormVersion.filter(form_id=form_id, school__code="t1").order_by("version").values_list("version", "origin"))
+
+
+def test_acceptance_add_a_bounded_field_and_a_conditional_section_move_cells_preview_publish_fill_and_print_old(logged_in):
+    """The issue's acceptance, over HTTP: the record made before the change still shows and prints as it was."""
+    world = logged_in
+    old = create_record(world, {**example(FORM), "plan": "每周一次，持续一个月"})
+    assert old["form_version"] == 1
+    # a field "观察时长（分钟）" with 1–45 bounds, in a new row of the first grid
+    response = edit(world, "add_field", place="b0", kind="integer", title="观察时长（分钟）", minimum="1", maximum="45", where="new_row")
+    assert response.status_code == 200, response.text
+    schema = draft_of(world).schema
+    added = next(name for name, sub in schema["properties"].items() if sub.get("title") == "观察时长（分钟）")
+    assert schema["properties"][added] == {"title": "观察时长（分钟）", "type": "integer", "minimum": 1, "maximum": 45}
+    # a section after the observations, shown only when some observation's 情绪表现 includes 哭泣
+    assert edit(world, "add_block", place="b1", kind="section", title="哭泣情况跟进").status_code == 200
+    layout = draft_of(world).layout
+    assert layout["blocks"][2]["type"] == "section"
+    response = edit(world, "block", place="b2", select="b2", title="哭泣情况跟进", when_field="observations[].emotions", when_op="includes",
+                    when_value="哭泣")
+    assert response.status_code == 200, response.text
+    assert 'value="observations[].emotions" selected' in response.text  # the picker shows the condition it made
+    # move two cells: 班主任's label and field swap with 建表日期's
+    row_before = draft_of(world).layout["blocks"][0]["rows"][1]
+    assert edit(world, "move_cell", place="b0/r1/c0", direction="right").status_code == 200
+    assert edit(world, "move_cell", place="b0/r1/c3", direction="left").status_code == 200
+    row_after = draft_of(world).layout["blocks"][0]["rows"][1]
+    assert [row_after[i] for i in (0, 1, 2, 3)] == [row_before[1], row_before[0], row_before[3], row_before[2]]
+    # preview: the entry page beside the editor, the PDF blank and with an example, with its page count
+    page = world.client.get(EDITOR)
+    assert "观察时长（分钟）" in page.text and "ed-preview-form" in page.text
+    counts = world.client.get(f"{EDITOR}/pages")
+    assert re.search(r"\d+ 页", counts.text) or re.search(r"Paper pages: \d+ blank", counts.text), counts.text
+    preview = world.client.get(f"{EDITOR}/preview.pdf")
+    assert preview.headers["content-type"] == "application/pdf" and "观察时长（分钟）" in pdf_text(preview.content)
+    # review lists the new field; nothing critical, so publishing needs no confirmation
+    review = world.client.get(f"{EDITOR}/review")
+    assert "观察时长（分钟）" in review.text and "confirm_critical" not in review.text
+    published = publish(world, note="加观察时长")
+    assert published.status_code == 303, published.text
+    assert versions(world)[-1] == (2, "edit")
+    assert world.run(lambda: FormDraft.filter(form_id=FORM).count()) == 0
+    # a teacher fills the new version: the bound is enforced, the record is version 2
+    too_long = world.client.post(f"/api/forms/{FORM}/records", json={"students": [world.student_ids[0]], "data": {**example(FORM), added: 60}},
+                                 headers={"Authorization": f"Bearer {token(world)}"})
+    assert too_long.status_code == 422 and "45" in json.dumps(too_long.json(), ensure_ascii=False)
+    new = create_record(world, {**example(FORM), added: 30})
+    assert new["form_version"] == 2
+    entry = world.client.get(f"/forms/{FORM}/new?student={world.student_ids[0]}")
+    assert "观察时长（分钟）" in entry.text
+    # the old record still shows and prints with version 1: no new field, its own cells
+    view = world.client.get(f"/records/{old['id']}")
+    assert view.status_code == 200 and "每周一次，持续一个月" in view.text and "观察时长（分钟）" not in view.text
+    printed = pdf_text(world.client.get(f"/records/{old['id']}/print.pdf").content)
+    assert "每周一次，持续一个月" in printed and "观察时长（分钟）" not in printed and "哭泣情况跟进" not in printed
+    assert "观察时长（分钟）" in pdf_text(world.client.get(f"/records/{new['id']}/print.pdf").content)
+
+
+def test_a_critical_change_needs_a_system_administrators_confirmation(logged_in):
+    world = logged_in
+    create_record(world, {**example(FORM), "plan": "每周一次"})
+    world.run(add_user, "deyu", ["moral_education"])
+    # 德育处 removes the field 观察安排 (answered by a stored record): critical
+    world.client.cookies.clear()
+    world.login("deyu")
+    assert edit(world, "delete_cell", place="b0/r1/c5").status_code == 200
+    assert edit(world, "delete_cell", place="b0/r1/c4").status_code == 200
+    assert edit(world, "cell", place="b0/r1/c3", span="3").status_code == 200  # 建表日期 takes the freed columns
+    review = world.client.get(f"{EDITOR}/review")
+    assert "plan" in review.text or "观察安排" in review.text
+    assert 'name="confirm_critical"' not in review.text  # 德育处 cannot confirm
+    refused = publish(world, confirm=True)
+    assert refused.status_code == 403
+    refused = publish(world)
+    assert refused.status_code == 409
+    assert versions(world) == [(1, "base")]
+    # the 系统管理员 confirms
+    world.client.cookies.clear()
+    world.login()
+    review = world.client.get(f"{EDITOR}/review")
+    assert 'name="confirm_critical"' in review.text
+    assert publish(world, confirm=True).status_code == 303
+    assert versions(world)[-1] == (2, "edit")
+    row = world.run(lambda: FormVersion.get(form_id=FORM, version=2))
+    assert row.critical >= 1
+
+
+def test_edits_by_two_admins_at_once_lose_nothing(world):
+    """A field edit made on an outdated view is applied to the newest draft; a positional edit on an outdated
+    view is refused (409) with the newest draft shown, never applied to cells that moved."""
+    world.login()
+    first = revision(world.client.get(EDITOR).text)
+    assert edit(world, "field", seen=first, field="plan", title="观察安排（频次）", kind="short_text").status_code == 200
+    # the second admin still shows revision 0 … their field edit lands on top of the first one's
+    assert edit(world, "field", seen=first, field="head_teacher", title="班主任姓名", kind="short_text").status_code == 200
+    schema = draft_of(world).schema
+    assert schema["properties"]["plan"]["title"] == "观察安排（频次）"
+    assert schema["properties"]["head_teacher"]["title"] == "班主任姓名"
+    # a move on the outdated view is refused and changes nothing
+    before = draft_of(world)
+    stale = edit(world, "move_cell", seen=first, place="b0/r1/c0", direction="right")
+    assert stale.status_code == 409 and "flash error" in stale.text
+    after = draft_of(world)
+    assert (after.revision, after.layout) == (before.revision, before.layout)
+    # the advanced view's whole-document save on an outdated view: refused, the typed text kept on the page
+    typed = json.dumps(after.schema, ensure_ascii=False).replace("观察安排（频次）", "别人的改动")
+    stale = edit(world, "json", seen=first, schema_json=typed, layout_json=json.dumps(after.layout, ensure_ascii=False))
+    assert stale.status_code == 409 and "别人的改动" in stale.text
+    assert draft_of(world).schema["properties"]["plan"]["title"] == "观察安排（频次）"
+
+
+def test_simultaneous_saves_of_one_draft_all_land(world):
+    """Ten admins' field edits at the same moment, all made on the same view: each save reads, applies and
+    writes conditionally on the revision, retrying when another landed in between; none is lost."""
+    from server.form_drafts import edit_draft
+
+    world.login()
+    titles = {"head_teacher": "甲", "plan": "乙", "reviewer": "丙", "next_step": "丁", "review_summary": "戊"}
+
+    async def together():
+        from server.models import School
+
+        school, admin = await School.get(code="t1"), await User.get(username="admin")
+        forms = await world.client.app.state.forms.school_forms(school.id)
+        await asyncio.gather(*(edit_draft(school.id, FORM, forms.get(FORM), "field", {"field": name, "title": title}, 0, admin)
+                               for name, title in titles.items()))
+
+    world.run(together)
+    draft = draft_of(world)
+    assert {name: draft.schema["properties"][name]["title"] for name in titles} == titles
+    assert draft.revision == len(titles)
+
+
+HOSTILE = [
+    ("xss label", lambda s, l: s["properties"]["plan"].update(title="<script>alert(1)</script>"), "HTML"),
+    ("redos pattern", lambda s, l: s["properties"]["plan"].update(pattern="(a+)+\\1"), "pattern"),
+    ("remote ref", lambda s, l: s["properties"]["plan"].update({"$ref": "https://evil.example/x.json"}), "#"),
+    ("10000 fields", lambda s, l: s["properties"].update({f"f{n}": {"type": "string"} for n in range(10_000)}), "1000"),
+]
+
+
+@pytest.mark.parametrize("name,spoil,word", HOSTILE, ids=[h[0] for h in HOSTILE])
+def test_a_hostile_definition_is_refused_with_a_clear_message(logged_in, name, spoil, word):
+    world = logged_in
+    exported = json.loads(world.client.get(f"{EDITOR}/export").content)
+    spoil(exported["schema"], exported["layout"])
+    upload = world.client.post("/admin/forms/import", data={"_csrf_token": world.csrf()},
+                               files={"file": ("form.json", json.dumps(exported).encode(), "application/json")})
+    assert upload.status_code == 422
+    assert word in upload.text
+    assert "<script>alert(1)</script>" not in upload.text
+    assert world.run(lambda: FormDraft.all().count()) == 0
+    # the same through the API: 422 with the problems, nothing published
+    answer = world.client.post(f"/api/forms/{FORM}/versions", json={"schema": exported["schema"], "layout": exported["layout"]},
+                               headers={"Authorization": f"Bearer {token(world)}"})
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["errors"] and all(e["message"] for e in answer.json()["errors"])
+    assert versions(world) == [(1, "base")]
+
+
+def test_export_and_import_round_trip_as_json_and_zip(logged_in):
+    world = logged_in
+    assert edit(world, "field", field="plan", title="观察计划", kind="short_text").status_code == 200
+    exported = world.client.get(f"{EDITOR}/export")
+    assert exported.status_code == 200 and json.loads(exported.content)["form_id"] == FORM
+    zipped = world.client.get(f"{EDITOR}/export?format=zip")
+    assert set(zipfile.ZipFile(io.BytesIO(zipped.content)).namelist()) == {f"{FORM}/schema.json", f"{FORM}/layout.json"}
+    # a school imports the ZIP as a new form of its own
+    imported = world.client.post("/admin/forms/import", data={"_csrf_token": world.csrf(), "form_id": "observation_copy"},
+                                 files={"file": ("form.zip", zipped.content, "application/zip")}, follow_redirects=False)
+    assert imported.status_code == 303, imported.text
+    draft = draft_of(world, "observation_copy")
+    assert draft.origin == "import" and draft.schema == json.loads(exported.content)["schema"]
+    assert publish(world, "observation_copy").status_code == 303
+    assert versions(world, "observation_copy") == [(1, "import")]
+    assert world.client.get("/forms/observation_copy/new").status_code == 200
+    assert "observation_copy" in [f["id"] for f in world.client.get("/api/forms", headers={"Authorization": f"Bearer {token(world)}"}).json()]
+
+
+def test_history_diff_and_rollback(logged_in):
+    world = logged_in
+    assert edit(world, "field", field="plan", title="观察计划", kind="short_text").status_code == 200
+    assert publish(world).status_code == 303
+    history = world.client.get(f"{EDITOR}/versions?a=1&b=2")
+    assert history.status_code == 200 and "观察计划" in history.text
+    restored = world.client.post(f"{EDITOR}/versions/1/restore", data={"_csrf_token": world.csrf()}, follow_redirects=False)
+    assert restored.status_code == 303 and restored.headers["location"].endswith("/review")
+    assert publish(world).status_code == 303
+    assert versions(world) == [(1, "base"), (2, "edit"), (3, "rollback")]
+    v1, v3 = world.run(lambda: FormVersion.get(form_id=FORM, version=1)), world.run(lambda: FormVersion.get(form_id=FORM, version=3))
+    assert (v1.schema, v1.layout) == (v3.schema, v3.layout)
+    actions = world.run(lambda: __import__("server.models", fromlist=["AuditEntry"]).AuditEntry.filter(target=f"form:{FORM}").values_list("action", flat=True))
+    assert {"draft", "publish"} <= set(actions)
+
+
+def test_problems_are_shown_at_the_cell_they_concern_and_block_publishing(logged_in):
+    world = logged_in
+    response = edit(world, "add_field", place="b0/r1/c5", kind="short_text", title="备注", where="after")
+    assert response.status_code == 200
+    assert "error-summary" in response.text and "has-problem" in response.text  # the row is now wider than the grid
+    review = world.client.get(f"{EDITOR}/review")
+    assert "/publish" not in review.text
+    assert edit(world, "cell", place="b0/r2/c1", select="b0/r2/c1", span="5").status_code == 200  # not the fix …
+    fixed = edit(world, "delete_cell", place="b0/r1/c7")
+    fixed = edit(world, "delete_cell", place="b0/r1/c6")
+    assert "error-summary" not in fixed.text
+
+
+def test_only_form_editors_reach_the_editor(world):
+    world.run(add_user, "teacher", ["homeroom_teacher"])
+    world.login("teacher")
+    for url in ("/admin/forms/", EDITOR, f"{EDITOR}/versions", f"{EDITOR}/export"):
+        assert world.client.get(url).status_code == 403
+    assert edit(world, "field", seen="0", field="plan", title="x").status_code == 403
+
+
+def republish_without_plan_and_with_duration(world) -> str:
+    """Version 2: 观察安排 removed (critical), 观察缘由 retitled, a required 观察时长（分钟）."""
+    assert edit(world, "delete_cell", place="b0/r1/c5").status_code == 200
+    assert edit(world, "delete_cell", place="b0/r1/c4").status_code == 200
+    assert edit(world, "cell", place="b0/r1/c3", span="3").status_code == 200
+    assert edit(world, "field", field="reason", title="观察起因").status_code == 200
+    assert edit(world, "add_field", place="b0", kind="integer", title="观察时长（分钟）", minimum="1", maximum="45",
+                where="new_row").status_code == 200
+    added = next(n for n, sub in draft_of(world).schema["properties"].items() if sub.get("title") == "观察时长（分钟）")
+    assert edit(world, "field", field=added, required="on").status_code == 200
+    assert publish(world, confirm=True).status_code == 303
+    return added
+
+
+def current_definition(world, form_id: str = FORM):
+    async def find():
+        from server.models import School
+
+        school = await School.get(code="t1")
+        return (await world.client.app.state.forms.school_forms(school.id)).get(form_id)
+
+    return world.run(find)
+
+
+def test_an_old_record_is_carried_to_the_current_version_showing_what_moves(logged_in):
+    world = logged_in
+    old = create_record(world, {**example(FORM), "plan": "每周一次，持续一个月"})
+    added = republish_without_plan_and_with_duration(world)
+    # editing the old record keeps its version, and offers to carry it over
+    page = world.client.get(f"/records/{old['id']}/edit")
+    assert page.status_code == 200 and f"/records/{old['id']}/upgrade" in page.text and "每周一次，持续一个月" in page.text
+    upgrade = world.client.get(f"/records/{old['id']}/upgrade")
+    assert upgrade.status_code == 200
+    plan = upgrade.text[upgrade.text.index("upgrade-plan"):upgrade.text.index("</div>", upgrade.text.index("upgrade-plan"))]
+    assert "每周一次，持续一个月" in plan  # dropped, shown with its value
+    assert "观察缘由 → 观察起因" in plan
+    assert "观察时长（分钟）" in plan  # to fill
+    new_definition = current_definition(world)
+    carried = {k: v for k, v in example(FORM).items() if k != "plan"}
+    fields = {**form_fields(new_definition, carried), "_csrf_token": world.csrf(), "_version": str(old["version"])}
+    # without the duration and without confirming the loss: refused, nothing changed
+    refused = world.client.post(f"/records/{old['id']}/upgrade", data=fields)
+    assert refused.status_code == 422 and "err-_confirm_loss" in refused.text and f"err-{added}" in refused.text
+    stored = world.run(lambda: Record.get(id=old["id"]))
+    assert stored.form_version == 1 and stored.data["plan"] == "每周一次，持续一个月"
+    saved = world.client.post(f"/records/{old['id']}/upgrade", data={**fields, added: "20", "_confirm_loss": "yes"}, follow_redirects=False)
+    assert saved.status_code in (303, 200), saved.text
+    stored = world.run(lambda: Record.get(id=old["id"]))
+    assert stored.form_version == 2 and stored.data[added] == 20 and "plan" not in stored.data
+    # the dropped answer stays in the record's history
+    from server.models import RecordRevision
+
+    last = world.run(lambda: RecordRevision.filter(record_id=old["id"]).order_by("-version").first())
+    assert last.action == "upgrade" and last.data_before["plan"] == "每周一次，持续一个月"
+    history = world.client.get(f"/records/{old['id']}/history")
+    assert "每周一次，持续一个月" in history.text
+    # an up-to-date record is not offered (and cannot be carried) again
+    assert f"/records/{old['id']}/upgrade" not in world.client.get(f"/records/{old['id']}/edit").text
+    assert world.client.get(f"/records/{old['id']}/upgrade").status_code == 404
+
+
+def test_exports_span_every_version_with_a_version_column(logged_in):
+    world = logged_in
+    old = create_record(world, {**example(FORM), "plan": "每周一次，持续一个月"})
+    added = republish_without_plan_and_with_duration(world)
+    new = create_record(world, {**{k: v for k, v in example(FORM).items() if k != "plan"}, added: 25})
+    rows = list(csv.reader(io.StringIO(world.client.get(f"/forms/{FORM}?format=csv").content.decode("utf-8-sig"))))
+    header = rows[0]
+    assert "观察时长（分钟）" in header and any(h.startswith("观察安排") for h in header)
+    by_version = {row[header.index("表单版本" if "表单版本" in header else "Form version")]: row for row in rows[1:]}
+    plan_column = next(i for i, h in enumerate(header) if h.startswith("观察安排"))
+    assert by_version["1"][plan_column] == "每周一次，持续一个月" and by_version["2"][plan_column] == ""
+    assert by_version["2"][header.index("观察时长（分钟）")] == "25" and by_version["1"][header.index("观察时长（分钟）")] == ""
+    # the old version's option labels stay its own (观察缘由 was retitled, its values are unchanged)
+    exported = json.loads(world.client.get(f"/forms/{FORM}?format=json").content)
+    assert sorted(r["form_version"] for r in exported) == [1, 2]
+    assert {r["number"] for r in exported} and all("data" in r for r in exported)
+    assert next(r for r in exported if r["form_version"] == 1)["data"]["plan"] == "每周一次，持续一个月"
+    xlsx = world.client.get(f"/forms/{FORM}?format=xlsx")
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+    assert old["id"] != new["id"]
