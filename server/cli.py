@@ -149,7 +149,8 @@ def check_forms(directory: Path | None) -> None:
 
 @main.command("diff-form")
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--school", "school_code", default=None, help="Count the records of this school only (default: every school).")
+@click.option("--school", "school_code", default=None,
+              help="Compare with this school's version in use and its records (default: the shipped definition, every school's records).")
 def diff_form(directory: Path, school_code: str | None) -> None:
     """Before replacing a form's definition: every change against the definition in use (the folder's
     name is the form id) and what it does to the stored records. Exit 3 when a change is critical."""
@@ -169,18 +170,21 @@ async def _diff_form(settings: Settings, directory: Path, school_code: str | Non
     if new is None:
         click.echo(_("The new definition has problems; nothing was compared."), err=True)
         sys.exit(1)
-    old = Registry.load(settings.form_dirs, settings.school_forms_dir).get(new.form_id)
+    await open_database(settings, migrate=True)
+    try:
+        if school_code:  # the school's version in use, and the records made with it
+            school = await school_or_exit(school_code)
+            old = (await school_forms(settings, school.id)).get(new.form_id)
+            query = Record.filter(form_id=new.form_id, school_id=school.id, form_version=old.version if old else 0)
+        else:  # the shipped definition, and every school's records
+            old = Registry.load(settings.form_dirs, settings.school_forms_dir).get(new.form_id)
+            query = Record.filter(form_id=new.form_id)
+        records = list(await query.values_list("data", flat=True)) if old else []
+    finally:
+        await close_database()
     if old is None:
         click.echo(_("%(form)s is a new form: there is nothing to compare it with.", form=new.form_id))
         return
-    await open_database(settings, migrate=True)
-    try:
-        query = Record.filter(form_id=new.form_id)
-        if school_code:
-            query = query.filter(school_id=(await school_or_exit(school_code)).id)
-        records = list(await query.values_list("data", flat=True))
-    finally:
-        await close_database()
     changes = compare(old, new, records)
     for change in changes:
         click.echo(("【" + _("critical") + "】" if change.critical else "· ") + change.message)

@@ -59,12 +59,18 @@ async def working_copy(school_id: int, form_id: str, current: Definition | None)
     return Working(form_id, copy.deepcopy(current.schema), copy.deepcopy(current.layout), 0, current.version, None)
 
 
+class DraftExists(Exception):
+    """A draft is being edited: a new one (an import, a rollback, a merge) would throw its edits away."""
+
+
 async def start_draft(school_id: int, form_id: str, schema: dict, layout: dict, based_on: int, user: User, *,
                       origin: str = "edit", base_hash: str = "") -> FormDraft:
-    """A new draft (a new form, a copy, an import, a rollback or a merge), replacing any draft there was."""
-    await FormDraft.filter(school_id=school_id, form_id=form_id).delete()
-    return await FormDraft.create(school_id=school_id, form_id=form_id, schema=schema, layout=layout, based_on=based_on,
-                                  revision=1, updated_by=user, origin=origin, base_hash=base_hash)
+    """A new draft (a new form, a copy, an import, a rollback or a merge); never over someone's draft."""
+    try:
+        return await FormDraft.create(school_id=school_id, form_id=form_id, schema=schema, layout=layout, based_on=based_on,
+                                      revision=1, updated_by=user, origin=origin, base_hash=base_hash)
+    except IntegrityError:
+        raise DraftExists(_("This form already has a draft being edited. Publish or discard it first.")) from None
 
 
 async def edit_draft(school_id: int, form_id: str, current: Definition | None, op: str, form: dict, seen_revision: int,

@@ -23,7 +23,7 @@ from server.i18n import gettext as _
 MAX_OPTIONS = 200
 MAX_TEXT = 2000
 KINDS = ("short_text", "long_text", "integer", "number", "date", "choice", "multi_choice", "boolean")
-BLOCK_KINDS = ("section", "grid", "text", "signature")
+BLOCK_KINDS = ("section", "grid", "table", "text", "signature")
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 PLACE = re.compile(r"^b(\d{1,3}(?:\.\d{1,3}){0,4})(?:/r(\d{1,3})/c(\d{1,3}))?$")
 
@@ -346,6 +346,11 @@ def op_field(schema: dict, layout: dict, form: dict) -> None:
     if posted.get("required_shown") and "required" not in posted:  # an unticked box is not posted
         form["required"] = ""
     parent["properties"][name] = new_field_schema(form["kind"], old, form)
+    if "readers_shown" in posted and not scope:  # a sensitive field: only these roles read it (x-access)
+        readers = [r for r in posted.get("readers", "").split(",") if r]
+        parent["properties"][name].pop("x-access", None)
+        if readers:
+            parent["properties"][name]["x-access"] = {"read": readers}
     required = [n for n in parent.get("required", []) if n != name]
     if form.get("required") in ("on", "true", "1"):
         required.append(name)
@@ -372,6 +377,8 @@ def op_cell(schema: dict, layout: dict, form: dict) -> None:
         else:
             cell[key] = value
     _set_when(cell, schema, form)
+    if "field" in cell and col > 0 and set(row[col - 1]) - {"when"} <= {"label", "span", "rowspan", "align", "vertical"}:
+        _set_when(row[col - 1], schema, form)  # the field's label cell shows and hides with it
 
 
 def _set_when(node: dict, schema: dict, form: dict) -> None:
@@ -426,6 +433,19 @@ def op_move_cell(schema: dict, layout: dict, form: dict) -> None:
             rows.pop(place.row)
     else:
         raise EditRefused(_("Choose where to move the cell."))
+
+
+def place_after_move(place_text: str, direction: str) -> str:
+    """Where a moved cell is now, so the editor keeps it selected."""
+    try:
+        place = parse_place(place_text)
+    except EditRefused:
+        return ""
+    if place.row is None:
+        return ""
+    row, col = place.row, place.col or 0
+    row, col = {"left": (row, col - 1), "right": (row, col + 1), "up": (row - 1, col), "down": (row + 1, col)}.get(direction, (row, col))
+    return str(Place(place.blocks, max(row, 0), max(col, 0)))
 
 
 def op_delete_cell(schema: dict, layout: dict, form: dict) -> None:
@@ -499,7 +519,10 @@ def op_split(schema: dict, layout: dict, form: dict) -> None:
 
 
 def new_field_name(schema: dict, scope: str | None) -> str:
-    _target, props = properties_of(schema, scope)
+    return new_field_name_in(properties_of(schema, scope)[1])
+
+
+def new_field_name_in(props: dict) -> str:
     number = 1
     while f"field_{number}" in props:
         number += 1
@@ -563,6 +586,14 @@ def op_add_block(schema: dict, layout: dict, form: dict) -> None:
                "blocks": [{"type": "grid", "columns": 4, "rows": [[{"label": title or _("New field")}, {"field": name, "span": 3}]]}]}
     elif kind == "grid":
         new = {"type": "grid", "columns": 4, "rows": [[{"label": title or _("New row"), "span": 4}]]}
+    elif kind == "table":  # rows the teacher adds as needed (台账, 记录行): an array field with one column to start
+        name = new_field_name(schema, None)
+        schema.setdefault("properties", {})[name] = {
+            "title": title or _("New table"), "type": "array", "maxItems": 100,
+            "items": {"type": "object", "additionalProperties": False,
+                      "properties": {"item": {"title": _("Entry"), "type": "string", "maxLength": 200}}}}
+        new = {"type": "table", "field": name, "title": title or _("New table"), "numbered": True,
+               "columns": [{"field": "item", "label": _("Entry")}]}
     elif kind == "text":
         new = {"type": "text", "text": title or _("Text")}
     else:
@@ -592,6 +623,32 @@ def op_delete_block(schema: dict, layout: dict, form: dict) -> None:
             _drop_field_if_unshown(schema, layout, path, scope)
 
 
+def op_add_column(schema: dict, layout: dict, form: dict) -> None:
+    """A column of a table block: a field of its rows."""
+    block, scope = block_at(layout, parse_place(form.get("place", "")).blocks)
+    if block.get("type") != "table":
+        raise EditRefused(_("Columns are added to a table of rows."))
+    sub = new_field_schema(form.get("kind", "short_text"), {}, {**form, "options": form.get("options") or "是\n否"})
+    if scope:
+        raise EditRefused(_("A table inside a repeated group is edited in the JSON view."))
+    _items, props = properties_of(schema, block["field"])
+    name = new_field_name_in(props)
+    props[name] = sub
+    block.setdefault("columns", []).append({"field": name, "label": sub["title"]})
+
+
+def op_delete_column(schema: dict, layout: dict, form: dict) -> None:
+    block, _scope = block_at(layout, parse_place(form.get("place", "")).blocks)
+    columns = block.get("columns", []) if block.get("type") == "table" else []
+    index = number_or_none(form.get("column", ""), integer=True)
+    if index is None or not 0 <= index < len(columns):
+        raise EditRefused(_("That column no longer exists; reload the editor."))
+    if len(columns) == 1:
+        raise EditRefused(_("A table keeps at least one column; delete the table instead."))
+    removed = columns.pop(index)
+    _drop_field_if_unshown(schema, layout, removed["field"], block["field"])
+
+
 def op_form(schema: dict, layout: dict, form: dict) -> None:
     """The form's title, help, paper, and the list view's columns and filters."""
     title = clean_text(form.get("title", ""), 100)
@@ -606,6 +663,10 @@ def op_form(schema: dict, layout: dict, form: dict) -> None:
     if size not in ("A4", "A3", "B5") or orientation not in ("portrait", "landscape"):
         raise EditRefused(_("Choose a paper size and orientation."))
     layout["paper"] = {**layout.get("paper", {}), "size": size, "orientation": orientation}
+    if "access_shown" in form:  # who may create, read, edit, print and export the records (x-access)
+        from server.access import ACTIONS
+
+        schema["x-access"] = {action: [r for r in form.get(f"access_{action}", "").split(",") if r] for action in ACTIONS}
     if "list_columns" in form:
         listing = layout.setdefault("list", {})
         for key, name in (("columns", "list_columns"), ("filters", "list_filters")):
@@ -637,7 +698,7 @@ OPERATIONS: dict[str, Operation] = {
     "field": op_field, "cell": op_cell, "block": op_block, "form": op_form,
     "move_cell": op_move_cell, "delete_cell": op_delete_cell, "merge_right": op_merge_right, "split": op_split,
     "add_field": op_add_field, "add_row": op_add_row, "add_block": op_add_block, "move_block": op_move_block,
-    "delete_block": op_delete_block, "json": op_json,
+    "delete_block": op_delete_block, "add_column": op_add_column, "delete_column": op_delete_column, "json": op_json,
 }
 BY_FIELD = frozenset({"field", "form"})  # applied to the newest draft even when the editor showed an older one
 
@@ -719,3 +780,35 @@ def problem_places(pointers: list[str]) -> dict[str, list[int]]:
             if row is not None and col is not None:
                 places.setdefault(f"{base}/r{row}/c{col}", []).append(index)
     return places
+
+
+def field_places(layout: dict) -> dict[tuple[str | None, str], str]:
+    """(enclosing rows field, field path) → the place of the grid cell showing it, for problems found in the schema."""
+    found: dict[tuple[str | None, str], str] = {}
+
+    def walk(blocks: list, prefix: str, scope: str | None) -> None:
+        for index, block in enumerate(blocks if isinstance(blocks, list) else []):
+            place = f"b{prefix}{index}"
+            kind = block.get("type") if isinstance(block, dict) else None
+            if kind == "grid":
+                for r, row in enumerate(block.get("rows", [])):
+                    for c, cell in enumerate(row):
+                        if isinstance(cell, dict) and "field" in cell:
+                            found.setdefault((scope, cell["field"]), f"{place}/r{r}/c{c}")
+            elif kind in ("table", "repeat", "matrix", "signature") and isinstance(block.get("field"), str):
+                found.setdefault((scope, block["field"]), place)
+            if kind in ("section", "repeat"):
+                walk(block.get("blocks", []), f"{prefix}{index}.", block.get("field") if kind == "repeat" else scope)
+
+    walk(layout.get("blocks", []), "", None)
+    return found
+
+
+def schema_problem_place(pointer_text: str, places: dict[tuple[str | None, str], str]) -> str:
+    """`/properties/plan/maxLength` → the cell of `plan`; `/properties/rows/items/properties/date` → the rows' cell or table."""
+    parts = pointer_text.strip("/").split("/") if pointer_text else []
+    if len(parts) < 2 or parts[0] != "properties":
+        return ""
+    if parts[2:4] == ["items", "properties"] and len(parts) > 4:
+        return places.get((parts[1], parts[4])) or places.get((None, parts[1]), "")
+    return places.get((None, parts[1]), "")

@@ -6,17 +6,20 @@ version 1), so an upgrade of xindang that changes a shipped definition can never
 old record reads. Such an upgrade is taken over as a new version while the school has not
 changed the form; once it has, the school's version stays and the editor offers the change.
 
-Versions are immutable, so their compiled definitions are cached for the life of the process;
-the only per-request work is one small query for the newest version numbers, which is what
-keeps several server processes (`serve --workers N`) in step after a publish.
+Versions are immutable, so their compiled definitions are cached for the life of the process.
+The newest version numbers are read again at most once a second (HEADS_TTL), one small query:
+that keeps several server processes (`serve --workers N`) in step after a publish without a
+query on every request.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import hashlib
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +33,7 @@ from server.registry import Registry, order_parts
 log = logging.getLogger("xindang.forms")
 
 SHIPPED = ("base", "upstream")  # origins of versions the school did not make itself
+HEADS_TTL = 1.0  # seconds: how stale another server process's publish may be seen (`serve --workers N`)
 ORIGINS = ("base", "upstream", "edit", "import", "api", "rollback", "merge")
 
 
@@ -79,22 +83,32 @@ class FormLibrary:
         self.base_hashes = {form_id: definition_hash(d.schema, d.layout) for form_id, d in base.forms.items()}
         self._compiled: dict[tuple[int, str, int], Definition | None] = {}
         self._views: dict[int, tuple[tuple, Registry]] = {}
+        self._pinned: dict[tuple[int, str, int, int], Definition] = {}
+        self._checked: dict[int, float] = {}  # when each school's version numbers were last read
         self._building = asyncio.Lock()  # many requests at start-up build a school's view once, not once each
 
     async def school_forms(self, school_id: int) -> Registry:
-        """The school's registry: for each form its newest good version, in the handbook's order."""
+        """The school's registry: for each form its newest good version, in the handbook's order. The version
+        numbers are read again at most every HEADS_TTL seconds (at once after a publish in this process)."""
+        cached = self._views.get(school_id)
+        if cached and time.monotonic() - self._checked.get(school_id, 0.0) < HEADS_TTL:
+            return cached[1]
         heads = await self._heads(school_id)
         key = tuple(sorted((h.form_id, h.version) for h in heads.values()))
-        cached = self._views.get(school_id)
-        if cached and cached[0] == key:
-            return cached[1]
-        async with self._building:
-            cached = self._views.get(school_id)
-            if cached and cached[0] == key:
-                return cached[1]
-            return await self._build_view(school_id, heads, key)
+        if not (cached and cached[0] == key):
+            async with self._building:
+                cached = self._views.get(school_id)
+                if not (cached and cached[0] == key):
+                    cached = (key, await self._build_view(school_id, heads))
+                    self._views[school_id] = cached
+        self._checked[school_id] = time.monotonic()
+        return cached[1]
 
-    async def _build_view(self, school_id: int, heads: dict[str, Head], key: tuple) -> Registry:
+    def forget(self, school_id: int) -> None:
+        """A version was published here: read the version numbers again at the next request."""
+        self._checked.pop(school_id, None)
+
+    async def _build_view(self, school_id: int, heads: dict[str, Head]) -> Registry:
         forms: dict[str, Definition] = {}
         for form_id, head in heads.items():
             definition = await self.good_version(school_id, form_id, head.version)
@@ -102,10 +116,8 @@ class FormLibrary:
                 forms[form_id] = definition
         upstream = {form_id: head.version for form_id, head in heads.items()
                     if head.origin not in SHIPPED and form_id in self.base_hashes and head.base_hash != self.base_hashes[form_id]}
-        view = Registry(forms=forms, parts=order_parts(self.base.catalog, forms), problems=self.base.problems, catalog=self.base.catalog,
+        return Registry(forms=forms, parts=order_parts(self.base.catalog, forms), problems=self.base.problems, catalog=self.base.catalog,
                         library=self, school_id=school_id, upstream=upstream)
-        self._views[school_id] = (key, view)
-        return view
 
     async def version(self, school_id: int, form_id: str, version: int) -> Definition | None:
         """One version, compiled once per process; None when there is no such version or it no longer compiles."""
@@ -114,6 +126,17 @@ class FormLibrary:
             row = await FormVersion.get_or_none(school_id=school_id, form_id=form_id, version=version)
             self._compiled[key] = None if row is None else self._compile(row)
         return self._compiled[key]
+
+    async def pinned(self, school_id: int, form_id: str, version: int, current: Definition | None) -> Definition | None:
+        """The version a record was made with, under the access rules of the version in use: a school that
+        tightens who may read a form or a field protects its old records too."""
+        made_with = await self.version(school_id, form_id, version)
+        if made_with is None or current is None or made_with is current:
+            return made_with
+        key = (school_id, form_id, version, current.version)
+        if key not in self._pinned:
+            self._pinned[key] = with_access_of(made_with, current)
+        return self._pinned[key]
 
     async def good_version(self, school_id: int, form_id: str, version: int) -> Definition | None:
         """The version, or the newest older one that still compiles (a broken definition is never served)."""
@@ -179,7 +202,7 @@ class FormLibrary:
         new = Definition(form_id=form_id, schema=schema, layout=layout)
         changes: list[Change] = []
         if current is not None:
-            stored = list(await Record.filter(school_id=school_id, form_id=form_id).values_list("data", flat=True))
+            stored = await answers_made_with(school_id, form_id, current.version)
             changes = compare(current, new, stored)
             if any(c.critical for c in changes) and not confirm_critical:
                 raise CriticalChanges(changes)
@@ -191,13 +214,41 @@ class FormLibrary:
                           published_by=user)
         await FormVersion.bulk_create([row], ignore_conflicts=True)  # a version number is taken once
         stored_row = await FormVersion.get_or_none(school_id=school_id, form_id=form_id, version=row.version)
+        self.forget(school_id)
         if stored_row is None or definition_hash(stored_row.schema, stored_row.layout) != definition_hash(schema, layout):
             raise VersionRace(_("Someone else published this form at the same moment. Reload the page and review their version first."))
         return Published(stored_row, changes)
 
 
+def with_access_of(old: Definition, current: Definition) -> Definition:
+    """`old` with the form's and its fields' `x-access` taken from `current` (fields only `old` has keep theirs)."""
+    schema = copy.deepcopy(old.schema)
+    if "x-access" in current.schema:
+        schema["x-access"] = current.schema["x-access"]
+    else:
+        schema.pop("x-access", None)
+    for path in old.fields:
+        now = current.fields.get(path)
+        node = schema
+        for name in path.split("."):
+            node = node.get("properties", {}).get(name, {})
+        if now is None or not isinstance(node, dict):
+            continue
+        if "x-access" in now.schema:
+            node["x-access"] = now.schema["x-access"]
+        else:
+            node.pop("x-access", None)
+    return Definition(form_id=old.form_id, schema=schema, layout=old.layout, version=old.version, source_dir=old.source_dir)
+
+
 class VersionRace(Exception):
     """Two publishes of the same form at once: the second one is refused, never merged silently."""
+
+
+async def answers_made_with(school_id: int, form_id: str, version: int) -> list[dict]:
+    """The stored answers a new version is checked against: those made with the version it replaces.
+    Records of older versions keep theirs; carrying one over shows what moves (server.record_upgrade)."""
+    return list(await Record.filter(school_id=school_id, form_id=form_id, form_version=version).values_list("data", flat=True))
 
 
 def version_label(row: FormVersion | Head) -> str:

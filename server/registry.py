@@ -45,7 +45,7 @@ class Registry:
         current = self.forms.get(form_id)
         if (current is not None and current.version == version) or self.library is None:
             return current
-        return await self.library.version(self.school_id, form_id, version) or current
+        return await self.library.pinned(self.school_id, form_id, version, current) or current
 
     @classmethod
     def load(cls, form_dirs: list[Path], school_forms_dir: Path | None = None) -> "Registry":

@@ -59,23 +59,33 @@ def server(tmp_path_factory):
             proc.wait()
 
 
+def new_page(browser, problems: list[str], width: int = 1280, height: int = 1600, **options):
+    """A Chinese-locale page whose script errors are collected (a test ends asserting there were none)."""
+    page = browser.new_page(locale="zh-CN", viewport={"width": width, "height": height}, **options)
+    page.set_default_timeout(15_000)
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    return page
+
+
+def sign_in(page, base: str, username: str) -> None:
+    page.goto(base + "/login")
+    page.fill("#username", username)
+    page.fill("#password", ADMIN_PASSWORD)
+    with page.expect_navigation():
+        page.click("form[action='/login'] button[type=submit]")
+
+
 def test_entry_error_then_save(server):
     from playwright.sync_api import expect, sync_playwright
 
     base, tmp = server["base"], server["tmp"]
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(locale="zh-CN", viewport={"width": 1280, "height": 1600})
-        page.set_default_timeout(10_000)
         problems: list[str] = []
-        page.on("pageerror", lambda exc: problems.append(str(exc)))
+        page = new_page(browser, problems, 1280, 1600)
         try:
             # Log in.
-            page.goto(base + "/login")
-            page.fill("#username", "psych")  # the administrator manages; a 心理教师 fills forms
-            page.fill("#password", ADMIN_PASSWORD)
-            with page.expect_navigation():
-                page.click("form[action='/login'] button[type=submit]")
+            sign_in(page, base, "psych")  # the administrator manages; a 心理教师 fills forms
             assert page.url.rstrip("/").endswith("/forms"), page.url
 
             # A new 综合登记表: choose a student, fill everything but the required 建档日期.
@@ -170,16 +180,10 @@ def test_a_class_prints_in_the_background_with_a_progress_bar(server):
     base, tmp = server["base"], server["tmp"]
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(locale="zh-CN", viewport={"width": 1280, "height": 1200}, accept_downloads=True)
-        page.set_default_timeout(10_000)
         problems: list[str] = []
-        page.on("pageerror", lambda exc: problems.append(str(exc)))
+        page = new_page(browser, problems, 1280, 1200, accept_downloads=True)
         try:
-            page.goto(base + "/login")
-            page.fill("#username", "psych")
-            page.fill("#password", ADMIN_PASSWORD)
-            with page.expect_navigation():
-                page.click("form[action='/login'] button[type=submit]")
+            sign_in(page, base, "psych")
             page.goto(base + "/students/")
             seventh = page.locator("select[name='class'] option", has_text="七年级(1)班").first.get_attribute("value")
             page.select_option("select[name='class']", seventh)
@@ -213,6 +217,103 @@ def test_a_class_prints_in_the_background_with_a_progress_bar(server):
             assert not problems, problems
         except Exception:
             page.screenshot(path=str(tmp / "batch-failure.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
+
+
+def test_an_admin_changes_a_form_a_teacher_fills_the_new_version_and_old_records_stay(server):
+    """The form editor in Chromium: add a bounded field shown only for one 观察缘由, move a cell, preview, publish;
+    a 心理教师 fills the new version (the field appears when the condition holds); a record made before the
+    change still shows and prints with its own version."""
+    import sqlite3
+    from contextlib import closing
+
+    from playwright.sync_api import expect, sync_playwright
+
+    base, tmp = server["base"], server["tmp"]
+    form = "/admin/forms/classroom_observation"
+    with closing(sqlite3.connect(tmp / "data" / "xindang.sqlite3")) as db:
+        old_id = db.execute("SELECT id FROM record WHERE form_id = 'classroom_observation' ORDER BY id LIMIT 1").fetchone()[0]
+        student_id = db.execute("SELECT id FROM student ORDER BY id LIMIT 1").fetchone()[0]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        problems: list[str] = []
+        admin = new_page(browser, problems, 1600, 1400)
+        try:
+            sign_in(admin, base, "admin")
+            admin.goto(base + form)
+            expect(admin.locator("h1")).to_contain_text("课堂心理行为观察记录表")
+            # a field in a new row of the first grid, 1–45 minutes
+            admin.click(f"a[href='{form}?select=b0']")
+            expect(admin.locator(".ed-panel h3", has_text="在新的一行添加字段")).to_be_visible()
+            admin.fill("#new-field-title", "观察时长（分钟）")
+            admin.select_option("#new-field-kind", "integer")
+            admin.fill("#new-field-min", "1")
+            admin.fill("#new-field-max", "45")
+            admin.click(".ed-panel button:has-text('添加字段')")
+            new_cell = admin.locator(".ed-grid td.field a", has_text="观察时长（分钟）")
+            expect(new_cell).to_be_visible()
+            # shown only when 观察缘由 is 家长反映, picked from the condition picker
+            new_cell.click()
+            expect(admin.locator(".ed-panel h2", has_text="字段")).to_contain_text("field_1")  # the panel is the new field's
+            admin.select_option("#when-field", "reason")
+            admin.select_option("#when-op", "equals")
+            admin.fill("#when-value", "家长反映")
+            admin.click(".ed-panel button:has-text('保存单元格')")
+            expect(admin.locator(".ed-grid td.field", has_text="观察时长（分钟）").locator(".badge")).to_have_text("有条件")
+            # move the 班主任 label one cell to the right
+            first_row = admin.locator(".ed-grid").first.locator("tr").nth(1)
+            admin.click("a[data-place='b0/r1/c0']")
+            expect(admin.locator(".ed-grid td.selected")).to_have_text("班主任")
+            admin.click(".ed-actions button:has-text('→')")
+            expect(first_row.locator("td").nth(1)).to_have_text("班主任")
+            expect(first_row.locator("td").nth(0)).to_contain_text("▭")
+            expect(admin.locator(".ed-grid td.selected")).to_have_text("班主任")  # the moved cell stays selected
+            # the preview: the entry page beside the editor, the page count, the PDF
+            expect(admin.locator("#page-counts")).to_contain_text("空白表", timeout=60_000)
+            pdf = admin.request.get(base + form + "/preview.pdf?filled=1")
+            assert pdf.ok and pdf.body().startswith(b"%PDF")
+            admin.screenshot(path=str(tmp / "editor.png"), full_page=True)
+            # review and publish
+            with admin.expect_navigation():
+                admin.click("a.btn:has-text('审阅并发布')")
+            expect(admin.locator("main")).to_contain_text("观察时长（分钟）")
+            with admin.expect_navigation():
+                admin.click("form[action$='/publish'] button[type=submit]")
+            expect(admin.locator(".flash")).to_contain_text("第 2 版已发布")
+            assert not problems, problems
+        except Exception:
+            admin.screenshot(path=str(tmp / "editor-failure.png"), full_page=True)
+            raise
+        teacher = new_page(browser, problems)
+        try:
+            sign_in(teacher, base, "psych")
+            teacher.goto(f"{base}/forms/classroom_observation/new?student={student_id}")
+            duration = teacher.locator("input[name='field_1']")
+            expect(duration).to_have_count(0)  # not shown until 观察缘由 is 家长反映
+            teacher.check("input[name='reason'][value='家长反映']")
+            expect(duration).to_be_visible()
+            teacher.fill("input[name='started_on']", "2026-11-30")
+            teacher.fill("input[name='observations.0.date']", "2026-11-30")
+            teacher.fill("input[name='observations.0.observer']", "李老师")
+            duration.fill("60")
+            teacher.click("#record-form button[type=submit][value='save']")
+            expect(teacher.locator(".error-summary")).to_contain_text("45")  # the bound, in Chinese, next to the field
+            teacher.locator("input[name='field_1']").fill("30")
+            with teacher.expect_navigation(url=re.compile(r"/records/\d+")):
+                teacher.click("#record-form button[type=submit][value='save']")
+            expect(teacher.locator("main")).to_contain_text("观察时长（分钟）")
+            # the record made before the change: its own version, on screen and on paper
+            teacher.goto(f"{base}/records/{old_id}")
+            expect(teacher.locator("main")).not_to_contain_text("观察时长")
+            printed = teacher.request.get(f"{base}/records/{old_id}/print.pdf")
+            assert printed.ok
+            text = subprocess.run(["pdftotext", "-raw", "-", "-"], input=printed.body(), capture_output=True, check=True).stdout.decode()
+            assert "课堂心理行为观察记录表" in text.replace(" ", "") and "观察时长" not in text
+            assert not problems, problems
+        except Exception:
+            teacher.screenshot(path=str(tmp / "teacher-failure.png"), full_page=True)
             raise
         finally:
             browser.close()

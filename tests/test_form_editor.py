@@ -253,6 +253,12 @@ def test_export_and_import_round_trip_as_json_and_zip(logged_in):
     assert imported.status_code == 303, imported.text
     draft = draft_of(world, "observation_copy")
     assert draft.origin == "import" and draft.schema == json.loads(exported.content)["schema"]
+    # a draft being edited is never thrown away by an import or a rollback
+    again = world.client.post("/admin/forms/import", data={"_csrf_token": world.csrf()},
+                              files={"file": ("form.json", exported.content, "application/json")})
+    assert again.status_code == 422 and draft_of(world).schema["properties"]["plan"]["title"] == "观察计划"
+    rollback = world.client.post(f"{EDITOR}/versions/1/restore", data={"_csrf_token": world.csrf()})
+    assert rollback.status_code == 409 and draft_of(world).schema["properties"]["plan"]["title"] == "观察计划"
     assert publish(world, "observation_copy").status_code == 303
     assert versions(world, "observation_copy") == [(1, "import")]
     assert world.client.get("/forms/observation_copy/new").status_code == 200
@@ -282,10 +288,18 @@ def test_problems_are_shown_at_the_cell_they_concern_and_block_publishing(logged
     assert "error-summary" in response.text and "has-problem" in response.text  # the row is now wider than the grid
     review = world.client.get(f"{EDITOR}/review")
     assert "/publish" not in review.text
-    assert edit(world, "cell", place="b0/r2/c1", select="b0/r2/c1", span="5").status_code == 200  # not the fix …
     fixed = edit(world, "delete_cell", place="b0/r1/c7")
     fixed = edit(world, "delete_cell", place="b0/r1/c6")
     assert "error-summary" not in fixed.text
+    # a problem in the schema, typed in the JSON view, is shown at the cell of its field
+    draft = draft_of(world)
+    draft.schema["properties"]["plan"]["maxLength"] = -1
+    typed = edit(world, "json", schema_json=json.dumps(draft.schema, ensure_ascii=False), layout_json=json.dumps(draft.layout, ensure_ascii=False))
+    assert typed.status_code == 200 and "/properties/plan/maxLength" in typed.text
+    at_cell = world.client.get(f"{EDITOR}?select=b0/r1/c5")
+    assert 'href="/admin/forms/classroom_observation?select=b0/r1/c5"' in at_cell.text
+    assert re.search(r'class="field selected has-problem"', at_cell.text)
+    assert at_cell.text.count('class="error" role="alert"') == 1  # the problem's sentence in the cell's panel
 
 
 def test_only_form_editors_reach_the_editor(world):
@@ -377,3 +391,170 @@ def test_exports_span_every_version_with_a_version_column(logged_in):
     xlsx = world.client.get(f"/forms/{FORM}?format=xlsx")
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
     assert old["id"] != new["id"]
+
+
+def api_headers(world, username: str = "admin") -> dict:
+    return {"Authorization": f"Bearer {world.run(lambda: create_token_for(username))}"}
+
+
+def test_versions_api_lists_checks_refuses_and_publishes(world):
+    world.run(add_user, "deyu", ["moral_education"])
+    world.run(add_user, "teacher", ["homeroom_teacher"])
+    admin, deyu = api_headers(world), api_headers(world, "deyu")
+    listed = world.client.get(f"/api/forms/{FORM}/versions", headers=admin)
+    assert listed.status_code == 200 and listed.json()["current"] == 1
+    assert [v["origin"] for v in listed.json()["versions"]] == ["base"]
+    assert world.client.get(f"/api/forms/{FORM}/versions", headers=api_headers(world, "teacher")).status_code == 403
+    definition = world.client.get(f"/api/forms/{FORM}", headers=admin).json()
+    schema, layout = definition["schema"], definition["layout"]
+    create_record(world, {**example(FORM), "plan": "每周一次"})
+    # 422: a broken definition, with its problems
+    broken = json.loads(json.dumps(schema))
+    broken["properties"]["plan"]["type"] = "strnig"
+    answer = world.client.post(f"/api/forms/{FORM}/versions", json={"schema": broken, "layout": layout}, headers=admin)
+    assert answer.status_code == 422 and answer.json()["errors"][0]["field"].startswith("/properties/plan")
+    # 409: the option a stored record uses is removed, listed with the records it touches
+    narrowed = json.loads(json.dumps(schema))
+    used = example(FORM)["reason"]
+    narrowed["properties"]["reason"]["enum"] = [o for o in narrowed["properties"]["reason"]["enum"] if o != used]
+    answer = world.client.post(f"/api/forms/{FORM}/versions", json={"schema": narrowed, "layout": layout}, headers=deyu)
+    assert answer.status_code == 409
+    critical = [c for c in answer.json()["changes"] if c["critical"]]
+    assert critical and critical[0]["kind"] == "option_removed" and critical[0]["records"] == 1
+    # the 德育处's confirmation is not enough; the 系统管理员's is
+    answer = world.client.post(f"/api/forms/{FORM}/versions", json={"schema": narrowed, "layout": layout, "confirm_critical": True},
+                               headers=deyu)
+    assert answer.status_code == 409 and "系统管理员" in json.dumps(answer.json(), ensure_ascii=False)
+    answer = world.client.post(f"/api/forms/{FORM}/versions",
+                               json={"schema": narrowed, "layout": layout, "confirm_critical": True, "note": "去掉一个缘由"}, headers=admin)
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["version"]["version"] == 2 and answer.json()["version"]["note"] == "去掉一个缘由"
+    # a harmless change needs no confirmation, from the 德育处 too
+    retitled = json.loads(json.dumps(narrowed))
+    retitled["properties"]["plan"]["title"] = "观察计划"
+    answer = world.client.post(f"/api/forms/{FORM}/versions", json={"schema": retitled, "layout": layout}, headers=deyu)
+    assert answer.status_code == 201 and [c["kind"] for c in answer.json()["changes"]] == ["title_changed"]
+    # each version stays readable: the record's own version through ?version=
+    assert world.client.get(f"/api/forms/{FORM}?version=1", headers=admin).json()["schema"] == schema
+    assert world.client.get(f"/api/forms/{FORM}", headers=admin).json()["version"] == 3
+    assert world.client.get(f"/api/forms/{FORM}?version=9", headers=admin).status_code == 404
+    # a new form can be pushed by a script
+    answer = world.client.post("/api/forms/district_survey/versions", json={"schema": {**retitled, "title": "区级调查"},
+                                                                             "layout": {**layout, "title": "区级调查"}}, headers=admin)
+    assert answer.status_code == 201 and answer.json()["version"]["version"] == 1
+    assert world.client.get("/api/forms/district_survey", headers=admin).status_code == 200
+
+
+def changed_library(world, edit_schema):
+    """The app's forms after an upgrade of xindang that changes the shipped definition of FORM."""
+    import copy
+
+    from server.definitions import Definition
+    from server.form_versions import FormLibrary
+    from server.registry import Registry, order_parts
+
+    base = world.client.app.state.registry
+    shipped = base.get(FORM)
+    schema = copy.deepcopy(shipped.schema)
+    edit_schema(schema)
+    forms = {**base.forms, FORM: Definition(form_id=FORM, schema=schema, layout=shipped.layout, source_dir=shipped.source_dir)}
+    return FormLibrary(Registry(forms=forms, parts=order_parts(base.catalog, forms), problems={}, catalog=base.catalog))
+
+
+def test_a_changed_shipped_definition_is_taken_over_unless_the_school_changed_the_form(logged_in):
+    world = logged_in
+    old = create_record(world, {**example(FORM), "plan": "每周一次"})
+
+    def upstream(schema):
+        schema["properties"]["head_teacher"]["title"] = "班主任（签名）"
+        schema["properties"]["plan"]["title"] = "观察安排（上游）"
+
+    world.client.app.state.forms = changed_library(world, upstream)
+    # the school never changed the form: the update is its version 2; the old record keeps version 1
+    assert current_definition(world).fields["head_teacher"].title == "班主任（签名）"  # the first request takes it over
+    assert versions(world) == [(1, "base"), (2, "upstream")]
+    assert "观察安排（上游）" not in world.client.get(f"/records/{old['id']}").text
+    # a school that changed the form keeps its version when the next update comes, and is offered a merge
+    assert edit(world, "field", field="plan", title="观察计划（本校）").status_code == 200
+    assert edit(world, "field", field="reviewer", title="阅评教师").status_code == 200
+    assert publish(world).status_code == 303
+
+    def second(schema):
+        upstream(schema)
+        schema["properties"]["head_teacher"]["title"] = "班主任姓名"
+        schema["properties"]["plan"]["title"] = "观察安排（新）"
+
+    world.client.app.state.forms = changed_library(world, second)
+    page = world.client.get(EDITOR)
+    assert versions(world)[-1] == (3, "edit")  # not overwritten
+    assert f"{EDITOR}/merge" in page.text
+    merged = world.client.post(f"{EDITOR}/merge", data={"_csrf_token": world.csrf()}, follow_redirects=False)
+    assert merged.status_code == 303
+    draft = draft_of(world)
+    assert draft.origin == "merge"
+    assert draft.schema["properties"]["head_teacher"]["title"] == "班主任姓名"  # only upstream changed it: taken
+    assert draft.schema["properties"]["plan"]["title"] == "观察计划（本校）"  # both changed it: the school's kept …
+    assert draft.schema["properties"]["reviewer"]["title"] == "阅评教师"  # only the school changed it: kept
+    assert "/properties/plan/title" in world.client.get(EDITOR).text  # … and listed as a conflict
+    assert publish(world).status_code == 303
+    assert versions(world)[-1] == (4, "merge")
+    assert f"{EDITOR}/merge" not in world.client.get(EDITOR).text  # the update is in: nothing more to merge
+
+
+def test_a_new_form_from_scratch_or_as_a_copy(logged_in):
+    world = logged_in
+    made = world.client.post("/admin/forms/new", data={"_csrf_token": world.csrf(), "form_id": "class_visit", "title": "家访记录（本校）"},
+                             follow_redirects=False)
+    assert made.status_code == 303
+    copy_made = world.client.post("/admin/forms/new", data={"_csrf_token": world.csrf(), "form_id": "observation_short",
+                                                            "title": "简版课堂观察", "copy_of": FORM}, follow_redirects=False)
+    assert copy_made.status_code == 303
+    assert draft_of(world, "observation_short").schema["properties"].keys() == current_definition(world).schema["properties"].keys()
+    taken = world.client.post("/admin/forms/new", data={"_csrf_token": world.csrf(), "form_id": FORM, "title": "x"})
+    assert taken.status_code == 422 and FORM in taken.text
+    bad = world.client.post("/admin/forms/new", data={"_csrf_token": world.csrf(), "form_id": "Bad Id!", "title": "x"})
+    assert bad.status_code == 422
+    listing = world.client.get("/admin/forms/")
+    assert "class_visit" in listing.text and "observation_short" in listing.text
+    assert publish(world, "class_visit").status_code == 303
+    assert world.client.get("/forms/class_visit").status_code == 200
+    assert "家访记录（本校）" in world.client.get("/forms").text
+
+
+def test_tightened_access_protects_old_records_too(logged_in):
+    """Who may read follows the version in use, also for records made with an older one."""
+    world = logged_in
+    world.run(add_user, "deyu", ["moral_education"])
+    old = create_record(world, {**example(FORM), "plan": "每周一次，持续一个月"})
+    page = edit(world, "field", field="plan", select="b0/r1/c5", readers_shown="1", readers="psych_teacher")
+    assert page.status_code == 200 and 'name="readers" value="psych_teacher" checked' in page.text
+    assert publish(world).status_code == 303
+    assert current_definition(world).fields["plan"].schema["x-access"] == {"read": ["psych_teacher"]}
+    world.client.cookies.clear()
+    world.login("deyu")
+    view = world.client.get(f"/records/{old['id']}")
+    assert view.status_code == 200 and "每周一次，持续一个月" not in view.text
+    assert "每周一次，持续一个月" not in pdf_text(world.client.get(f"/records/{old['id']}/print.pdf").content)
+    # and the whole form: the 德育处 no longer reads it at all
+    world.client.cookies.clear()
+    world.login()
+    settings = edit(world, "form", title="课堂心理行为观察记录表", paper_size="A4", orientation="portrait", access_shown="1",
+                    **{"access_create": "psych_teacher", "access_read": "psych_teacher", "access_edit": "psych_teacher",
+                       "access_print": "psych_teacher", "access_export": "psych_teacher"})
+    assert settings.status_code == 200 and "error-summary" not in settings.text
+    assert publish(world).status_code == 303
+    world.client.cookies.clear()
+    world.login("deyu")
+    assert world.client.get(f"/records/{old['id']}").status_code == 404
+
+
+def test_a_table_of_rows_with_its_columns(logged_in):
+    world = logged_in
+    assert edit(world, "add_block", place="b3", kind="table", title="家长沟通记录").status_code == 200
+    page = edit(world, "add_column", place="b4", select="b4", kind="date", title="沟通日期")
+    assert page.status_code == 200 and "沟通日期" in page.text and "error-summary" not in page.text
+    assert edit(world, "delete_column", place="b4", column="0").status_code == 200
+    assert edit(world, "delete_column", place="b4", column="0").status_code == 422  # the last column stays
+    assert publish(world).status_code == 303
+    entry = world.client.get(f"/forms/{FORM}/new?student={world.student_ids[0]}")
+    assert "家长沟通记录" in entry.text and "沟通日期" in entry.text

@@ -8,6 +8,7 @@ confirms a change that touches stored data.
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 from urllib.parse import quote
@@ -22,13 +23,15 @@ from litestar.response import Redirect
 from renderers.forms import ENTRY, render_layout
 from renderers.pdf import html_to_pdf, page_count, print_html
 from server import audit
+from server.access import ACTIONS, role_names
 from server.checks import Problem, check_publishable
 from server.definition_diff import compare
 from server.definitions import Definition
-from server.form_drafts import (ImportRefused, StaleDraft, Working, discard_draft, edit_draft, export_json, export_zip, read_definition,
+from server.form_drafts import (DraftExists, ImportRefused, StaleDraft, Working, discard_draft, edit_draft, export_json, export_zip, read_definition,
                                 shipped_versions, start_draft, three_way, working_copy)
-from server.form_editor import BLOCK_KINDS, KINDS, EditRefused, condition_choices, field_schema, problem_places, select
-from server.form_versions import (CriticalChanges, DefinitionRejected, VersionRace, history, may_confirm_critical, may_edit_forms,
+from server.form_editor import (BLOCK_KINDS, KINDS, EditRefused, condition_choices, field_places, field_schema, place_after_move,
+                                problem_places, schema_problem_place, select)
+from server.form_versions import (CriticalChanges, DefinitionRejected, VersionRace, answers_made_with, history, may_confirm_critical, may_edit_forms,
                                   version_label)
 from server.i18n import gettext as _
 from server.models import FormDraft, FormVersion, Record
@@ -52,10 +55,6 @@ def compiled(form_id: str, schema: dict, layout: dict) -> tuple[Definition | Non
     return (None if problems else Definition(form_id=form_id, schema=schema, layout=layout)), problems
 
 
-async def stored_answers(school_id: int, form_id: str) -> list[dict]:
-    return list(await Record.filter(school_id=school_id, form_id=form_id).values_list("data", flat=True))
-
-
 def example_data(draft: Definition, current: Definition | None) -> dict:
     """An example the draft accepts (the shipped examples, with fields it no longer has dropped), for the previews."""
     for example in (current.examples.values() if current else []):
@@ -71,39 +70,34 @@ class FormEditorPages(Controller):
 
     @get("/")
     async def forms_list(self, request: Request) -> Response:
-        forms = await registry(request)
-        school = await school_of(request.user)
-        drafts = set(await draft_form_ids(school.id))
-        rows = [(d, d.form_id in forms.upstream, d.form_id in drafts) for part in forms.parts for d in part.forms]
-        new_drafts = sorted(drafts - set(forms.forms))
-        return page(request, "pages/form_admin.html", rows=rows, new_drafts=new_drafts, problems=[], links={}, form_id="", title="")
+        return await self._forms_page(request)
 
     @post("/new", status_code=200)
     async def new_form(self, request: Request) -> Response:
         """A new form: blank, or a copy of one the school has (its current version)."""
         form = await request.form()
         forms = await registry(request)
-        school = await school_of(request.user)
-        form_id, title, source = str(form.get("form_id", "")).strip(), str(form.get("title", "")).strip()[:100], str(form.get("copy_of", ""))
-        problems = []
-        if forms.get(form_id) is not None or await _draft_exists(school.id, form_id):
-            problems.append(Problem("", "", _("There is already a form with the id %(form)s.", form=form_id)))
-        if not title:
-            problems.append(Problem("", "", _("The new form needs a title.")))
+        form_id, title, source = str(form.get("form_id", "")).strip()[:80], str(form.get("title", "")).strip()[:100], str(form.get("copy_of", ""))
         original = forms.get(source) if source else None
         if original is not None:
-            schema, layout = json.loads(json.dumps(original.schema)), json.loads(json.dumps(original.layout))
+            schema, layout = copy.deepcopy(original.schema), copy.deepcopy(original.layout)
         else:
             schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", "x-subject": "student",
                       "additionalProperties": False, "properties": {"notes": {"title": _("Notes"), "type": "string", "maxLength": 2000}}}
             layout = {"blocks": [{"type": "grid", "columns": 4, "rows": [[{"label": _("Notes")}, {"field": "notes", "span": 3}]]}]}
         schema["title"] = layout["title"] = title
-        problems += [p for p in check_publishable(form_id, schema, layout) if not p.file] if not problems else []
+        problems = [p for p in check_publishable(form_id, schema, layout) if not p.file]  # the id; the rest is the editor's
+        if forms.get(form_id) is not None:
+            problems.append(Problem("", "", _("There is already a form with the id %(form)s.", form=form_id)))
+        if not title:
+            problems.append(Problem("", "", _("The new form needs a title.")))
+        if not problems:
+            try:
+                await start_draft(forms.school_id, form_id, schema, layout, 0, request.user)
+            except DraftExists:
+                problems.append(Problem("", "", _("There is already a form with the id %(form)s.", form=form_id)))
         if problems:
-            rows = [(d, d.form_id in forms.upstream, False) for part in forms.parts for d in part.forms]
-            return page(request, "pages/form_admin.html", status_code=422, rows=rows, new_drafts=[], problems=problems,
-                        links={}, form_id=form_id, title=title)
-        await start_draft(school.id, form_id, schema, layout, 0, request.user)
+            return await self._forms_page(request, problems, form_id=form_id, title=title)
         await audit.append("draft", f"form:{form_id}", user=request.user, scope=request.scope,
                            detail=f"new copy of {source}" if original else "new")
         return Redirect(f"/admin/forms/{form_id}", status_code=303)
@@ -114,19 +108,17 @@ class FormEditorPages(Controller):
         form = await request.form()
         upload = form.get("file")
         forms = await registry(request)
-        school = await school_of(request.user)
-        rows = [(d, d.form_id in forms.upstream, False) for part in forms.parts for d in part.forms]
         if not isinstance(upload, UploadFile):
-            return page(request, "pages/form_admin.html", status_code=422, rows=rows, new_drafts=[], form_id="", title="",
-                        links={}, problems=[Problem("", "", _("Choose a file to import."))])
+            return await self._forms_page(request, [Problem("", "", _("Choose a file to import."))])
         try:
             form_id, schema, layout = read_definition(await upload.read(), str(form.get("form_id", "")).strip())
+            current = forms.get(form_id)
+            await start_draft(forms.school_id, form_id, schema, layout, current.version if current else 0, request.user, origin="import")
         except ImportRefused as refused:
             await audit.append("import", "form:", user=request.user, result="denied", scope=request.scope, detail="refused")
-            return page(request, "pages/form_admin.html", status_code=422, rows=rows, new_drafts=[], form_id="", title="",
-                        links={}, problems=refused.problems)
-        current = forms.get(form_id)
-        await start_draft(school.id, form_id, schema, layout, current.version if current else 0, request.user, origin="import")
+            return await self._forms_page(request, refused.problems)
+        except DraftExists as exists:
+            return await self._forms_page(request, [Problem("", "", str(exists))])
         await audit.append("import", f"form:{form_id}", user=request.user, scope=request.scope)
         return Redirect(f"/admin/forms/{form_id}", status_code=303)
 
@@ -143,12 +135,14 @@ class FormEditorPages(Controller):
         school = await school_of(request.user)
         posted = await request.form()
         form = {k: v for k, v in posted.items() if isinstance(v, str)}
-        for key in ("list_columns", "list_filters"):  # ticked boxes: one value each
+        ticked = ("list_columns", "list_filters", "readers") + tuple(f"access_{action}" for action in ACTIONS)
+        for key in ticked:  # ticked boxes: one value each
             if key in posted or form.get("op") == "form":
                 form[key] = ",".join(v for v in posted.getall(key, []) if isinstance(v, str))
         op = form.get("op", "")
         seen = int(form["revision"]) if form.get("revision", "").isdigit() and len(form["revision"]) < 10 else -1
-        select_after = form.get("select", "") if op not in ("delete_cell", "delete_block") else ""
+        select_after = "" if op in ("delete_cell", "delete_block") else \
+            place_after_move(form.get("place", ""), form.get("direction", "")) if op == "move_cell" else form.get("select", "")
         try:
             working = await edit_draft(school.id, form_id, forms.get(form_id), op, form, seen, request.user)
         except StaleDraft as stale:
@@ -261,25 +255,30 @@ class FormEditorPages(Controller):
             a, b = await forms.library.version(forms.school_id, form_id, older), await forms.library.version(forms.school_id, form_id, newer)
             if a is None or b is None:
                 raise NotFoundException(_("This form has no such version."))
-            changes = compare(a, b, await stored_answers(forms.school_id, form_id))
+            changes = compare(a, b, await answers_made_with(forms.school_id, form_id, older))
         current = forms.get(form_id)
         await audit.append("read", f"form:{form_id}", user=request.user, detail="versions", scope=request.scope)
         return page(request, "pages/form_versions.html", rows=rows, counts=counts, form_id=form_id, title=current.title if current else form_id,
                     current=current.version if current else None, changes=changes, older=older, newer=newer, label=version_label)
 
-    @post("/{form_id:str}/versions/{version:int}/restore")
-    async def restore(self, request: Request, form_id: str, version: int) -> Redirect:
+    @post("/{form_id:str}/versions/{version:int}/restore", status_code=200)
+    async def restore(self, request: Request, form_id: str, version: int) -> Response:
         """Roll back: the old version becomes the draft, to be reviewed and published as a new version."""
         forms = await registry(request)
         row = await FormVersion.get_or_none(school_id=forms.school_id, form_id=form_id, version=version) if 0 < version < 2**31 else None
         if row is None:
             raise NotFoundException(_("This form has no such version."))
         current = forms.get(form_id)
-        await start_draft(forms.school_id, form_id, row.schema, row.layout, current.version if current else 0, request.user, origin="rollback")
+        try:
+            await start_draft(forms.school_id, form_id, row.schema, row.layout, current.version if current else 0, request.user,
+                              origin="rollback")
+        except DraftExists as exists:
+            return await self._editor_page(request, forms, (await self._working(request, form_id))[1], "", status_code=409,
+                                           message=str(exists))
         await audit.append("draft", f"form:{form_id}", user=request.user, scope=request.scope, detail=f"rollback to {version}")
         return Redirect(f"/admin/forms/{form_id}/review", status_code=303)
 
-    @post("/{form_id:str}/merge")
+    @post("/{form_id:str}/merge", status_code=200)
     async def merge(self, request: Request, form_id: str) -> Response:
         """A changed shipped definition, merged into the school's version as a draft (conflicts keep the school's)."""
         forms = await registry(request)
@@ -290,8 +289,12 @@ class FormEditorPages(Controller):
             raise NotFoundException(_("There is no shipped update of this form to merge."))
         schema, schema_conflicts = three_way(old.schema, shipped.schema, current.schema)
         layout, layout_conflicts = three_way(old.layout, shipped.layout, current.layout)
-        await start_draft(forms.school_id, form_id, schema, layout, current.version, request.user, origin="merge",
-                          base_hash=forms.library.base_hashes[form_id])
+        try:
+            await start_draft(forms.school_id, form_id, schema, layout, current.version, request.user, origin="merge",
+                              base_hash=forms.library.base_hashes[form_id])
+        except DraftExists as exists:
+            return await self._editor_page(request, forms, (await self._working(request, form_id))[1], "", status_code=409,
+                                           message=str(exists))
         request.session["merge_conflicts"] = [f"schema.json{p}" for p in schema_conflicts] + [f"layout.json{p}" for p in layout_conflicts]
         await audit.append("draft", f"form:{form_id}", user=request.user, scope=request.scope,
                            detail=f"merge shipped update, {len(schema_conflicts) + len(layout_conflicts)} conflicts")
@@ -313,6 +316,13 @@ class FormEditorPages(Controller):
 
     # ---- helpers --------------------------------------------------------------------------------
 
+    async def _forms_page(self, request: Request, problems: list[Problem] | None = None, *, form_id: str = "", title: str = "") -> Response:
+        forms = await registry(request)
+        drafts = set(await draft_form_ids(forms.school_id))
+        rows = [(d, d.form_id in forms.upstream, d.form_id in drafts) for part in forms.parts for d in part.forms]
+        return page(request, "pages/form_admin.html", status_code=422 if problems else 200, rows=rows,
+                    new_drafts=sorted(drafts - set(forms.forms)), problems=problems or [], links={}, form_id=form_id, title=title)
+
     async def _working(self, request: Request, form_id: str) -> tuple[Registry, Working]:
         forms = await registry(request)
         working = await working_copy(forms.school_id, form_id, forms.get(form_id))
@@ -328,6 +338,11 @@ class FormEditorPages(Controller):
         preview = render_layout(draft, ENTRY, example_data(draft, current)) if draft is not None else None
         places = problem_places([p.pointer if p.file.endswith("layout.json") else "" for p in problems])
         links = {index: place for place, indices in sorted(places.items(), key=lambda item: len(item[0])) for index in indices}
+        cells = field_places(working.layout)
+        for index, problem in enumerate(problems):  # a field's problem is shown at its cell
+            if problem.file.endswith("schema.json") and (place := schema_problem_place(problem.pointer, cells)):
+                links[index] = place
+                places.setdefault(place, []).append(index)
         published = _int(request.query_params.get("published"))
         conflicts = request.session.pop("merge_conflicts", None) if working.draft is not None and working.draft.origin == "merge" else None
         context = dict(
@@ -340,6 +355,7 @@ class FormEditorPages(Controller):
             list_fields=(fields := [(path, spec.title) for path, spec in (draft.fields.items() if draft else []) if not spec.item_fields]),
             list_choices=context_columns() + fields, block_names=block_names(), kind_names=kind_names(),
             title_of=lambda path, scope: field_title(working.schema, path, scope),
+            role_names=role_names(), actions=action_names(), access=working.schema.get("x-access") or {},
         )
         template = "pages/form_editor_body.html" if is_htmx(request) else "pages/form_editor.html"
         return page(request, template, status_code=status_code, **context)
@@ -349,7 +365,7 @@ class FormEditorPages(Controller):
         form_id = working.form_id
         draft, problems = compiled(form_id, working.schema, working.layout)
         current = forms.get(form_id)
-        answers = await stored_answers(forms.school_id, form_id)
+        answers = await answers_made_with(forms.school_id, form_id, current.version) if current is not None else []
         changes = compare(current, draft, answers) if draft is not None and current is not None else []
         return page(request, "pages/form_review.html", status_code=status_code, form_id=form_id, working=working, current=current,
                     problems=problems, links={}, changes=changes, critical=[c for c in changes if c.critical], records=len(answers),
@@ -360,6 +376,10 @@ def block_names() -> dict[str, str]:
     return {"grid": _("Grid"), "section": _("Section"), "text": _("Text"), "signature": _("Signature"), "table": _("Table of rows"),
             "repeat": _("Repeated group"), "matrix": _("Scale items"), "ledger_row": _("Ledger row"), "page_break": _("Page break"),
             "cut_line": _("Cut line")}
+
+
+def action_names() -> dict[str, str]:
+    return {"create": _("create"), "read": _("read"), "edit": _("edit"), "print": _("print"), "export": _("export")}
 
 
 def kind_names() -> dict[str, str]:
@@ -385,10 +405,6 @@ def _int(text: str | None) -> int | None:
 
 async def draft_form_ids(school_id: int) -> list[str]:
     return list(await FormDraft.filter(school_id=school_id).values_list("form_id", flat=True))
-
-
-async def _draft_exists(school_id: int, form_id: str) -> bool:
-    return await FormDraft.filter(school_id=school_id, form_id=form_id).exists()
 
 
 async def _records_per_version(school_id: int, form_id: str) -> list[tuple[int, int]]:
