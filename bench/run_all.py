@@ -17,6 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402,F401  (puts the project root on sys.path)
 import batch_print  # noqa: E402
+import form_versions  # noqa: E402
 import handbook  # noqa: E402
 import pdf  # noqa: E402
 import roster_import  # noqa: E402
@@ -35,6 +36,7 @@ def main() -> None:
     hb = handbook.main(["--runs", "1"] if args.quick else [])
     roster_import.main(["--students", "1000"] if args.quick else [])
     bp = batch_print.main(["--students", "6"] if args.quick else [])
+    form_versions.main(["--records", "300"] if args.quick else [])
 
     print("\nSummary")
     for row in tp:

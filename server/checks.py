@@ -555,6 +555,21 @@ MARKUP = re2.compile(r"(?i)<\s*/?\s*[a-z!?]|javascript\s*:|\bon[a-z]+\s*=")
 TEXT_KEYS = {"title", "description", "label", "text", "help", "placeholder", "heading", "caption", "note"}
 
 
+MAX_DEPTH = 40
+
+
+def too_deep(document: Any, file: str) -> list[Problem]:
+    """A definition nested deeper than any form needs (the checks below recurse): refused before them."""
+    stack = [(document, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return [Problem(file, "", _("The definition is nested more than %(limit)s levels deep.", limit=MAX_DEPTH))]
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return []
+
+
 def check_publishable(form_id: Any, schema: Any, layout: Any) -> list[Problem]:
     """What a definition from the editor, an import or a script must pass before it is published:
     the checks of `check-forms`, a sane id, a bounded size, and text without markup (labels are
@@ -565,6 +580,9 @@ def check_publishable(form_id: Any, schema: Any, layout: Any) -> list[Problem]:
     size = len(json.dumps([schema, layout], ensure_ascii=False).encode("utf-8"))
     if size > MAX_DEFINITION_BYTES:
         return [Problem(schema_file, "", _("The definition is larger than 2 MB."))]
+    deep = too_deep(schema, schema_file) + too_deep(layout, layout_file)
+    if deep:
+        return deep
     if isinstance(schema, dict) and _count_properties(schema) > MAX_FIELDS:
         return [Problem(schema_file, "/properties", _("The form has more than %(limit)s fields; split it into several forms.", limit=MAX_FIELDS))]
     problems = list(_markup(schema, schema_file, [])) + list(_markup(layout, layout_file, []))

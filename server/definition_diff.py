@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterator
 
+from server.access import ACTIONS, DEFAULT_FORM_ACCESS, read_rules, role_names
 from server.definitions import Definition, FieldSpec, build_validator, get_path, unanswered
 from server.i18n import gettext as _, ngettext
 
@@ -24,7 +25,8 @@ ROW = "[]"  # a field inside each row of a table: "members[].name"
 class Change:
     path: str
     kind: str  # field_added | field_removed | type_changed | values_unfit | option_removed | option_recoded | option_added |
-    #            option_relabelled | made_required | title_changed | layout_changed | access_changed | form_title_changed
+    #            option_relabelled | made_required | title_changed | layout_changed | access_widened | access_changed |
+    #            form_title_changed
     message: str
     critical: bool = False
     records: int = 0  # stored records the change touches
@@ -55,7 +57,9 @@ def stored_values(records: list[dict], path: str) -> Iterator[tuple[int, Any]]:
                 yield index, value
 
 
-def compare(old: Definition, new: Definition, records: list[dict]) -> list[Change]:
+def compare(old: Definition, new: Definition, records: list[dict], governed: int | None = None) -> list[Change]:
+    """`records`: the answers made with `old`; `governed`: how many records in all follow the access rules of the
+    version in use (old versions' records too), when it differs."""
     before, after = flat_fields(old), flat_fields(new)
     changes: list[Change] = []
     for path, spec in before.items():
@@ -75,8 +79,7 @@ def compare(old: Definition, new: Definition, records: list[dict]) -> list[Chang
         changes.append(Change(path, "field_added", message, critical=bool(missing), records=missing))
     if old.title != new.title:
         changes.append(Change("", "form_title_changed", _("The form's title: “%(old)s” → “%(new)s”.", old=old.title, new=new.title)))
-    if old.schema.get("x-access") != new.schema.get("x-access"):
-        changes.append(Change("", "access_changed", _("Who may create, read, edit, print or export the records changes.")))
+    changes += access_changes(old, new, len(records) if governed is None else governed)
     if old.layout != new.layout:
         changes.append(Change("", "layout_changed", _("The paper page changes (cells, blocks, size or orientation).")))
     return changes
@@ -114,7 +117,7 @@ def _field_changes(path: str, old: FieldSpec, new: FieldSpec, records: list[dict
     for value, label in new_options.items():
         if value not in old_options and label not in old_options.values():
             changes.append(Change(path, "option_added", _("New option “%(label)s” for “%(title)s”.", label=label, title=title)))
-    if old.type == new.type and values:
+    if old.type == new.type and values and old.schema != new.schema:  # an unchanged field takes what it took before
         unfit = _unfit(new, values, set(old_options) - set(new_options))
         if unfit:
             changes.append(Change(path, "values_unfit", ngettext(
@@ -128,6 +131,53 @@ def _field_changes(path: str, old: FieldSpec, new: FieldSpec, records: list[dict
             message += " " + ngettext("%(num)d stored record leaves it empty.", "%(num)d stored records leave it empty.", empty)
         changes.append(Change(path, "made_required", message, critical=bool(empty), records=empty))
     return changes
+
+
+def access_changes(old: Definition, new: Definition, stored: int) -> list[Change]:
+    """Who may do what, form and field by field. A role gaining access is critical: it reaches every
+    record (old ones too: access follows the version in use), so only a 系统管理员 confirms it."""
+    names = role_names()
+    changes: list[Change] = []
+
+    def roles(found: set[str]) -> str:
+        return "、".join(names.get(r, r) for r in sorted(found))
+
+    before, after = form_access(old), form_access(new)
+    for action in ACTIONS:
+        gained, lost = after[action] - before[action], before[action] - after[action]
+        verb = action_names()[action]
+        if gained:
+            changes.append(Change("", "access_widened", _("More roles may %(action)s the records: %(roles)s.", action=verb, roles=roles(gained)),
+                                  critical=bool(stored), records=stored))
+        if lost:
+            changes.append(Change("", "access_changed", _("Fewer roles may %(action)s the records: %(roles)s no longer.", action=verb,
+                                                          roles=roles(lost))))
+    for path in old.fields.keys() & new.fields.keys():
+        was, now = field_readers(old, path, before["read"]), field_readers(new, path, after["read"])
+        title = new.fields[path].title
+        if now - was - (after["read"] - before["read"]):  # a field opened beyond what the form's own change says
+            changes.append(Change(path, "access_widened", _("Field “%(title)s” becomes readable by: %(roles)s.", title=title,
+                                                            roles=roles(now - was)), critical=bool(stored), records=stored))
+        elif was - now - (before["read"] - after["read"]):
+            changes.append(Change(path, "access_changed", _("Field “%(title)s” is no longer readable by: %(roles)s.", title=title,
+                                                            roles=roles(was - now))))
+    return changes
+
+
+def form_access(definition: Definition) -> dict[str, set[str]]:
+    rules = definition.schema.get("x-access") if isinstance(definition.schema.get("x-access"), dict) else DEFAULT_FORM_ACCESS
+    return {action: set(rules.get(action, DEFAULT_FORM_ACCESS[action])) for action in ACTIONS}
+
+
+def field_readers(definition: Definition, path: str, form_readers: set[str]) -> set[str]:
+    readers = set(form_readers)
+    for rule in read_rules(definition.schema, path):
+        readers &= set(rule.get("read", []))
+    return readers
+
+
+def action_names() -> dict[str, str]:
+    return {"create": _("create"), "read": _("read"), "edit": _("edit"), "print": _("print"), "export": _("export")}
 
 
 def _unfit(new: FieldSpec, values: list[tuple[int, Any]], removed_options: set) -> set[int]:

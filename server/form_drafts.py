@@ -15,6 +15,7 @@ import copy
 import io
 import json
 import zipfile
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -135,7 +136,7 @@ def read_definition(raw: bytes, form_id: str = "") -> tuple[str, dict, dict]:
     else:
         try:
             body = json.loads(raw.decode("utf-8-sig"))
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise ImportRefused([Problem("", "", _("The file is neither a ZIP nor valid JSON: %(error)s", error=str(exc)[:200]))]) from None
         if not isinstance(body, dict) or not isinstance(body.get("schema"), dict) or not isinstance(body.get("layout"), dict):
             raise ImportRefused([Problem("", "", _("The JSON file must hold \"schema\" and \"layout\" objects (as the editor exports them)."))])
@@ -151,7 +152,7 @@ def _from_zip(raw: bytes) -> tuple[str, dict, dict]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(raw))
         members = archive.infolist()
-    except zipfile.BadZipFile:
+    except (zipfile.BadZipFile, ValueError, EOFError):
         raise ImportRefused([Problem("", "", _("The ZIP file is damaged."))]) from None
     if len(members) > MAX_ZIP_MEMBERS or sum(m.file_size for m in members) > 2 * MAX_DEFINITION_BYTES:
         raise ImportRefused([Problem("", "", _("The ZIP file holds too much; it should hold one form's schema.json and layout.json."))])
@@ -163,7 +164,9 @@ def _from_zip(raw: bytes) -> tuple[str, dict, dict]:
             form_id = parts[0] if len(parts) == 2 else form_id
             try:
                 found[parts[-1]] = json.loads(archive.read(member).decode("utf-8-sig"))
-            except (ValueError, UnicodeDecodeError) as exc:
+            except (zipfile.BadZipFile, RuntimeError, NotImplementedError, EOFError, zlib.error) as exc:  # damaged, encrypted, odd
+                raise ImportRefused([Problem(member.filename, "", _("The ZIP file is damaged: %(error)s", error=str(exc)[:200]))]) from None
+            except (ValueError, UnicodeDecodeError, RecursionError) as exc:
                 raise ImportRefused([Problem(member.filename, "", _("The file is not valid JSON: %(error)s", error=str(exc)[:200]))]) from None
     if not isinstance(found.get("schema.json"), dict) or not isinstance(found.get("layout.json"), dict):
         raise ImportRefused([Problem("", "", _("The ZIP file must hold schema.json and layout.json (in a folder named after the form)."))])

@@ -13,11 +13,13 @@ newest draft, so two admins editing different things never lose each other's edi
 from __future__ import annotations
 
 import copy
+import math
 import re
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from server.definitions import condition_paths
+from server.definitions import resolve_local_ref
 from server.i18n import gettext as _
 
 MAX_OPTIONS = 200
@@ -173,6 +175,8 @@ def typed_value(value: str, sub: dict) -> Any:
         return value in ("true", "是", "1")
     if kind == "integer" and re.fullmatch(r"-?\d{1,15}", value):
         return int(value)
+    if kind == "number" and re.fullmatch(r"-?\d{1,15}(\.\d{1,10})?", value):
+        return int(value) if "." not in value else float(value)
     return value
 
 
@@ -241,6 +245,8 @@ def number_or_none(text: str, integer: bool = False) -> int | float | None:
         value = int(text) if integer else float(text)
     except ValueError:
         raise EditRefused(_("%(value)s is not a number.", value=text[:20])) from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise EditRefused(_("%(value)s is not a number.", value=text[:20]))
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if abs(value) > 1e12:
@@ -327,37 +333,90 @@ def new_field_schema(kind: str, old: dict, form: dict) -> dict:
 
 
 def current_values(sub: dict, required: bool) -> dict[str, str]:
-    """A field's settings as the field panel posts them."""
+    """A field's settings as the field panel shows them (and posts them back as `was_…`)."""
     values = {key: "" if sub.get(key) is None else str(sub[key]).lower() if isinstance(sub[key], bool) else str(sub[key]) for key in
               ("title", "description", "minimum", "maximum", "minLength", "maxLength", "pattern", "default")}
-    return {**values, "kind": field_kind(sub), "options": options_text(sub), "required": "on" if required else ""}
+    readers = (sub.get("x-access") or {}).get("read", []) if isinstance(sub.get("x-access"), dict) else []
+    return {**values, "kind": field_kind(sub), "options": options_text(sub), "required": "on" if required else "",
+            "readers": ",".join(readers)}
 
 
 def op_field(schema: dict, layout: dict, form: dict) -> None:
-    """A field's title, help, type, options, bounds, pattern, default and whether it is required."""
+    """What the admin changed of a field: title, help, type, options, bounds, pattern, default, required, who reads it.
+    Only the posted keys change: the rest of the field's schema (a format, a shared `$defs` entry, …) stays."""
     path, scope = form.get("field", ""), form.get("scope") or None
     parent, name = field_parent(schema, path, scope)
     old = parent["properties"][name]
     if old.get("type") == "array" and isinstance(old.get("items"), dict) and old["items"].get("type") == "object":
-        old["title"] = clean_text(form.get("title", ""), 100) or old.get("title", name)  # a table: its title only
+        if "title" in form:  # a table: its title only
+            old["title"] = clean_text(form["title"], 100) or old.get("title", name)
         return
-    posted = form
-    form = {**current_values(old, name in parent.get("required", [])), **form}  # what the form leaves out stays as it was
-    if posted.get("required_shown") and "required" not in posted:  # an unticked box is not posted
-        form["required"] = ""
-    parent["properties"][name] = new_field_schema(form["kind"], old, form)
-    if "readers_shown" in posted and not scope:  # a sensitive field: only these roles read it (x-access)
-        readers = [r for r in posted.get("readers", "").split(",") if r]
-        parent["properties"][name].pop("x-access", None)
-        if readers:
-            parent["properties"][name]["x-access"] = {"read": readers}
-    required = [n for n in parent.get("required", []) if n != name]
-    if form.get("required") in ("on", "true", "1"):
-        required.append(name)
-    if required:
-        parent["required"] = required
+    if form.get("kind") and form["kind"] != field_kind(old):  # a new type: the field is made anew, its title and help kept
+        sub = new_field_schema(form["kind"], old, {**current_values(old, False), **form})
     else:
-        parent.pop("required", None)
+        sub = patched_field(old, form, schema)
+    parent["properties"][name] = sub
+    if "readers" in form and not scope:  # a sensitive field: only these roles read it (x-access)
+        readers = [r for r in form["readers"].split(",") if r]
+        sub.pop("x-access", None)
+        if readers:
+            sub["x-access"] = {"read": readers}
+    if "required" in form:
+        required = [n for n in parent.get("required", []) if n != name]
+        if form["required"] in ("on", "true", "1"):
+            required.append(name)
+        if required:
+            parent["required"] = required
+        else:
+            parent.pop("required", None)
+
+
+def patched_field(old: dict, form: dict, root: dict) -> dict:
+    """A copy of the field's schema with the posted settings applied; a field using a shared definition
+    (`$ref`) gets its own copy of it only when its options or limits change."""
+    sub = copy.deepcopy(old)
+    limits = ("options", "minimum", "maximum", "minLength", "maxLength", "pattern", "default")
+    if "$ref" in sub and any(key in form for key in limits):
+        sub = {k: v for k, v in resolve_local_ref(sub, root).items() if k != "$ref"}
+    if "title" in form:
+        if not (title := clean_text(form["title"], 100)):
+            raise EditRefused(_("A field needs a title."))
+        sub["title"] = title
+    if "description" in form:
+        _set_or_drop(sub, "description", clean_text(form["description"], 500) or None)
+    kind = field_kind(sub)
+    if "options" in form and kind in ("choice", "multi_choice"):
+        target = sub["items"] if kind == "multi_choice" else sub
+        integer = target.get("type") == "integer" or sub.get("type") == "integer"
+        for key in ("enum", "oneOf", "anyOf"):
+            target.pop(key, None)
+        target.update(options_schema(parse_options(form["options"], integer)))
+    if kind in ("integer", "number"):
+        for key in ("minimum", "maximum"):
+            if key in form:
+                _set_or_drop(sub, key, number_or_none(form[key], integer=kind == "integer"))
+        if isinstance(sub.get("minimum"), (int, float)) and isinstance(sub.get("maximum"), (int, float)) and sub["minimum"] > sub["maximum"]:
+            raise EditRefused(_("The lowest value is above the highest."))
+    if sub.get("type") == "string" and kind in ("short_text", "long_text"):
+        for key in ("minLength", "maxLength"):
+            if key in form:
+                value = number_or_none(form[key], integer=True)
+                if value is not None and not 0 <= value <= 100_000:
+                    raise EditRefused(_("A length is 0 to 100,000 characters."))
+                _set_or_drop(sub, key, value)
+        if "pattern" in form:
+            _set_or_drop(sub, "pattern", clean_text(form["pattern"], 200) or None)
+    if "default" in form and kind != "multi_choice":
+        text = form["default"].strip()
+        _set_or_drop(sub, "default", None if not text else number_or_none(text) if kind == "number" else typed_value(text, sub))
+    return sub
+
+
+def _set_or_drop(node: dict, key: str, value: Any) -> None:
+    if value is None:
+        node.pop(key, None)
+    else:
+        node[key] = value
 
 
 def op_cell(schema: dict, layout: dict, form: dict) -> None:
@@ -479,19 +538,24 @@ def _drop_field_if_unshown(schema: dict, layout: dict, path: str, scope: str | N
         parent["required"] = [n for n in parent["required"] if n != name] or None
         if parent["required"] is None:
             del parent["required"]
-    used = {p.split(".", 1)[0] for p in _all_conditions(layout)}
-    if not scope and path.split(".", 1)[0] in used:
+    tested = _tested_names(layout)
+    if all(part in tested for part in ([scope] if scope else []) + path.split(".")):  # the field (or a namesake) in a condition
         raise EditRefused(_("A condition elsewhere tests this field; change that condition first."))
 
 
-def _all_conditions(node: Any) -> set[str]:
+def _tested_names(node: Any, in_when: bool = False) -> set[str]:
+    """Every name a `when` of the layout mentions, at any depth (groups, table columns through `contains`)."""
     found: set[str] = set()
     if isinstance(node, dict):
         for key, value in node.items():
-            found |= condition_paths(value) if key == "when" else _all_conditions(value)
+            if in_when and key == "properties" and isinstance(value, dict):
+                found |= set(value)
+            elif in_when and key == "required" and isinstance(value, list):
+                found |= {n for n in value if isinstance(n, str)}
+            found |= _tested_names(value, in_when or key == "when")
     elif isinstance(node, list):
         for value in node:
-            found |= _all_conditions(value)
+            found |= _tested_names(value, in_when)
     return found
 
 
@@ -650,43 +714,52 @@ def op_delete_column(schema: dict, layout: dict, form: dict) -> None:
 
 
 def op_form(schema: dict, layout: dict, form: dict) -> None:
-    """The form's title, help, paper, and the list view's columns and filters."""
-    title = clean_text(form.get("title", ""), 100)
-    if not title:
-        raise EditRefused(_("The form needs a title."))
-    schema["title"] = layout["title"] = title
-    if description := clean_text(form.get("description", ""), 2000):
-        schema["description"] = description
-    else:
-        schema.pop("description", None)
-    size, orientation = form.get("paper_size", "A4"), form.get("orientation", "portrait")
-    if size not in ("A4", "A3", "B5") or orientation not in ("portrait", "landscape"):
-        raise EditRefused(_("Choose a paper size and orientation."))
-    layout["paper"] = {**layout.get("paper", {}), "size": size, "orientation": orientation}
-    if "access_shown" in form:  # who may create, read, edit, print and export the records (x-access)
-        from server.access import ACTIONS
+    """What the admin changed of the form: title, help, paper, who may do what, the list's columns and filters."""
+    from server.access import ACTIONS, DEFAULT_FORM_ACCESS
 
-        schema["x-access"] = {action: [r for r in form.get(f"access_{action}", "").split(",") if r] for action in ACTIONS}
-    if "list_columns" in form:
-        listing = layout.setdefault("list", {})
-        for key, name in (("columns", "list_columns"), ("filters", "list_filters")):
-            chosen = [p for p in form.get(name, "").split(",") if p]
-            if chosen:
-                listing[key] = chosen
-            else:
-                listing.pop(key, None)
+    if "title" in form:
+        if not (title := clean_text(form["title"], 100)):
+            raise EditRefused(_("The form needs a title."))
+        schema["title"] = layout["title"] = title
+    if "description" in form:
+        _set_or_drop(schema, "description", clean_text(form["description"], 2000) or None)
+    paper = {**layout.get("paper", {})}
+    for key, allowed in (("paper_size", ("A4", "A3", "B5")), ("orientation", ("portrait", "landscape"))):
+        if key in form:
+            if form[key] not in allowed:
+                raise EditRefused(_("Choose a paper size and orientation."))
+            paper["size" if key == "paper_size" else key] = form[key]
+    if paper:
+        layout["paper"] = paper
+    if any(f"access_{action}" in form for action in ACTIONS):  # who may create, read, edit, print and export (x-access)
+        rules = schema.get("x-access") if isinstance(schema.get("x-access"), dict) else DEFAULT_FORM_ACCESS
+        schema["x-access"] = {action: [r for r in form[f"access_{action}"].split(",") if r] if f"access_{action}" in form
+                              else list(rules.get(action, DEFAULT_FORM_ACCESS[action])) for action in ACTIONS}
+    for key, name in (("columns", "list_columns"), ("filters", "list_filters")):
+        if name in form:
+            listing = layout.setdefault("list", {})
+            _set_or_drop(listing, key, [p for p in form[name].split(",") if p] or None)
 
 
 def op_json(schema: dict, layout: dict, form: dict) -> None:
     """The advanced view: both documents replaced as typed (checked like any other draft)."""
     import json
 
+    from server.checks import check_layout_shape, check_schema, too_deep
+
     try:
         new_schema, new_layout = json.loads(form.get("schema_json", "")), json.loads(form.get("layout_json", ""))
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise EditRefused(_("The JSON is not valid: %(error)s", error=str(exc)[:200])) from None
     if not isinstance(new_schema, dict) or not isinstance(new_layout, dict):
         raise EditRefused(_("The schema and the layout must each be a JSON object."))
+    # the draft may have problems to fix later, but its shape must be one the editor can show
+    shape = too_deep(new_schema, "schema.json") + too_deep(new_layout, "layout.json")
+    if not shape:
+        shape = [p for p in check_schema(new_schema, "schema.json") if not p.pointer.startswith("/x-") and p.pointer.count("/") <= 2] + \
+            list(check_layout_shape(new_layout, "layout.json"))
+    if shape:
+        raise EditRefused(_("Not saved: %(problems)s", problems="；".join(f"{p.file}{p.pointer} {p.message}" for p in shape[:3])))
     schema.clear()
     schema.update(new_schema)
     layout.clear()
@@ -730,6 +803,7 @@ class Selection:
     required: bool = False
     options: str = ""
     condition: dict | None = None
+    values: dict[str, str] = dataclasses.field(default_factory=dict)  # the field panel's settings as shown (current_values)
 
 
 def select(schema: dict, layout: dict, place_text: str) -> Selection:
@@ -753,7 +827,20 @@ def select(schema: dict, layout: dict, place_text: str) -> Selection:
         found.field_kind = field_kind(found.field)
         found.required = name in parent.get("required", [])
         found.options = options_text(found.field)
+        found.values = current_values(found.field, found.required)
     return found
+
+
+def form_values(schema: dict, layout: dict) -> dict[str, str]:
+    """The form settings panel's values as shown (and posted back as `was_…`)."""
+    from server.access import ACTIONS, DEFAULT_FORM_ACCESS
+
+    rules = schema.get("x-access") if isinstance(schema.get("x-access"), dict) else DEFAULT_FORM_ACCESS
+    paper, listing = layout.get("paper") or {}, layout.get("list") or {}
+    return {"title": str(layout.get("title") or schema.get("title", "")), "description": str(schema.get("description", "")),
+            "paper_size": paper.get("size", "A4"), "orientation": paper.get("orientation", "portrait"),
+            "list_columns": ",".join(listing.get("columns", [])), "list_filters": ",".join(listing.get("filters", [])),
+            **{f"access_{action}": ",".join(rules.get(action, DEFAULT_FORM_ACCESS[action])) for action in ACTIONS}}
 
 
 def problem_places(pointers: list[str]) -> dict[str, list[int]]:

@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from server import audit
 from server.checks import Problem, check_definition, check_publishable
 from server.definition_diff import Change, compare
 from server.definitions import Definition
@@ -53,6 +54,12 @@ class Head:
     base_hash: str
 
 
+@dataclass(frozen=True)
+class Compiled:
+    definition: Definition | None
+    checked: bool  # passes the checks of this release: may be served for new records
+
+
 class DefinitionRejected(Exception):
     """The definition has problems (the same checks as `xindang check-forms`, and more for publishing)."""
 
@@ -81,7 +88,7 @@ class FormLibrary:
     def __init__(self, base: Registry):
         self.base = base
         self.base_hashes = {form_id: definition_hash(d.schema, d.layout) for form_id, d in base.forms.items()}
-        self._compiled: dict[tuple[int, str, int], Definition | None] = {}
+        self._compiled: dict[tuple[int, str, int], Compiled] = {}
         self._views: dict[int, tuple[tuple, Registry]] = {}
         self._pinned: dict[tuple[int, str, int, int], Definition] = {}
         self._checked: dict[int, float] = {}  # when each school's version numbers were last read
@@ -99,7 +106,7 @@ class FormLibrary:
             async with self._building:
                 cached = self._views.get(school_id)
                 if not (cached and cached[0] == key):
-                    cached = (key, await self._build_view(school_id, heads))
+                    cached = (key, await self._build_view(school_id, heads, key))
                     self._views[school_id] = cached
         self._checked[school_id] = time.monotonic()
         return cached[1]
@@ -108,7 +115,7 @@ class FormLibrary:
         """A version was published here: read the version numbers again at the next request."""
         self._checked.pop(school_id, None)
 
-    async def _build_view(self, school_id: int, heads: dict[str, Head]) -> Registry:
+    async def _build_view(self, school_id: int, heads: dict[str, Head], key: tuple) -> Registry:
         forms: dict[str, Definition] = {}
         for form_id, head in heads.items():
             definition = await self.good_version(school_id, form_id, head.version)
@@ -117,20 +124,27 @@ class FormLibrary:
         upstream = {form_id: head.version for form_id, head in heads.items()
                     if head.origin not in SHIPPED and form_id in self.base_hashes and head.base_hash != self.base_hashes[form_id]}
         return Registry(forms=forms, parts=order_parts(self.base.catalog, forms), problems=self.base.problems, catalog=self.base.catalog,
-                        library=self, school_id=school_id, upstream=upstream)
+                        library=self, school_id=school_id, upstream=upstream, versions=key)
 
-    async def version(self, school_id: int, form_id: str, version: int) -> Definition | None:
-        """One version, compiled once per process; None when there is no such version or it no longer compiles."""
+    async def version(self, school_id: int, form_id: str, version: int, *, strict: bool = True) -> Definition | None:
+        """One version, compiled once per process; None when there is no such version (not remembered: it may
+        be published next) or, `strict`, when it no longer passes the checks (a stricter release)."""
         key = (school_id, form_id, version)
         if key not in self._compiled:
             row = await FormVersion.get_or_none(school_id=school_id, form_id=form_id, version=version)
-            self._compiled[key] = None if row is None else self._compile(row)
-        return self._compiled[key]
+            if row is None:
+                return None
+            self._compiled[key] = self._compile(row)
+        found = self._compiled[key]
+        if found.checked or not strict:
+            return found.definition
+        return None
 
     async def pinned(self, school_id: int, form_id: str, version: int, current: Definition | None) -> Definition | None:
         """The version a record was made with, under the access rules of the version in use: a school that
-        tightens who may read a form or a field protects its old records too."""
-        made_with = await self.version(school_id, form_id, version)
+        tightens who may read a form or a field protects its old records too. A version that a stricter
+        release no longer passes is still used here: the record was made with it."""
+        made_with = await self.version(school_id, form_id, version, strict=False)
         if made_with is None or current is None or made_with is current:
             return made_with
         key = (school_id, form_id, version, current.version)
@@ -139,7 +153,7 @@ class FormLibrary:
         return self._pinned[key]
 
     async def good_version(self, school_id: int, form_id: str, version: int) -> Definition | None:
-        """The version, or the newest older one that still compiles (a broken definition is never served)."""
+        """The version, or the newest older one that still passes the checks (a broken definition is never served)."""
         while version > 0:
             definition = await self.version(school_id, form_id, version)
             if definition is not None:
@@ -147,28 +161,34 @@ class FormLibrary:
             version -= 1
         return None
 
-    def _compile(self, row: FormVersion) -> Definition | None:
+    def _compile(self, row: FormVersion) -> "Compiled":
         base = self.base.get(row.form_id)
         shipped = base is not None and row.base_hash == self.base_hashes.get(row.form_id) and row.origin in SHIPPED
         if shipped and base is not None and base.version == row.version:
-            return base  # the shipped definition itself, checked and compiled at start-up
+            return Compiled(base, True)  # the shipped definition itself, checked and compiled at start-up
         problems = check_definition(row.form_id, row.schema, row.layout)
-        if problems:
-            for problem in problems:
-                log.error("version %s of %s is not served: %s", row.version, row.form_id, problem)
-            return None
-        return Definition(form_id=row.form_id, schema=row.schema, layout=row.layout, version=row.version,
-                          source_dir=base.source_dir if base else None, examples=base.examples if shipped and base else {})
+        for problem in problems:
+            log.error("version %s of %s is not served: %s", row.version, row.form_id, problem)
+        try:
+            definition = Definition(form_id=row.form_id, schema=row.schema, layout=row.layout, version=row.version,
+                                    source_dir=base.source_dir if base else None, examples=base.examples if shipped and base else {})
+        except Exception:  # a definition that does not even compile any more: nothing can show it
+            log.exception("version %s of %s does not compile", row.version, row.form_id)
+            return Compiled(None, False)
+        return Compiled(definition, not problems)
 
     async def _heads(self, school_id: int) -> dict[str, Head]:
         """The newest version of each form; the shipped definitions written down (or taken over) first."""
-        heads = await self._read_heads(school_id)
+        heads, shipped = await self._read_heads(school_id, with_shipped=True)
         new_rows = []
         for form_id, definition in self.base.forms.items():
             head = heads.get(form_id)
             if head is None:
                 new_rows.append(self._shipped_row(school_id, definition, 1, "base"))
-            elif head.origin in SHIPPED and head.base_hash != self.base_hashes[form_id]:
+            elif head.origin in SHIPPED and head.base_hash != self.base_hashes[form_id] \
+                    and self.base_hashes[form_id] not in shipped.get(form_id, set()):
+                # (a definition this school already had and moved past is never taken over again: during a rolling
+                # upgrade, processes with the old and the new form_defs/ would otherwise take turns)
                 log.info("school %s takes over the changed shipped definition of %s as version %s", school_id, form_id, head.version + 1)
                 new_rows.append(self._shipped_row(school_id, definition, head.version + 1, "upstream"))
         if new_rows:  # another process may write the same rows at the same moment: the first one stays
@@ -181,29 +201,38 @@ class FormLibrary:
                            layout=definition.layout, origin=origin, base_hash=self.base_hashes[definition.form_id])
 
     @staticmethod
-    async def _read_heads(school_id: int) -> dict[str, Head]:
+    async def _read_heads(school_id: int, with_shipped: bool = False) -> Any:
+        """The newest version of each form; `with_shipped`: also the shipped definitions each form has had."""
         heads: dict[str, Head] = {}
+        shipped: dict[str, set[str]] = {}
         for row in await FormVersion.filter(school_id=school_id).values("form_id", "version", "origin", "base_hash"):
             if row["form_id"] not in heads or row["version"] > heads[row["form_id"]].version:
                 heads[row["form_id"]] = Head(**row)
-        return heads
+            if row["origin"] in SHIPPED:
+                shipped.setdefault(row["form_id"], set()).add(row["base_hash"])
+        return (heads, shipped) if with_shipped else heads
 
     async def publish(self, school_id: int, form_id: str, schema: Any, layout: Any, user: User | None, *, origin: str,
-                      confirm_critical: bool = False, note: str = "", base_hash: str | None = None) -> Published:
+                      confirm_critical: bool = False, note: str = "", base_hash: str | None = None,
+                      based_on: int | None = None) -> Published:
         """Check, compare with the version in use and store a new immutable version.
 
         Raises DefinitionRejected with the problems, or CriticalChanges unless `confirm_critical`
-        (the caller decides who may confirm). Records keep the version they were made with."""
+        (the caller decides who may confirm), or DraftOutdated when `based_on` (the version a draft started
+        from) is no longer the version in use. Records keep the version they were made with."""
         problems = check_publishable(form_id, schema, layout)
         if problems:
             raise DefinitionRejected(problems)
+        self.forget(school_id)  # compared with the version in use now, not a second-old view
         forms = await self.school_forms(school_id)
         current = forms.get(form_id)
+        if based_on is not None and (current.version if current else 0) != based_on:
+            raise DraftOutdated(current.version if current else 0)
         new = Definition(form_id=form_id, schema=schema, layout=layout)
         changes: list[Change] = []
         if current is not None:
             stored = await answers_made_with(school_id, form_id, current.version)
-            changes = compare(current, new, stored)
+            changes = compare(current, new, stored, await Record.filter(school_id=school_id, form_id=form_id).count())
             if any(c.critical for c in changes) and not confirm_critical:
                 raise CriticalChanges(changes)
         heads = await self._read_heads(school_id)
@@ -221,24 +250,31 @@ class FormLibrary:
 
 
 def with_access_of(old: Definition, current: Definition) -> Definition:
-    """`old` with the form's and its fields' `x-access` taken from `current` (fields only `old` has keep theirs)."""
+    """`old` with the form's, its groups' and its fields' `x-access` taken from `current`
+    (what only `old` has keeps its own)."""
     schema = copy.deepcopy(old.schema)
-    if "x-access" in current.schema:
-        schema["x-access"] = current.schema["x-access"]
-    else:
-        schema.pop("x-access", None)
-    for path in old.fields:
-        now = current.fields.get(path)
-        node = schema
-        for name in path.split("."):
-            node = node.get("properties", {}).get(name, {})
-        if now is None or not isinstance(node, dict):
-            continue
-        if "x-access" in now.schema:
-            node["x-access"] = now.schema["x-access"]
+
+    def overlay(mine: dict, now: dict) -> None:
+        if "x-access" in now:
+            mine["x-access"] = now["x-access"]
         else:
-            node.pop("x-access", None)
+            mine.pop("x-access", None)
+        mine_properties, now_properties = mine.get("properties"), now.get("properties")
+        if isinstance(mine_properties, dict) and isinstance(now_properties, dict):
+            for name, sub in mine_properties.items():
+                if isinstance(sub, dict) and isinstance(now_properties.get(name), dict):
+                    overlay(sub, now_properties[name])
+
+    overlay(schema, current.schema)
     return Definition(form_id=old.form_id, schema=schema, layout=old.layout, version=old.version, source_dir=old.source_dir)
+
+
+class DraftOutdated(Exception):
+    """A draft started from an older version than the one published since: publishing it would undo that one."""
+
+    def __init__(self, current: int):
+        super().__init__(f"a newer version {current} was published")
+        self.current = current
 
 
 class VersionRace(Exception):
@@ -249,6 +285,17 @@ async def answers_made_with(school_id: int, form_id: str, version: int) -> list[
     """The stored answers a new version is checked against: those made with the version it replaces.
     Records of older versions keep theirs; carrying one over shows what moves (server.record_upgrade)."""
     return list(await Record.filter(school_id=school_id, form_id=form_id, form_version=version).values_list("data", flat=True))
+
+
+async def audit_publish(user: User, scope: Any, form_id: str, published: Published) -> None:
+    """The publish, and a permission entry when it changes who may do what (what the audit log's readers look for)."""
+    row = published.version
+    await audit.append("publish", f"form:{form_id}", user=user, scope=scope, detail=f"version:{row.version} {row.origin} critical:{row.critical}")
+    access = [c for c in published.changes if c.kind in ("access_widened", "access_changed")]
+    if access:
+        widened = any(c.kind == "access_widened" for c in access)
+        await audit.append("permission", f"form:{form_id}", user=user, scope=scope,
+                           detail=f"version:{row.version} access {'widened' if widened else 'narrowed'}")
 
 
 def version_label(row: FormVersion | Head) -> str:

@@ -135,6 +135,7 @@ class RecordRevision(Model):
     record = fields.ForeignKeyField("models.Record", related_name="revisions", on_delete=fields.CASCADE)
     version = fields.IntField()
     action = fields.CharField(max_length=16)
+    form_version = fields.IntField(default=1, db_default=1)  # the form's version `data_after` was made with
     data_before = fields.JSONField(null=True)
     data_after = fields.JSONField()
     diff = fields.JSONField()

@@ -23,26 +23,35 @@ class UpgradePlan:
     dropped: list[tuple[str, str]] = field(default_factory=list)  # (title, answer) with no field in the new version
     refused: list[tuple[str, str]] = field(default_factory=list)  # (title, answer) the new field does not accept
     to_fill: list[str] = field(default_factory=list)  # required fields of the new version left empty
+    loses_hidden: bool = False  # an answer this user may not read would leave the record: someone who may must do it
 
     @property
     def loses_answers(self) -> bool:
         return bool(self.dropped or self.refused)
 
 
-def plan_upgrade(old: Definition, new: Definition, data: dict) -> UpgradePlan:
+def plan_upgrade(old: Definition, new: Definition, data: dict, hidden: frozenset[str] = frozenset(), restricted: str = "") -> UpgradePlan:
+    """`hidden`: the fields this user may not read; their answers are carried unseen, and listed as `restricted`
+    (never with their value) when they would leave the record."""
     plan = UpgradePlan(carried={})
+
+    def shown(definition: Definition, path: str, value: Any) -> str:
+        return restricted if path in hidden else value_text(definition, path, value)
+
     for path, spec in old.fields.items():
         value = get_path(data, path)
         if unanswered(value) or spec.computed:
             continue  # computed values are computed again at save
         target = new.fields.get(path)
         if target is None:
-            plan.dropped.append((spec.title, value_text(old, path, value)))
+            plan.dropped.append((spec.title, shown(old, path, value)))
+            plan.loses_hidden |= path in hidden
             continue
         if spec.item_fields and target.item_fields and isinstance(value, list):
-            value = _carry_rows(plan, old, path, value, target.item_fields)
+            value = _carry_rows(plan, old, path, value, target.item_fields, restricted if path in hidden else "")
         if not build_validator(target.schema).is_valid(value):
-            plan.refused.append((target.title, value_text(old, path, value)))
+            plan.refused.append((target.title, shown(old, path, value)))
+            plan.loses_hidden |= path in hidden
             continue
         set_path(plan.carried, path, value)
         if target.title != spec.title:
@@ -58,7 +67,7 @@ def plan_upgrade(old: Definition, new: Definition, data: dict) -> UpgradePlan:
     return plan
 
 
-def _carry_rows(plan: UpgradePlan, old: Definition, path: str, rows: list[Any], columns: dict) -> list[Any]:
+def _carry_rows(plan: UpgradePlan, old: Definition, path: str, rows: list[Any], columns: dict, restricted: str) -> list[Any]:
     """Rows keep the columns the new version has; an answer in a column it dropped is listed."""
     old_columns = old.fields[path].item_fields
     kept = []
@@ -68,6 +77,7 @@ def _carry_rows(plan: UpgradePlan, old: Definition, path: str, rows: list[Any], 
         for name, value in row.items():
             if name not in columns and not unanswered(value):
                 title = old_columns[name].title if name in old_columns else name
-                plan.dropped.append((f"{old.fields[path].title} · {number} · {title}", str(value)))
+                plan.dropped.append((f"{old.fields[path].title} · {number} · {title}", restricted or str(value)))
+                plan.loses_hidden |= bool(restricted)
         kept.append({name: value for name, value in row.items() if name in columns})
     return kept

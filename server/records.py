@@ -66,7 +66,7 @@ async def create_record(definition: Definition, school: School, user: User, data
                                      data=data, status=status, version=1, created_by=user, updated_by=user)
         if students:
             await record.students.add(*students)
-        await RecordRevision.create(record=record, version=1, action="create", data_before=None, data_after=data,
+        await RecordRevision.create(record=record, version=1, action="create", form_version=definition.version, data_before=None, data_after=data,
                                     diff=field_diff(None, data), changed_by=user)
         await log.append("create", f"record:{record.id}", user=user, detail=f"form:{definition.form_id}{via}", scope=scope)
     return record
@@ -88,6 +88,7 @@ async def update_record(record: Record, expected_version: int, data: dict, user:
                 raise FileSealed(_("This record belongs to a sealed file: it is read-only."))
             raise VersionConflict(current)
         await RecordRevision.create(record_id=record.id, version=expected_version + 1, action="upgrade" if carried else "update",
+                                    form_version=form_version if carried else record.form_version,
                                     data_before=record.data, data_after=data, diff=field_diff(record.data, data),
                                     changed_by=user)
         upgraded = f" form_version:{record.form_version}→{form_version}" if carried else ""

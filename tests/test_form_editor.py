@@ -16,6 +16,7 @@ import zipfile
 import pytest
 
 from _formdata import example, form_fields, squash
+from _formdata import definition as shipped
 from conftest import PASSWORD, light_password_hash
 from server.models import FormDraft, FormVersion, Record, User
 
@@ -68,11 +69,13 @@ async def create_token_for(username: str) -> str:
     return await create_token(await User.get(username=username))
 
 
-async def add_user(username: str, roles: list[str]) -> None:
-    from server.models import School
+async def add_user(username: str, roles: list[str], with_class: bool = False) -> None:
+    from server.models import School, SchoolClass
 
-    await User.create(school=await School.get(code="t1"), username=username, display_name=username, roles=roles,
-                      password_hash=light_password_hash(PASSWORD))
+    user = await User.create(school=await School.get(code="t1"), username=username, display_name=username, roles=roles,
+                             password_hash=light_password_hash(PASSWORD))
+    if with_class:
+        await user.classes.add(await SchoolClass.get(name="七年级(1)班"))
 
 
 def pdf_text(pdf: bytes) -> str:
@@ -558,3 +561,170 @@ def test_a_table_of_rows_with_its_columns(logged_in):
     assert publish(world).status_code == 303
     entry = world.client.get(f"/forms/{FORM}/new?student={world.student_ids[0]}")
     assert "家长沟通记录" in entry.text and "沟通日期" in entry.text
+
+
+def test_a_retitled_field_keeps_what_the_editor_does_not_show():
+    """A title change touches the title: a shared `$defs` entry (a time's pattern, a risk level's options) stays."""
+    from server.form_editor import apply
+
+    base = shipped("crisis_assessment")
+    schema, _layout = apply("field", base.schema, base.layout, {"field": "start_time", "title": "谈话开始时间"})
+    assert schema["properties"]["start_time"] == {"$ref": "#/$defs/time", "title": "谈话开始时间"}
+    schema, _layout = apply("field", base.schema, base.layout, {"field": "level", "title": "风险等级（评估）"})
+    assert {k: v for k, v in schema["properties"]["level"].items() if k != "title"} == \
+        {k: v for k, v in base.schema["properties"]["level"].items() if k != "title"}
+    # changing a shared definition's limit gives the field its own copy; the other users of `$defs/time` keep theirs
+    schema, _layout = apply("field", base.schema, base.layout, {"field": "start_time", "maxLength": "5"})
+    assert "$ref" not in schema["properties"]["start_time"] and schema["properties"]["start_time"]["pattern"]
+    assert schema["$defs"] == base.schema["$defs"]
+
+
+def test_an_outdated_settings_panel_changes_only_what_its_admin_changed(logged_in):
+    """Admin A tightens who may read the form and edits an option; admin B, on a page loaded before, renames the
+    form and retitles the field: B's post carries the old values as shown, so A's changes stay."""
+    world = logged_in
+    shown_form = world.client.get(EDITOR).text
+    shown_field = world.client.get(f"{EDITOR}?select=b0/r2/c1").text
+    assert edit(world, "form", access_read="psych_teacher,moral_education", was_access_read="").status_code == 200
+    assert edit(world, "field", field="reason", options="日常发现\n家长反映\n其他", was_options="").status_code == 200
+
+    def posted_panel(html: str, op: str) -> dict:
+        panel = html[html.index(f'name="op" value="{op}"'):]
+        panel = panel[:panel.index("</form>")]
+        fields = dict(re.findall(r'<input type="hidden" name="(was_[\w]+)" value="([^"]*)"', panel))
+        return {**{k: v for k, v in fields.items()}, **{k[4:]: v for k, v in fields.items()}}
+
+    stale_form = {**posted_panel(shown_form, "form"), "title": "课堂观察记录（本校）"}
+    assert edit(world, "form", seen="0", **stale_form).status_code == 200
+    stale_field = {**posted_panel(shown_field, "field"), "field": "reason", "title": "观察起因"}
+    stale_field["options"] = stale_field["options"].replace("&#10;", "\n")
+    assert edit(world, "field", seen="0", **stale_field).status_code == 200
+    draft = draft_of(world)
+    assert draft.schema["title"] == "课堂观察记录（本校）" and draft.schema["x-access"]["read"] == ["psych_teacher", "moral_education"]
+    assert draft.schema["properties"]["reason"]["title"] == "观察起因"
+    assert draft.schema["properties"]["reason"]["enum"] == ["日常发现", "家长反映", "其他"]
+
+
+def test_broken_input_to_the_editor_gets_a_message_and_changes_nothing(logged_in):
+    world = logged_in
+    assert edit(world, "field", field="plan", title="观察计划").status_code == 200
+    before = draft_of(world)
+    schema, layout = json.dumps(before.schema, ensure_ascii=False), json.dumps(before.layout, ensure_ascii=False)
+    deep = "[" * 50_000 + "]" * 50_000
+    bad_posts = [
+        dict(op="json", schema_json=schema.replace('"properties": {', '"properties": [], "x": {', 1), layout_json=layout),
+        dict(op="json", schema_json=schema, layout_json=layout.replace('"type": "grid"', '"kind": "grid"', 1)),
+        dict(op="json", schema_json=deep, layout_json=layout),
+        dict(op="json", schema_json='{"a": ' * 100 + "1" + "}" * 100, layout_json=layout),
+        dict(op="cell", place="b0/r1/c1", span="0"),
+        dict(op="cell", place="b0/r1/c1", span="999"),
+        dict(op="cell", place="b9.9.9/r1/c1", span="2"),
+        dict(op="cell", place="<script>", span="2"),
+        dict(op="field", field="plan", kind="integer", minimum="nan"),
+        dict(op="field", field="plan", kind="integer", minimum="abc"),
+        dict(op="field", field="reason", options="\n".join(f"选项{n}" for n in range(500))),
+        dict(op="field", field="no_such_field", title="x"),
+        dict(op="nonsense"),
+    ]
+    for post in bad_posts:
+        response = edit(world, **post)
+        assert response.status_code in (409, 422), (post.get("op"), response.status_code)
+        assert "flash error" in response.text, post
+    assert (draft_of(world).revision, draft_of(world).schema, draft_of(world).layout) == (before.revision, before.schema, before.layout)
+    # the odd query strings and uploads of the other pages
+    for url in (f"{EDITOR}?published=²", f"{EDITOR}/versions?a=²&b=1", f"{EDITOR}?select=b999/r0/c0"):
+        assert world.client.get(url).status_code in (200, 404), url
+    assert world.client.post(f"{EDITOR}/check", data={"_csrf_token": world.csrf(), "schema_json": deep, "layout_json": "{}"}).status_code == 200
+    damaged = io.BytesIO()
+    with zipfile.ZipFile(damaged, "w") as archive:
+        archive.writestr(f"{FORM}/schema.json", schema)
+        archive.writestr(f"{FORM}/layout.json", layout)
+    raw = bytearray(damaged.getvalue())
+    raw[raw.index(b'"$schema"') + 2] ^= 0x20  # a flipped bit: the CRC no longer matches
+    for name, content in (("bad.zip", bytes(raw)), ("deep.json", deep.encode()), ("x.json", b"\\xff\\xfe"), ("empty.zip", b"PK\\x03\\x04")):
+        answer = world.client.post("/admin/forms/import", data={"_csrf_token": world.csrf(), "form_id": "imported_x"},
+                                   files={"file": (name, content, "application/octet-stream")})
+        assert answer.status_code == 422 and "error-summary" in answer.text, name
+
+
+def test_carrying_over_never_shows_or_drops_answers_the_user_may_not_read(logged_in):
+    world = logged_in
+    world.run(add_user, "banzhuren", ["homeroom_teacher"], True)
+    # version 2: 观察安排 is for the 心理教师 only; a record made with it
+    assert edit(world, "field", field="plan", readers="psych_teacher").status_code == 200
+    assert publish(world).status_code == 303
+    record = create_record(world, {**example(FORM), "plan": "仅心理教师可见的安排"})
+    # version 3 drops the field
+    assert edit(world, "delete_cell", place="b0/r1/c5").status_code == 200
+    assert edit(world, "delete_cell", place="b0/r1/c4").status_code == 200
+    assert edit(world, "cell", place="b0/r1/c3", span="3").status_code == 200
+    assert publish(world, confirm=True).status_code == 303
+    world.client.cookies.clear()
+    world.login("banzhuren")
+    plan = world.client.get(f"/records/{record['id']}/upgrade")
+    assert plan.status_code == 200 and "仅心理教师可见的安排" not in plan.text and "err-_confirm_loss" in plan.text
+    fields = {**form_fields(current_definition(world), {k: v for k, v in example(FORM).items() if k != "plan"}),
+              "_csrf_token": world.csrf(), "_version": str(record["version"]), "_confirm_loss": "yes"}
+    refused = world.client.post(f"/records/{record['id']}/upgrade", data=fields)
+    assert refused.status_code == 422 and "仅心理教师可见的安排" not in refused.text
+    stored = world.run(lambda: Record.get(id=record["id"]))
+    assert stored.form_version == 2 and stored.data["plan"] == "仅心理教师可见的安排"
+    history = world.client.get(f"/records/{record['id']}/history")
+    assert history.status_code == 200 and "仅心理教师可见的安排" not in history.text
+
+
+def test_opening_a_form_or_a_field_to_more_roles_is_critical(world):
+    world.run(add_user, "deyu", ["moral_education"])
+    create_record(world, example(FORM))
+    definition = world.client.get(f"/api/forms/{FORM}", headers=api_headers(world)).json()
+    deyu = api_headers(world, "deyu")
+    wider = json.loads(json.dumps(definition["schema"]))
+    wider["x-access"]["read"].append("school_doctor")
+    answer = world.client.post(f"/api/forms/{FORM}/versions", json={"schema": wider, "layout": definition["layout"]}, headers=deyu)
+    assert answer.status_code == 409 and [c["kind"] for c in answer.json()["changes"] if c["critical"]] == ["access_widened"]
+    narrower = json.loads(json.dumps(definition["schema"]))
+    narrower["properties"]["plan"]["x-access"] = {"read": ["psych_teacher"]}
+    answer = world.client.post(f"/api/forms/{FORM}/versions", json={"schema": narrower, "layout": definition["layout"]}, headers=deyu)
+    assert answer.status_code == 201 and [c["kind"] for c in answer.json()["changes"]] == ["access_changed"]
+    reopened = json.loads(json.dumps(narrower))
+    del reopened["properties"]["plan"]["x-access"]
+    answer = world.client.post(f"/api/forms/{FORM}/versions", json={"schema": reopened, "layout": definition["layout"]}, headers=deyu)
+    assert answer.status_code == 409 and answer.json()["changes"][0]["field"] == "plan"
+    from server.models import AuditEntry
+
+    assert world.run(lambda: AuditEntry.filter(action="permission", target=f"form:{FORM}").count()) == 1
+
+
+def test_a_draft_older_than_the_version_in_use_is_merged_before_it_is_published(logged_in):
+    world = logged_in
+    assert edit(world, "field", field="plan", title="观察计划（草稿）").status_code == 200
+    # meanwhile a script publishes version 2
+    definition = world.client.get(f"/api/forms/{FORM}", headers=api_headers(world)).json()
+    schema = json.loads(json.dumps(definition["schema"]))
+    schema["properties"]["head_teacher"]["title"] = "班主任（脚本）"
+    assert world.client.post(f"/api/forms/{FORM}/versions", json={"schema": schema, "layout": definition["layout"]},
+                             headers=api_headers(world)).status_code == 201
+    review = world.client.get(f"{EDITOR}/review")
+    assert f"{EDITOR}/rebase" in review.text and f"{EDITOR}/publish" not in review.text
+    refused = world.client.post(f"{EDITOR}/publish", data={"_csrf_token": world.csrf(), "revision": str(draft_of(world).revision)})
+    # (posted anyway, from a page loaded before: refused, nothing published)
+    assert refused.status_code == 409 and versions(world)[-1] == (2, "api")
+    merged = world.client.post(f"{EDITOR}/rebase", data={"_csrf_token": world.csrf()}, follow_redirects=False)
+    assert merged.status_code == 303
+    draft = draft_of(world)
+    assert draft.based_on == 2 and draft.schema["properties"]["head_teacher"]["title"] == "班主任（脚本）"
+    assert draft.schema["properties"]["plan"]["title"] == "观察计划（草稿）"
+    assert publish(world).status_code == 303 and versions(world)[-1] == (3, "edit")
+
+
+def test_a_version_asked_for_before_it_exists_is_served_once_published(world):
+    admin = api_headers(world)
+    assert world.client.get(f"/api/forms/{FORM}?version=2", headers=admin).status_code == 404
+    definition = world.client.get(f"/api/forms/{FORM}", headers=admin).json()
+    schema = json.loads(json.dumps(definition["schema"]))
+    schema["properties"]["plan"]["title"] = "观察计划"
+    assert world.client.post(f"/api/forms/{FORM}/versions", json={"schema": schema, "layout": definition["layout"]},
+                             headers=admin).status_code == 201
+    assert world.client.get(f"/api/forms/{FORM}?version=2", headers=admin).json()["schema"]["properties"]["plan"]["title"] == "观察计划"
+    assert world.client.get(f"/api/forms/{FORM}", headers=admin).json()["version"] == 2
+    assert create_record(world, example(FORM))["form_version"] == 2

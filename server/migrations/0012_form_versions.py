@@ -48,4 +48,9 @@ class Migration(migrations.Migration):
             options={'table': 'form_version', 'app': 'models', 'unique_together': (('school', 'form_id', 'version'),), 'pk_attr': 'id', 'table_description': 'One published definition of a form for a school: immutable once written. Records name the'},
             bases=['Model'],
         ),
+        ops.AddField(
+            model_name='RecordRevision',
+            name='form_version',
+            field=fields.IntField(default=1, db_default=1),
+        ),
     ]

@@ -17,7 +17,7 @@ from server.records import ListQuery, VersionConflict, create_record, list_recor
 from server.validation import FieldError, field_title, validate
 from server import audit
 from server.access import Actor, actor_of, hidden_fields, keep_hidden, mask, record_reached, records_filter, classes_filter, roster_filter, students_filter
-from server.form_versions import (CriticalChanges, DefinitionRejected, VersionRace, change_json, history, may_confirm_critical,
+from server.form_versions import (CriticalChanges, DefinitionRejected, VersionRace, audit_publish, change_json, history, may_confirm_critical,
                                   may_edit_forms, version_json)
 from server.web import AccessRefused, definition_or_404, form_for, record_for, registry, school_of
 
@@ -115,8 +115,7 @@ class ApiController(Controller):
         except VersionRace as race:
             return Response({"errors": [{"field": "", "message": str(race)}]}, status_code=409)
         row = published.version
-        await audit.append("publish", f"form:{form_id}", user=request.user, scope=request.scope,
-                           detail=f"version:{row.version} api critical:{row.critical}")
+        await audit_publish(request.user, request.scope, form_id, published)
         return Response({"version": version_json(row, row.version), "changes": [change_json(c) for c in published.changes]}, status_code=201)
 
     @get("/forms/{form_id:str}/records")

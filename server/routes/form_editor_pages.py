@@ -25,13 +25,13 @@ from renderers.pdf import html_to_pdf, page_count, print_html
 from server import audit
 from server.access import ACTIONS, role_names
 from server.checks import Problem, check_publishable
-from server.definition_diff import compare
+from server.definition_diff import action_names, compare
 from server.definitions import Definition
 from server.form_drafts import (DraftExists, ImportRefused, StaleDraft, Working, discard_draft, edit_draft, export_json, export_zip, read_definition,
                                 shipped_versions, start_draft, three_way, working_copy)
-from server.form_editor import (BLOCK_KINDS, KINDS, EditRefused, condition_choices, field_places, field_schema, place_after_move,
-                                problem_places, schema_problem_place, select)
-from server.form_versions import (CriticalChanges, DefinitionRejected, VersionRace, answers_made_with, history, may_confirm_critical, may_edit_forms,
+from server.form_editor import (BLOCK_KINDS, KINDS, EditRefused, condition_choices, field_places, field_schema, form_values,
+                                place_after_move, problem_places, schema_problem_place, select)
+from server.form_versions import (CriticalChanges, DefinitionRejected, DraftOutdated, VersionRace, audit_publish, answers_made_with, history, may_confirm_critical, may_edit_forms,
                                   version_label)
 from server.i18n import gettext as _
 from server.models import FormDraft, FormVersion, Record
@@ -135,12 +135,13 @@ class FormEditorPages(Controller):
         school = await school_of(request.user)
         posted = await request.form()
         form = {k: v for k, v in posted.items() if isinstance(v, str)}
-        ticked = ("list_columns", "list_filters", "readers") + tuple(f"access_{action}" for action in ACTIONS)
-        for key in ticked:  # ticked boxes: one value each
-            if key in posted or form.get("op") == "form":
+        for key in ("list_columns", "list_filters", "readers") + tuple(f"access_{action}" for action in ACTIONS):
+            if key in posted:  # ticked boxes: one value each
                 form[key] = ",".join(v for v in posted.getall(key, []) if isinstance(v, str))
+        form = changed_only(form)
         op = form.get("op", "")
-        seen = int(form["revision"]) if form.get("revision", "").isdigit() and len(form["revision"]) < 10 else -1
+        seen = _int(form.get("revision"))
+        seen = -1 if seen is None else seen  # no revision: never applied by position
         select_after = "" if op in ("delete_cell", "delete_block") else \
             place_after_move(form.get("place", ""), form.get("direction", "")) if op == "move_cell" else form.get("select", "")
         try:
@@ -163,7 +164,7 @@ class FormEditorPages(Controller):
         try:
             schema, layout = json.loads(str(form.get("schema_json", ""))), json.loads(str(form.get("layout_json", "")))
             problems = check_publishable(form_id, schema, layout)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             problems = [Problem("", "", _("The JSON is not valid: %(error)s", error=str(exc)[:200]))]
         return page(request, "pages/form_problems.html", problems=problems, links={})
 
@@ -224,7 +225,10 @@ class FormEditorPages(Controller):
         try:
             published = await request.app.state.forms.publish(
                 forms.school_id, form_id, working.schema, working.layout, request.user, origin=working.draft.origin,
-                confirm_critical=confirm, note=str(form.get("note", ""))[:200], base_hash=working.draft.base_hash or None)
+                confirm_critical=confirm, note=str(form.get("note", ""))[:200], base_hash=working.draft.base_hash or None,
+                based_on=working.based_on)
+        except DraftOutdated:
+            return await self._review_page(request, forms, working, status_code=409)
         except DefinitionRejected:
             return await self._review_page(request, forms, working, status_code=422)
         except CriticalChanges:
@@ -233,10 +237,29 @@ class FormEditorPages(Controller):
         except VersionRace as race:
             return await self._review_page(request, forms, working, status_code=409, message=str(race))
         await discard_draft(forms.school_id, form_id)
-        row = published.version
-        await audit.append("publish", f"form:{form_id}", user=request.user, scope=request.scope,
-                           detail=f"version:{row.version} {row.origin} critical:{row.critical}")
-        return Redirect(f"/admin/forms/{form_id}?published={row.version}", status_code=303)
+        await audit_publish(request.user, request.scope, form_id, published)
+        return Redirect(f"/admin/forms/{form_id}?published={published.version.version}", status_code=303)
+
+    @post("/{form_id:str}/rebase", status_code=200)
+    async def rebase(self, request: Request, form_id: str) -> Response:
+        """A draft started from a version that has since been replaced: the newer version's changes merged in
+        (what both changed keeps the draft's, and is listed), so publishing it undoes nothing."""
+        forms, working = await self._working(request, form_id)
+        current = forms.get(form_id)
+        if working.draft is None or current is None or working.based_on == current.version:
+            return Redirect(f"/admin/forms/{form_id}", status_code=303)
+        started = await forms.library.version(forms.school_id, form_id, working.based_on, strict=False) if working.based_on else None
+        schema, schema_conflicts = three_way(started.schema if started else {}, current.schema, working.schema)
+        layout, layout_conflicts = three_way(started.layout if started else {}, current.layout, working.layout)
+        saved = await FormDraft.filter(id=working.draft.id, revision=working.revision).update(
+            schema=schema, layout=layout, based_on=current.version, revision=working.revision + 1, updated_by_id=request.user.id)
+        if not saved:
+            return await self._review_page(request, forms, working, status_code=409,
+                                           message=_("The draft changed while you were reviewing it. Review it again."))
+        request.session["merge_conflicts"] = [f"schema.json{p}" for p in schema_conflicts] + [f"layout.json{p}" for p in layout_conflicts]
+        await audit.append("draft", f"form:{form_id}", user=request.user, scope=request.scope,
+                           detail=f"merged version {current.version} into the draft, {len(schema_conflicts) + len(layout_conflicts)} conflicts")
+        return Redirect(f"/admin/forms/{form_id}", status_code=303)
 
     @get("/{form_id:str}/versions")
     async def versions(self, request: Request, form_id: str) -> Response:
@@ -271,7 +294,7 @@ class FormEditorPages(Controller):
         current = forms.get(form_id)
         try:
             await start_draft(forms.school_id, form_id, row.schema, row.layout, current.version if current else 0, request.user,
-                              origin="rollback")
+                              origin="rollback", base_hash=row.base_hash)  # a shipped update rolled back is offered again
         except DraftExists as exists:
             return await self._editor_page(request, forms, (await self._working(request, form_id))[1], "", status_code=409,
                                            message=str(exists))
@@ -344,7 +367,7 @@ class FormEditorPages(Controller):
                 links[index] = place
                 places.setdefault(place, []).append(index)
         published = _int(request.query_params.get("published"))
-        conflicts = request.session.pop("merge_conflicts", None) if working.draft is not None and working.draft.origin == "merge" else None
+        conflicts = request.session.pop("merge_conflicts", None) if working.draft is not None else None
         context = dict(
             form_id=form_id, working=working, schema=working.schema, layout=working.layout, current=current, draft=draft,
             problems=problems, places=places, links=links, selection=select(working.schema, working.layout, selected), preview=preview,
@@ -355,7 +378,7 @@ class FormEditorPages(Controller):
             list_fields=(fields := [(path, spec.title) for path, spec in (draft.fields.items() if draft else []) if not spec.item_fields]),
             list_choices=context_columns() + fields, block_names=block_names(), kind_names=kind_names(),
             title_of=lambda path, scope: field_title(working.schema, path, scope),
-            role_names=role_names(), actions=action_names(), access=working.schema.get("x-access") or {},
+            role_names=role_names(), actions=action_names(), form_values=form_values(working.schema, working.layout),
         )
         template = "pages/form_editor_body.html" if is_htmx(request) else "pages/form_editor.html"
         return page(request, template, status_code=status_code, **context)
@@ -366,20 +389,36 @@ class FormEditorPages(Controller):
         draft, problems = compiled(form_id, working.schema, working.layout)
         current = forms.get(form_id)
         answers = await answers_made_with(forms.school_id, form_id, current.version) if current is not None else []
-        changes = compare(current, draft, answers) if draft is not None and current is not None else []
+        governed = await Record.filter(school_id=forms.school_id, form_id=form_id).count()
+        changes = compare(current, draft, answers, governed) if draft is not None and current is not None else []
+        outdated = working.draft is not None and working.based_on != (current.version if current else 0)
         return page(request, "pages/form_review.html", status_code=status_code, form_id=form_id, working=working, current=current,
                     problems=problems, links={}, changes=changes, critical=[c for c in changes if c.critical], records=len(answers),
-                    may_confirm=may_confirm_critical(request.user), message=message, title=draft.title if draft else form_id)
+                    may_confirm=may_confirm_critical(request.user), message=message, title=draft.title if draft else form_id,
+                    outdated=outdated)
+
+
+def changed_only(form: dict[str, str]) -> dict[str, str]:
+    """The panel posts every setting with the value it showed (`was_<name>`): keep only what the admin changed,
+    so an edit made on an outdated page never puts back what someone else changed meanwhile. A box shown
+    ticked and posted unticked is not in the form at all: it changed to empty."""
+    def same(text: str) -> str:  # browsers post a textarea's line breaks as CRLF
+        return text.replace("\r\n", "\n").replace("\r", "\n").strip()
+
+    shown = {key[4:]: value for key, value in form.items() if key.startswith("was_")}
+    kept = {key: value for key, value in form.items() if not key.startswith("was_")}
+    for key, before in shown.items():
+        if same(kept.get(key, "")) == same(before):
+            kept.pop(key, None)
+        else:
+            kept[key] = kept.get(key, "")
+    return kept
 
 
 def block_names() -> dict[str, str]:
     return {"grid": _("Grid"), "section": _("Section"), "text": _("Text"), "signature": _("Signature"), "table": _("Table of rows"),
             "repeat": _("Repeated group"), "matrix": _("Scale items"), "ledger_row": _("Ledger row"), "page_break": _("Page break"),
             "cut_line": _("Cut line")}
-
-
-def action_names() -> dict[str, str]:
-    return {"create": _("create"), "read": _("read"), "edit": _("edit"), "print": _("print"), "export": _("export")}
 
 
 def kind_names() -> dict[str, str]:
@@ -400,7 +439,7 @@ def field_title(schema: dict, path: str, scope: str | None) -> str:
 
 
 def _int(text: str | None) -> int | None:
-    return int(text) if text and text.isdigit() and len(text) < 10 else None
+    return int(text) if text and text.isascii() and text.isdigit() and len(text) < 10 else None
 
 
 async def draft_form_ids(school_id: int) -> list[str]:

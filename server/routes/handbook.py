@@ -57,7 +57,7 @@ class HandbookPages(Controller):
         school = await school_of(request.user)
         forms = (await registry(request))
         locale, today = current_locale.get(), local_today()
-        key = (id(forms), school.id, school.name, school.handbook_charter, school.handbook_notes, repr(school.risk_levels), locale, today)
+        key = (forms.versions or id(forms), school.id, school.name, school.handbook_charter, school.handbook_notes, repr(school.risk_levels), locale, today)
         pdf = await request.app.state.handbook_cache.get(key, make_handbook(forms, school, locale, today))
         await audit.append("print", "handbook", user=request.user, scope=request.scope)
         title = forms.catalog.get("title") or _("Handbook")

@@ -148,9 +148,9 @@ class FormPages(Controller):
     @get("/records/{record_id:int}/upgrade")
     async def upgrade_page(self, request: Request, record_id: int) -> Response:
         """The record in the current version of its form: what is carried, renamed, dropped or to fill, before saving."""
-        school, record, definition, students, _actor = await _load(request, record_id, "edit")
+        school, record, definition, students, actor = await _load(request, record_id, "edit")
         current = await _newer_version(request, record)
-        plan = plan_upgrade(definition, current, record.data)
+        plan = plan_upgrade(definition, current, record.data, hidden_fields(actor, definition), restricted_notice())
         return await _entry_page(request, school, current, plan.carried, {}, students, action=f"/records/{record_id}/upgrade",
                                  record=record, version=record.version, upgrade=plan, made_with=definition)
 
@@ -159,7 +159,7 @@ class FormPages(Controller):
         """Save the record as the current version; answers the new version has no room for stay in its history."""
         school, record, made_with, students, actor = await _load(request, record_id, "edit")
         definition = await _newer_version(request, record)
-        plan = plan_upgrade(made_with, definition, record.data)
+        plan = plan_upgrade(made_with, definition, record.data, hidden_fields(actor, made_with), restricted_notice())
         form = await request.form()
         action = form_text(form, "_action") or "save"
         version = small_int(form_text(form, "_version")) or 0
@@ -170,7 +170,9 @@ class FormPages(Controller):
             apply_row_action(definition, data, action)
             return await _entry_page(request, school, definition, data, {}, students, **common)
         errors = {e.name: e.message for e in validate(definition, data)}
-        if plan.loses_answers and form_text(form, "_confirm_loss") != "yes":
+        if plan.loses_hidden:
+            errors["_confirm_loss"] = _("Answers you may not read would leave the record: ask a colleague who may read them to carry it over.")
+        elif plan.loses_answers and form_text(form, "_confirm_loss") != "yes":
             errors["_confirm_loss"] = _("Tick the box to confirm that the answers listed above leave the record (its history keeps them).")
         if errors:
             return await _entry_page(request, school, definition, data, errors, students, status_code=422, **common)
@@ -206,21 +208,14 @@ class FormPages(Controller):
     async def history(self, request: Request, record_id: int) -> Response:
         """Who changed what, when: every revision, field by field (fields the user may not read stay hidden)."""
         _school, record, definition, _students, actor = await _load(request, record_id, "read")
-        hidden = hidden_fields(actor, definition)
-        revisions = await RecordRevision.filter(record_id=record.id).order_by("-version").select_related("changed_by")
-        items = []
-        for revision in revisions:
-            changes = [{"title": field_title(definition, tuple(path.split("."))),
-                        "before": restricted_notice() if path in hidden else value_text(definition, path, get_path(revision.data_before or {}, path)),
-                        "after": restricted_notice() if path in hidden else value_text(definition, path, get_path(revision.data_after, path))}
-                       for path in definition.fields
-                       if get_path(revision.data_before or {}, path) != get_path(revision.data_after, path)]
-            # answers of fields an older version of the form had (left behind when the record was carried over);
-            # their access rules are not at hand, so only someone who reads every field of the form sees them
-            changes += [{"title": name, "before": restricted_notice() if hidden else str(value), "after": ""}
-                        for name, value in (revision.data_before or {}).items()
-                        if name not in definition.fields and name not in revision.data_after and not isinstance(value, dict)]
-            items.append({"revision": revision, "changes": changes})
+        revisions = list(await RecordRevision.filter(record_id=record.id).order_by("version").select_related("changed_by"))
+        forms = await registry(request)
+        items, made_with = [], None
+        for revision in revisions:  # each side read with the version of the form it was made with, under today's access rules
+            before = made_with or definition
+            made_with = await forms.at(record.form_id, revision.form_version) or definition
+            items.append({"revision": revision, "changes": revision_changes(actor, before, made_with, revision)})
+        items.reverse()
         return page(request, "pages/history.html", definition=definition, record=record, items=items,
                     record_number=record_number(record))
 
@@ -240,6 +235,29 @@ class FormPages(Controller):
         pdf = await anyio.to_thread.run_sync(html_to_pdf, html)
         blank = _("blank form")
         return pdf_response(pdf, f"{definition.title}-{blank}.pdf", f"{definition.form_id}-blank.pdf")
+
+
+def _exported_data(actor: Actor, definition: Definition, versions: dict, record: Record) -> dict:
+    """The answers as the record's own version lets this user read them; with that version out of reach,
+    only the fields the current version has (never an answer no rule is known for)."""
+    if record.form_version in versions or record.form_version == definition.version:
+        return mask(actor, versions.get(record.form_version, (definition,))[0], record.data)
+    return {k: v for k, v in mask(actor, definition, record.data).items() if k in definition.schema.get("properties", {})}
+
+
+def revision_changes(actor: Actor, before: Definition, after: Definition, revision: RecordRevision) -> list[dict[str, str]]:
+    """Field by field, what one revision changed; a field either version hides from this user shows as restricted."""
+    hidden = hidden_fields(actor, before) | hidden_fields(actor, after)
+    old, new = revision.data_before or {}, revision.data_after
+    changes = []
+    for path in list(after.fields) + [p for p in before.fields if p not in after.fields]:
+        if get_path(old, path) == get_path(new, path):
+            continue
+        shown = {side: restricted_notice() if path in hidden else value_text(spec, path, get_path(data, path)) if path in spec.fields else ""
+                 for side, spec, data in (("before", before, old), ("after", after, new))}
+        title = field_title(after if path in after.fields else before, tuple(path.split(".")))
+        changes.append({"title": title, **shown})
+    return changes
 
 
 async def _newer_version(request: Request, record: Record) -> Definition:
@@ -387,7 +405,7 @@ async def _export(request: Request, definition: Definition, actor: Actor, school
         body = orjson.dumps([{"number": record_number(r), "form_version": r.form_version, "version": r.version, "status": r.status,
                               "students": [{"name": s.name, "student_number": s.student_number} for s in r.students],
                               "created_at": to_local(r.created_at).isoformat(timespec="seconds"),
-                              "data": mask(actor, versions.get(r.form_version, (definition,))[0], r.data)} for r in result.records],
+                              "data": _exported_data(actor, definition, versions, r)} for r in result.records],
                             option=orjson.OPT_INDENT_2)
     else:
         body = write(export_rows(definition, result.records, school, query.hidden, versions=versions), definition.form_id)
