@@ -18,7 +18,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from server.definitions import (CONTEXT_PREFIX, Definition, FieldSpec, add_group_objects, build_validator, collect_fields, condition_paths,
-                                inline_fields, pointer)
+                                inline_fields, paths_in_block, pointer)
 from server.i18n import gettext as _
 from server.scoring import inputs_of, operation_of
 from server.settings import FORM_DEFS_DIR
@@ -91,6 +91,7 @@ def check_definition(form_id: str, schema: Any, layout: Any, examples: dict[str,
         return problems
     fields = collect_fields(schema)
     problems += check_layout_fields(fields, layout, layout_file)
+    problems += check_condition_values(fields, layout, layout_file)
     problems += check_grids(layout, layout_file)
     problems += check_repeats(layout, layout_file)
     problems += check_matrices(fields, layout, layout_file)
@@ -275,7 +276,9 @@ def _check_pattern(regex: str, file: str, path: list) -> Iterator[Problem]:
     try:
         re2.compile(regex)
     except Exception as exc:  # re2.error has no stable public base class
-        yield Problem(file, pointer(path), _("The pattern cannot be used (no backreferences or look-arounds allowed): %(error)s", error=str(exc)))
+        detail = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        yield Problem(file, pointer(path), _("The pattern is not a regular expression this server can use (RE2 syntax; "
+                                             "backreferences and look-arounds are not allowed): %(error)s", error=detail[:100]))
 
 
 def check_layout_shape(layout: Any, file: str) -> Iterator[Problem]:
@@ -416,6 +419,46 @@ def _check_when(node: Any, path: list, file: str, roots: set[str]) -> Iterator[P
     elif isinstance(node, list):
         for index, value in enumerate(node):
             yield from _check_when(value, [*path, index], file, roots)
+
+
+def check_condition_values(fields: dict[str, FieldSpec], layout: dict, file: str) -> Iterator[Problem]:
+    """A condition that can never hold: a value its field does not offer, or a block or cell shown only when
+    one of its own fields is answered (it could never be answered while hidden)."""
+
+    def tests(node: Any, specs: dict[str, FieldSpec], where: list, prefix: str = "") -> Iterator[Problem]:
+        for name, test in ((node.get("properties") or {}).items() if isinstance(node, dict) else []):
+            spec = specs.get(prefix + name)
+            if spec is None and isinstance(test, dict):  # a group of fields: its own fields are tested inside
+                yield from tests(test, specs, where, prefix + name + ".")
+            if spec is None or not isinstance(test, dict):
+                continue
+            if spec.item_fields and isinstance(test.get("contains"), dict):
+                yield from tests(test["contains"], spec.item_fields, where)
+                continue
+            value_test = test.get("contains") if spec.type == "array" and isinstance(test.get("contains"), dict) else test
+            if "const" in value_test and spec.options and value_test["const"] not in [o.value for o in spec.options]:
+                yield Problem(file, pointer(where), _("The condition tests “%(title)s” for %(value)s, which is not one of its options.",
+                                                      title=spec.title, value=json.dumps(value_test["const"], ensure_ascii=False)))
+
+    def walk(blocks: list, base: list) -> Iterator[Problem]:
+        for index, block in enumerate(blocks if isinstance(blocks, list) else []):
+            if not isinstance(block, dict):
+                continue
+            here = [*base, index]
+            if isinstance(block.get("when"), dict):
+                yield from tests(block["when"], fields, [*here, "when"])
+                if paths_in_block(block) & condition_paths(block["when"]):
+                    yield Problem(file, pointer([*here, "when"]), _("A block cannot be shown only when one of its own fields is answered."))
+            for r, row in enumerate(block.get("rows", []) if block.get("type") == "grid" else []):
+                for c, cell in enumerate(row if isinstance(row, list) else []):
+                    if isinstance(cell, dict) and isinstance(cell.get("when"), dict):
+                        yield from tests(cell["when"], fields, [*here, "rows", r, c, "when"])
+                        if cell.get("field") in condition_paths(cell["when"]):
+                            yield Problem(file, pointer([*here, "rows", r, c, "when"]), _("A field cannot be shown only when it is itself answered."))
+            if block.get("type") == "section":
+                yield from walk(block.get("blocks", []), [*here, "blocks"])
+
+    yield from walk(layout.get("blocks", []), ["blocks"])
 
 
 def _check_list(fields: dict[str, FieldSpec], config: dict, file: str) -> Iterator[Problem]:

@@ -25,8 +25,8 @@ ROW = "[]"  # a field inside each row of a table: "members[].name"
 class Change:
     path: str
     kind: str  # field_added | field_removed | type_changed | values_unfit | option_removed | option_recoded | option_added |
-    #            option_relabelled | made_required | title_changed | layout_changed | access_widened | access_changed |
-    #            form_title_changed
+    #            option_relabelled | made_required | title_changed | help_changed | layout_changed | access_widened |
+    #            access_changed | form_title_changed
     message: str
     critical: bool = False
     records: int = 0  # stored records the change touches
@@ -57,9 +57,8 @@ def stored_values(records: list[dict], path: str) -> Iterator[tuple[int, Any]]:
                 yield index, value
 
 
-def compare(old: Definition, new: Definition, records: list[dict], governed: int | None = None) -> list[Change]:
-    """`records`: the answers made with `old`; `governed`: how many records in all follow the access rules of the
-    version in use (old versions' records too), when it differs."""
+def compare(old: Definition, new: Definition, records: list[dict]) -> list[Change]:
+    """`records`: the stored answers of the form (of any version: see server.form_versions.stored_answers)."""
     before, after = flat_fields(old), flat_fields(new)
     changes: list[Change] = []
     for path, spec in before.items():
@@ -77,9 +76,11 @@ def compare(old: Definition, new: Definition, records: list[dict], governed: int
             message += " " + ngettext("It is required, and %(num)d stored record has no answer for it.",
                                       "It is required, and %(num)d stored records have no answer for it.", missing)
         changes.append(Change(path, "field_added", message, critical=bool(missing), records=missing))
+    if old.schema.get("description") != new.schema.get("description"):
+        changes.append(Change("", "help_changed", _("The help text above the form changes.")))
     if old.title != new.title:
         changes.append(Change("", "form_title_changed", _("The form's title: “%(old)s” → “%(new)s”.", old=old.title, new=new.title)))
-    changes += access_changes(old, new, len(records) if governed is None else governed)
+    changes += access_changes(old, new, len(records))
     if old.layout != new.layout:
         changes.append(Change("", "layout_changed", _("The paper page changes (cells, blocks, size or orientation).")))
     return changes
@@ -91,6 +92,8 @@ def _field_changes(path: str, old: FieldSpec, new: FieldSpec, records: list[dict
     title = new.title
     if old.title != new.title:
         changes.append(Change(path, "title_changed", _("Field “%(old)s” is now called “%(new)s”.", old=old.title, new=new.title)))
+    if old.description != new.description:
+        changes.append(Change(path, "help_changed", _("The help text of “%(title)s” changes.", title=new.title)))
     if old.type != new.type:
         changes.append(Change(path, "type_changed", _("Field “%(title)s” changes type: %(old)s → %(new)s.", title=title, old=old.type,
                                                          new=new.type), critical=bool(values), records=len({i for i, _v in values})))

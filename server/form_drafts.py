@@ -65,11 +65,11 @@ class DraftExists(Exception):
 
 
 async def start_draft(school_id: int, form_id: str, schema: dict, layout: dict, based_on: int, user: User, *,
-                      origin: str = "edit", base_hash: str = "") -> FormDraft:
+                      origin: str = "edit", base_hash: str = "", note: str = "") -> FormDraft:
     """A new draft (a new form, a copy, an import, a rollback or a merge); never over someone's draft."""
     try:
         return await FormDraft.create(school_id=school_id, form_id=form_id, schema=schema, layout=layout, based_on=based_on,
-                                      revision=1, updated_by=user, origin=origin, base_hash=base_hash)
+                                      revision=1, updated_by=user, origin=origin, base_hash=base_hash, note=note[:200])
     except IntegrityError:
         raise DraftExists(_("This form already has a draft being edited. Publish or discard it first.")) from None
 

@@ -244,7 +244,8 @@ def number_or_none(text: str, integer: bool = False) -> int | float | None:
     try:
         value = int(text) if integer else float(text)
     except ValueError:
-        raise EditRefused(_("%(value)s is not a number.", value=text[:20])) from None
+        whole = integer and re.fullmatch(r"-?\d+\.\d*", text)
+        raise EditRefused(_("%(value)s is not a whole number.", value=text[:20]) if whole else _("%(value)s is not a number.", value=text[:20])) from None
     if isinstance(value, float) and not math.isfinite(value):
         raise EditRefused(_("%(value)s is not a number.", value=text[:20]))
     if isinstance(value, float) and value.is_integer():
@@ -482,14 +483,14 @@ def op_move_cell(schema: dict, layout: dict, form: dict) -> None:
         if not 0 <= other < len(row):
             raise EditRefused(_("The cell is already at the edge of its row."))
         row[col], row[other] = row[other], row[col]
-    elif direction in ("up", "down"):
+    elif direction in ("up", "down"):  # trades places with the cell above or below; each place keeps its width
         target = place.row + (-1 if direction == "up" else 1)
-        if not 0 <= target < len(rows):
-            raise EditRefused(_("There is no row there; add a row first."))
-        row.pop(col)
-        rows[target].insert(min(col, len(rows[target])), cell)
-        if not row:
-            rows.pop(place.row)
+        if not 0 <= target < len(rows) or col >= len(rows[target]):
+            raise EditRefused(_("There is no cell there to trade places with."))
+        other = rows[target][col]
+        geometry = ("span", "rowspan")
+        row[col] = {**{k: v for k, v in other.items() if k not in geometry}, **{k: v for k, v in cell.items() if k in geometry}}
+        rows[target][col] = {**{k: v for k, v in cell.items() if k not in geometry}, **{k: v for k, v in other.items() if k in geometry}}
     else:
         raise EditRefused(_("Choose where to move the cell."))
 
@@ -515,6 +516,11 @@ def op_delete_cell(schema: dict, layout: dict, form: dict) -> None:
     row.pop(col)
     if not row:
         block["rows"].pop(place.row)
+    else:  # the neighbour takes the width the row now lacks: it still fills the grid
+        lacking = _grid_width(block) - sum(c.get("span", 1) for c in row)
+        if lacking > 0:
+            neighbour = row[col - 1] if col > 0 else row[0]
+            neighbour["span"] = neighbour.get("span", 1) + lacking
     if "field" in cell:
         _drop_field_if_unshown(schema, layout, cell["field"], scope)
 
@@ -582,6 +588,16 @@ def op_split(schema: dict, layout: dict, form: dict) -> None:
     row.insert(col + 1, {"label": "　"})
 
 
+def chosen_name(form: dict, props: dict) -> str:
+    """The new field's name: the admin's (it names the column of exports), or field_1, field_2 …"""
+    name = (form.get("name") or "").strip() or new_field_name_in(props)
+    if not FIELD_NAME.match(name):
+        raise EditRefused(_("A field's name is 1 to 40 lower-case letters, digits or underscores, starting with a letter."))
+    if name in props:
+        raise EditRefused(_("There is already a field named %(name)s.", name=name))
+    return name
+
+
 def new_field_name(schema: dict, scope: str | None) -> str:
     return new_field_name_in(properties_of(schema, scope)[1])
 
@@ -601,12 +617,8 @@ def op_add_field(schema: dict, layout: dict, form: dict) -> None:
         raise EditRefused(_("Fields are added to a grid; choose a cell of a grid."))
     kind = form.get("kind", "short_text")
     sub = new_field_schema(kind, {}, {**form, "options": form.get("options") or "是\n否"})
-    name = (form.get("name") or "").strip() or new_field_name(schema, scope)
-    if not FIELD_NAME.match(name):
-        raise EditRefused(_("A field's name is 1 to 40 lower-case letters, digits or underscores, starting with a letter."))
     _target, props = properties_of(schema, scope)
-    if name in props:
-        raise EditRefused(_("There is already a field named %(name)s.", name=name))
+    name = chosen_name(form, props)
     props[name] = sub
     cells = [{"label": sub["title"]}, {"field": name}]
     rows = block.setdefault("rows", [])
@@ -615,8 +627,18 @@ def op_add_field(schema: dict, layout: dict, form: dict) -> None:
         if width > 2:
             cells[1]["span"] = width - 1
         rows.append(cells) if place.row is None else rows.insert(place.row + 1, cells)
-    else:
-        rows[place.row][place.col + 1:place.col + 1] = cells
+    else:  # after the cell: the two new cells take their width from it, or from the widest cell of the row
+        row = rows[place.row]
+        row[place.col + 1:place.col + 1] = cells
+        for _needed in range(2):
+            if sum(c.get("span", 1) for c in row) <= _grid_width(block):
+                break
+            donor = row[place.col] if row[place.col].get("span", 1) > 1 else max(row, key=lambda c: c.get("span", 1))
+            if donor.get("span", 1) < 2:
+                break  # nothing to take: the row is wider than the grid, and the editor says so
+            donor["span"] -= 1
+            if donor["span"] == 1:
+                del donor["span"]
 
 
 def _grid_width(block: dict) -> int:
@@ -632,7 +654,9 @@ def op_add_row(schema: dict, layout: dict, form: dict) -> None:
     block, _scope = block_at(layout, parse_place(form.get("place", "")).blocks)
     if block.get("type") != "grid":
         raise EditRefused(_("Rows are added to a grid."))
-    label = clean_text(form.get("label", ""), 200) or _("New row")
+    label = clean_text(form.get("label", ""), 200)
+    if not label:
+        raise EditRefused(_("Give the new row its label."))
     block.setdefault("rows", []).append([{"label": label, **({"span": _grid_width(block)} if _grid_width(block) > 1 else {})}])
 
 
@@ -642,26 +666,28 @@ def op_add_block(schema: dict, layout: dict, form: dict) -> None:
     if kind not in BLOCK_KINDS:
         raise EditRefused(_("Choose the kind of block to add."))
     title = clean_text(form.get("title", ""), 200)
+    if not title:  # nothing made-up is ever printed on the paper form
+        raise EditRefused(_("Give the new block its title (or, for a text, its words)."))
     new: dict[str, Any]
     if kind == "section":
         name = new_field_name(schema, None)
-        schema.setdefault("properties", {})[name] = {"title": title or _("New field"), "type": "string", "maxLength": 2000}
-        new = {"type": "section", "title": title or _("New section"), "style": "band",
-               "blocks": [{"type": "grid", "columns": 4, "rows": [[{"label": title or _("New field")}, {"field": name, "span": 3}]]}]}
+        schema.setdefault("properties", {})[name] = {"title": title, "type": "string", "maxLength": 2000}
+        new = {"type": "section", "title": title, "style": "band",
+               "blocks": [{"type": "grid", "columns": 4, "rows": [[{"label": title}, {"field": name, "span": 3}]]}]}
     elif kind == "grid":
-        new = {"type": "grid", "columns": 4, "rows": [[{"label": title or _("New row"), "span": 4}]]}
+        new = {"type": "grid", "columns": 4, "rows": [[{"label": title, "span": 4}]]}
     elif kind == "table":  # rows the teacher adds as needed (台账, 记录行): an array field with one column to start
         name = new_field_name(schema, None)
         schema.setdefault("properties", {})[name] = {
-            "title": title or _("New table"), "type": "array", "maxItems": 100,
+            "title": title, "type": "array", "maxItems": 100,
             "items": {"type": "object", "additionalProperties": False,
                       "properties": {"item": {"title": _("Entry"), "type": "string", "maxLength": 200}}}}
-        new = {"type": "table", "field": name, "title": title or _("New table"), "numbered": True,
+        new = {"type": "table", "field": name, "title": title, "numbered": True,
                "columns": [{"field": "item", "label": _("Entry")}]}
     elif kind == "text":
-        new = {"type": "text", "text": title or _("Text")}
+        new = {"type": "text", "text": title}
     else:
-        new = {"type": "signature", "label": title or _("Signature")}
+        new = {"type": "signature", "label": title}
     if form.get("place"):
         blocks, index, _scope = block_list(layout, parse_place(form["place"]).blocks)
         blocks.insert(index + 1, new)
@@ -696,7 +722,7 @@ def op_add_column(schema: dict, layout: dict, form: dict) -> None:
     if scope:
         raise EditRefused(_("A table inside a repeated group is edited in the JSON view."))
     _items, props = properties_of(schema, block["field"])
-    name = new_field_name_in(props)
+    name = chosen_name(form, props)
     props[name] = sub
     block.setdefault("columns", []).append({"field": name, "label": sub["title"]})
 
@@ -747,10 +773,7 @@ def op_json(schema: dict, layout: dict, form: dict) -> None:
 
     from server.checks import check_layout_shape, check_schema, too_deep
 
-    try:
-        new_schema, new_layout = json.loads(form.get("schema_json", "")), json.loads(form.get("layout_json", ""))
-    except (ValueError, RecursionError) as exc:
-        raise EditRefused(_("The JSON is not valid: %(error)s", error=str(exc)[:200])) from None
+    new_schema, new_layout = parse_json(form.get("schema_json", ""), "schema.json"), parse_json(form.get("layout_json", ""), "layout.json")
     if not isinstance(new_schema, dict) or not isinstance(new_layout, dict):
         raise EditRefused(_("The schema and the layout must each be a JSON object."))
     # the draft may have problems to fix later, but its shape must be one the editor can show
@@ -764,6 +787,19 @@ def op_json(schema: dict, layout: dict, form: dict) -> None:
     schema.update(new_schema)
     layout.clear()
     layout.update(new_layout)
+
+
+def parse_json(text: str, file: str) -> Any:
+    """JSON typed in the advanced view; EditRefused saying which file and where, in words."""
+    import json
+
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise EditRefused(_("%(file)s is not valid JSON: line %(line)s, column %(column)s.", file=file, line=exc.lineno,
+                            column=exc.colno)) from None
+    except RecursionError:
+        raise EditRefused(_("%(file)s is nested too deep.", file=file)) from None
 
 
 Operation = Callable[[dict, dict, dict], None]
@@ -899,3 +935,42 @@ def schema_problem_place(pointer_text: str, places: dict[tuple[str | None, str],
     if parts[2:4] == ["items", "properties"] and len(parts) > 4:
         return places.get((parts[1], parts[4])) or places.get((None, parts[1]), "")
     return places.get((None, parts[1]), "")
+
+
+def place_label(place_text: str) -> str:
+    """A place as the admin reads it, counted from 1: `b1.0/r4/c2` → 第 2 块 › 第 1 块 › 第 5 行第 3 格."""
+    try:
+        place = parse_place(place_text)
+    except EditRefused:
+        return ""
+    parts = [_("block %(n)s", n=n + 1) for n in place.blocks]
+    if place.row is not None:
+        parts.append(_("row %(row)s, cell %(cell)s", row=place.row + 1, cell=(place.col or 0) + 1))
+    return " › ".join(parts)
+
+
+def selected_after(op: str, form: dict, before: tuple[dict, dict], after: tuple[dict, dict]) -> str:
+    """What the editor selects after an edit: the cell or block just added or moved, else what was selected."""
+    if op in ("delete_cell", "delete_block"):
+        return ""
+    if op == "move_cell":
+        return place_after_move(form.get("place", ""), form.get("direction", ""))
+    if op == "add_field":
+        added = set(field_places(after[1]).items()) - set(field_places(before[1]).items())
+        cells = [place for (_scope, _path), place in added if "/r" in place]
+        return cells[0] if cells else form.get("select", "")
+    if op == "add_block":
+        if not form.get("place"):
+            return f"b{len(after[1].get('blocks', [])) - 1}"
+        try:
+            place = parse_place(form["place"])
+        except EditRefused:
+            return ""
+        return str(Place((*place.blocks[:-1], place.blocks[-1] + 1)))
+    if op == "move_block":
+        try:
+            place = parse_place(form.get("place", ""))
+        except EditRefused:
+            return ""
+        return str(Place((*place.blocks[:-1], place.blocks[-1] + (-1 if form.get("direction") == "up" else 1))))
+    return form.get("select", "")

@@ -231,8 +231,7 @@ class FormLibrary:
         new = Definition(form_id=form_id, schema=schema, layout=layout)
         changes: list[Change] = []
         if current is not None:
-            stored = await answers_made_with(school_id, form_id, current.version)
-            changes = compare(current, new, stored, await Record.filter(school_id=school_id, form_id=form_id).count())
+            changes = compare(current, new, await stored_answers(school_id, form_id))
             if any(c.critical for c in changes) and not confirm_critical:
                 raise CriticalChanges(changes)
         heads = await self._read_heads(school_id)
@@ -281,10 +280,10 @@ class VersionRace(Exception):
     """Two publishes of the same form at once: the second one is refused, never merged silently."""
 
 
-async def answers_made_with(school_id: int, form_id: str, version: int) -> list[dict]:
-    """The stored answers a new version is checked against: those made with the version it replaces.
-    Records of older versions keep theirs; carrying one over shows what moves (server.record_upgrade)."""
-    return list(await Record.filter(school_id=school_id, form_id=form_id, form_version=version).values_list("data", flat=True))
+async def stored_answers(school_id: int, form_id: str) -> list[dict]:
+    """The stored answers a new version is checked against: every record of the form, whichever version it was
+    made with. An old record keeps its version, but carrying it over later meets the same change."""
+    return list(await Record.filter(school_id=school_id, form_id=form_id).values_list("data", flat=True))
 
 
 async def audit_publish(user: User, scope: Any, form_id: str, published: Published) -> None:

@@ -272,6 +272,7 @@ class FormDraft(Model):
     based_on = fields.IntField(default=0)  # the published version it started from; 0 for a new form
     origin = fields.CharField(max_length=16, default="edit")  # what publishing it will be: edit | import | rollback | merge
     base_hash = fields.CharField(max_length=64, default="")  # a merge: the shipped definition it takes in ("" = as before)
+    note = fields.CharField(max_length=200, default="")  # offered as the version's note (a rollback says which version)
     revision = fields.IntField(default=1)
     updated_by = fields.ForeignKeyField("models.User", related_name="form_drafts", null=True, on_delete=fields.RESTRICT)
     updated_at = fields.DatetimeField(auto_now=True)

@@ -95,7 +95,7 @@ def export_rows(definition: Definition, records: list[Record], school: School, h
             if path not in titles and path not in old_hidden:
                 paths.append(path)
                 titles[path] = _("%(title)s (version %(version)s)", title=spec.title, version=number)
-    yield ([_("Record"), _("Student"), _("Class"), _("Student number"), _("Form version"), _("Version"), _("Saved")]
+    yield ([_("Record"), _("Student"), _("Class"), _("Student number"), _("Form version"), _("Revision"), _("Saved")]
            + [titles[p] for p in paths])
     for record in records:
         students = list(record.students)

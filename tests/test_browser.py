@@ -255,8 +255,8 @@ def test_an_admin_changes_a_form_a_teacher_fills_the_new_version_and_old_records
             new_cell = admin.locator(".ed-grid td.field a", has_text="观察时长（分钟）")
             expect(new_cell).to_be_visible()
             # shown only when 观察缘由 is 家长反映, picked from the condition picker
-            new_cell.click()
-            expect(admin.locator(".ed-panel h2", has_text="字段")).to_contain_text("field_1")  # the panel is the new field's
+            expect(admin.locator(".ed-grid td.selected")).to_contain_text("观察时长（分钟）")  # the new field is selected
+            expect(admin.locator(".ed-panel h2", has_text="字段")).to_contain_text("field_1")
             admin.select_option("#when-field", "reason")
             admin.select_option("#when-op", "equals")
             admin.fill("#when-value", "家长反映")

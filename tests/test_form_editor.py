@@ -728,3 +728,54 @@ def test_a_version_asked_for_before_it_exists_is_served_once_published(world):
     assert world.client.get(f"/api/forms/{FORM}?version=2", headers=admin).json()["schema"]["properties"]["plan"]["title"] == "观察计划"
     assert world.client.get(f"/api/forms/{FORM}", headers=admin).json()["version"] == 2
     assert create_record(world, example(FORM))["form_version"] == 2
+
+
+def test_a_refused_edit_keeps_what_was_typed(logged_in):
+    world = logged_in
+    page = world.client.get(f"{EDITOR}?select=b0/r1/c5")
+    shown = dict(re.findall(r'<input type="hidden" name="(was_\w+)" value="([^"]*)"', page.text[page.text.index('value="field"'):]))
+    response = edit(world, "field", select="b0/r1/c5", field="plan", **shown, title="观察计划（新）", description="每周写一次", maxLength="四十五")
+    assert response.status_code == 422 and "四十五" in response.text
+    assert 'value="观察计划（新）"' in response.text and "每周写一次" in response.text
+    assert edit(world, "field", field="plan", kind="integer", minimum="1.5").status_code == 422
+
+
+def test_cell_edits_keep_every_row_as_wide_as_the_grid():
+    from server.checks import check_publishable
+    from server.form_editor import apply
+
+    base = shipped(FORM)
+    widths = lambda layout: [sum(c.get("span", 1) for c in row) for row in layout["blocks"][0]["rows"]]  # noqa: E731
+    assert widths(base.layout) == [6, 6, 6]
+    schema, layout = apply("add_field", base.schema, base.layout, {"place": "b0/r2/c1", "where": "after", "kind": "short_text", "title": "补充"})
+    assert widths(layout) == [6, 6, 6] and layout["blocks"][0]["rows"][2][1]["span"] == 3  # 观察缘由 gave two columns
+    schema, layout = apply("delete_cell", schema, layout, {"place": "b0/r1/c5"})
+    assert widths(layout) == [6, 6, 6] and layout["blocks"][0]["rows"][1][4]["span"] == 2  # its neighbour took the column
+    schema, layout = apply("move_cell", schema, layout, {"place": "b0/r2/c1", "direction": "up"})
+    assert widths(layout) == [6, 6, 6] and layout["blocks"][0]["rows"][1][1] == {"field": "reason"}
+    assert check_publishable(FORM, schema, layout) == []
+
+
+def test_small_things_a_school_admin_meets(logged_in):
+    world = logged_in
+    # a condition on an option the field does not have is a problem shown at once
+    page = edit(world, "cell", place="b0/r1/c5", select="b0/r1/c5", when_field="reason", when_op="equals", when_value="没有这个选项")
+    assert page.status_code == 200 and "error-summary" in page.text and "没有这个选项" in page.text
+    assert edit(world, "cell", place="b0/r1/c5", when_field="").status_code == 200
+    # nothing made-up goes onto paper: a new block needs its words
+    assert edit(world, "add_block", place="b0", kind="text").status_code == 422
+    added = edit(world, "add_block", place="b0", kind="text", title="注：本表由任课教师填写。")
+    assert added.status_code == 200 and 'class="ed-block selected"' in added.text  # the new block is selected
+    # the draft can be exported as it is, before publishing
+    exported = json.loads(world.client.get(f"{EDITOR}/export?draft=1").content)
+    assert exported["layout"]["blocks"][1] == {"type": "text", "text": "注：本表由任课教师填写。"}
+    assert world.client.get(f"{EDITOR}/export?version=99999999999").status_code in (400, 404)
+    # discarding asks first, and the page goes back to the published form
+    assert 'hx-confirm=' in world.client.get(EDITOR).text
+    gone = world.client.post(f"{EDITOR}/discard", data={"_csrf_token": world.csrf()}, headers={"HX-Request": "true"})
+    assert gone.headers["HX-Redirect"] == EDITOR and world.run(lambda: FormDraft.all().count()) == 0
+    # the versions page opens on what the version in use changed
+    assert edit(world, "field", field="plan", title="观察计划").status_code == 200
+    assert publish(world).status_code == 303
+    versions_page = world.client.get(f"{EDITOR}/versions")
+    assert "观察计划" in versions_page.text and "从第 1 版到第 2 版" in versions_page.text

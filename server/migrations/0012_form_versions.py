@@ -22,6 +22,7 @@ class Migration(migrations.Migration):
                 ('based_on', fields.IntField(default=0)),
                 ('origin', fields.CharField(default='edit', max_length=16)),
                 ('base_hash', fields.CharField(default='', max_length=64)),
+                ('note', fields.CharField(default='', max_length=200)),
                 ('revision', fields.IntField(default=1)),
                 ('updated_by', fields.ForeignKeyField('models.User', source_field='updated_by_id', null=True, db_constraint=True, to_field='id', related_name='form_drafts', on_delete=OnDelete.RESTRICT)),
                 ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),

@@ -18,6 +18,7 @@ from tortoise.functions import Count
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.exceptions import NotFoundException
+from litestar.params import Parameter
 from litestar.response import Redirect
 
 from renderers.forms import ENTRY, render_layout
@@ -29,13 +30,15 @@ from server.definition_diff import action_names, compare
 from server.definitions import Definition
 from server.form_drafts import (DraftExists, ImportRefused, StaleDraft, Working, discard_draft, edit_draft, export_json, export_zip, read_definition,
                                 shipped_versions, start_draft, three_way, working_copy)
-from server.form_editor import (BLOCK_KINDS, KINDS, EditRefused, condition_choices, field_places, field_schema, form_values,
-                                place_after_move, problem_places, schema_problem_place, select)
-from server.form_versions import (CriticalChanges, DefinitionRejected, DraftOutdated, VersionRace, audit_publish, answers_made_with, history, may_confirm_critical, may_edit_forms,
+from server.form_editor import (BLOCK_KINDS, KINDS, EditRefused, condition_choices, field_places, field_schema, form_values, parse_json,
+                                place_label,
+                                problem_places, schema_problem_place, select, selected_after)
+from server.form_versions import (CriticalChanges, DefinitionRejected, DraftOutdated, VersionRace, audit_publish, stored_answers, history, may_confirm_critical, may_edit_forms,
                                   version_label)
 from server.i18n import gettext as _
 from server.models import FormDraft, FormVersion, Record
 from server.registry import Registry
+from server.tabular import context_labels
 from server.web import AccessRefused, is_htmx, page, registry, school_of
 
 MAX_FORM_BYTES = 2_500_000
@@ -138,43 +141,50 @@ class FormEditorPages(Controller):
         for key in ("list_columns", "list_filters", "readers") + tuple(f"access_{action}" for action in ACTIONS):
             if key in posted:  # ticked boxes: one value each
                 form[key] = ",".join(v for v in posted.getall(key, []) if isinstance(v, str))
+        typed = dict(form)  # what the admin typed, shown again if the edit is refused
         form = changed_only(form)
         op = form.get("op", "")
         seen = _int(form.get("revision"))
         seen = -1 if seen is None else seen  # no revision: never applied by position
-        select_after = "" if op in ("delete_cell", "delete_block") else \
-            place_after_move(form.get("place", ""), form.get("direction", "")) if op == "move_cell" else form.get("select", "")
         try:
+            before = await working_copy(school.id, form_id, forms.get(form_id))
             working = await edit_draft(school.id, form_id, forms.get(form_id), op, form, seen, request.user)
         except StaleDraft as stale:
-            return await self._editor_page(request, forms, stale.working, "", status_code=409, json_view=op == "json",
-                                           message=_("Someone else changed this draft a moment ago. Their version is shown; make your change again."),
-                                           typed=form if op == "json" else None)
+            message = _("Someone else changed this draft a moment ago, so your change was not saved. What you typed is still below; "
+                        "their version is under “The draft as saved now”. Saving again keeps yours.") if op == "json" else \
+                _("Someone else changed this draft a moment ago, so your change was not saved. Their version is shown; make your change again.")
+            return await self._editor_page(request, forms, stale.working, typed.get("select", ""), status_code=409, json_view=op == "json",
+                                           message=message, typed=typed)
         except EditRefused as refused:
             _forms, unchanged = await self._working(request, form_id)
-            return await self._editor_page(request, forms, unchanged, select_after, status_code=422, message=str(refused),
-                                           json_view=op == "json", typed=form if op == "json" else None)
+            return await self._editor_page(request, forms, unchanged, typed.get("select", ""), status_code=422, message=str(refused),
+                                           json_view=op == "json", typed=typed)
         await audit.append("draft", f"form:{form_id}", user=request.user, scope=request.scope, detail=f"{op} revision:{working.revision}")
-        return await self._editor_page(request, forms, working, select_after, json_view=op == "json", saved=True)
+        selected = selected_after(op, form, (before.schema, before.layout) if before else ({}, {}), (working.schema, working.layout))
+        return await self._editor_page(request, forms, working, selected, json_view=op == "json", saved=True)
 
     @post("/{form_id:str}/check", status_code=200)
     async def check(self, request: Request, form_id: str) -> Response:
         """The advanced view's live check: the problems of the JSON as typed, nothing saved."""
         form = await request.form()
         try:
-            schema, layout = json.loads(str(form.get("schema_json", ""))), json.loads(str(form.get("layout_json", "")))
+            schema, layout = parse_json(str(form.get("schema_json", "")), "schema.json"), parse_json(str(form.get("layout_json", "")), "layout.json")
             problems = check_publishable(form_id, schema, layout)
-        except (ValueError, RecursionError) as exc:
-            problems = [Problem("", "", _("The JSON is not valid: %(error)s", error=str(exc)[:200]))]
-        return page(request, "pages/form_problems.html", problems=problems, links={})
+        except EditRefused as refused:
+            problems = [Problem("", "", str(refused))]
+        return page(request, "pages/form_problems.html", problems=problems, links={}, form_id=form_id,
+                    problem_intro=_("What you typed has these problems (not saved yet):") if problems else "")
 
-    @post("/{form_id:str}/discard")
-    async def discard(self, request: Request, form_id: str) -> Redirect:
+    @post("/{form_id:str}/discard", status_code=200)
+    async def discard(self, request: Request, form_id: str) -> Response:
         school = await school_of(request.user)
         if await discard_draft(school.id, form_id):
             await audit.append("draft", f"form:{form_id}", user=request.user, scope=request.scope, detail="discarded")
         forms = await registry(request)
-        return Redirect(f"/admin/forms/{form_id}" if forms.get(form_id) else "/admin/forms/", status_code=303)
+        target = f"/admin/forms/{form_id}" if forms.get(form_id) else "/admin/forms/"
+        if is_htmx(request):  # asked with htmx (after its confirmation): the whole page goes there
+            return Response("", status_code=200, headers={"HX-Redirect": target})
+        return Redirect(target, status_code=303)
 
     @get("/{form_id:str}/preview.pdf")
     async def preview_pdf(self, request: Request, form_id: str) -> Response:
@@ -273,12 +283,15 @@ class FormEditorPages(Controller):
             counts[version] = count
         params = request.query_params
         older, newer = _int(params.get("a")), _int(params.get("b"))
+        if newer is None and len(rows) > 1:  # at first: what the version in use changed
+            older, newer = rows[1].version, rows[0].version
+            params = {}
         changes = None
         if older and newer:
             a, b = await forms.library.version(forms.school_id, form_id, older), await forms.library.version(forms.school_id, form_id, newer)
             if a is None or b is None:
                 raise NotFoundException(_("This form has no such version."))
-            changes = compare(a, b, await answers_made_with(forms.school_id, form_id, older))
+            changes = compare(a, b, await stored_answers(forms.school_id, form_id))
         current = forms.get(form_id)
         await audit.append("read", f"form:{form_id}", user=request.user, detail="versions", scope=request.scope)
         return page(request, "pages/form_versions.html", rows=rows, counts=counts, form_id=form_id, title=current.title if current else form_id,
@@ -294,7 +307,8 @@ class FormEditorPages(Controller):
         current = forms.get(form_id)
         try:
             await start_draft(forms.school_id, form_id, row.schema, row.layout, current.version if current else 0, request.user,
-                              origin="rollback", base_hash=row.base_hash)  # a shipped update rolled back is offered again
+                              origin="rollback", base_hash=row.base_hash,  # a shipped update rolled back is offered again
+                              note=_("Back to version %(n)s", n=version))
         except DraftExists as exists:
             return await self._editor_page(request, forms, (await self._working(request, form_id))[1], "", status_code=409,
                                            message=str(exists))
@@ -324,18 +338,25 @@ class FormEditorPages(Controller):
         return Redirect(f"/admin/forms/{form_id}", status_code=303)
 
     @get("/{form_id:str}/export")
-    async def export(self, request: Request, form_id: str, version: int | None = None, format: str = "json") -> Response:
-        """The definition as files to share: JSON (both documents) or a ZIP of the form's folder."""
+    async def export(self, request: Request, form_id: str, format: str = "json", draft: bool = False,
+                     version: int | None = Parameter(query="version", default=None, gt=0, lt=2**31)) -> Response:
+        """The definition as files to share: JSON (both documents) or a ZIP of the form's folder; a published version
+        (the one in use, or `?version=N`) or, `?draft=1`, the draft."""
         forms = await registry(request)
-        definition = forms.get(form_id) if version is None else await forms.library.version(forms.school_id, form_id, version)
-        if definition is None:
-            raise NotFoundException(_("This form has no such version."))
-        await audit.append("export", f"form:{form_id}", user=request.user, scope=request.scope, detail=f"definition version:{definition.version}")
+        if draft:
+            _forms, working = await self._working(request, form_id)
+            number, schema, layout, name = 0, working.schema, working.layout, f"{form_id}-draft"
+        else:
+            definition = forms.get(form_id) if version is None else await forms.library.version(forms.school_id, form_id, version)
+            if definition is None:
+                raise NotFoundException(_("This form has no such version."))
+            number, schema, layout, name = definition.version, definition.schema, definition.layout, f"{form_id}-v{definition.version}"
+        await audit.append("export", f"form:{form_id}", user=request.user, scope=request.scope, detail=f"definition {name}")
         if format == "zip":
-            return Response(export_zip(form_id, definition.schema, definition.layout), media_type="application/zip",
-                            headers={"Content-Disposition": f'attachment; filename="{form_id}-v{definition.version}.zip"'})
-        return Response(export_json(form_id, definition.version, definition.schema, definition.layout), media_type="application/json",
-                        headers={"Content-Disposition": f'attachment; filename="{form_id}-v{definition.version}.json"'})
+            return Response(export_zip(form_id, schema, layout), media_type="application/zip",
+                            headers={"Content-Disposition": f'attachment; filename="{name}.zip"'})
+        return Response(export_json(form_id, number, schema, layout), media_type="application/json",
+                        headers={"Content-Disposition": f'attachment; filename="{name}.json"'})
 
     # ---- helpers --------------------------------------------------------------------------------
 
@@ -343,8 +364,11 @@ class FormEditorPages(Controller):
         forms = await registry(request)
         drafts = set(await draft_form_ids(forms.school_id))
         rows = [(d, d.form_id in forms.upstream, d.form_id in drafts) for part in forms.parts for d in part.forms]
-        return page(request, "pages/form_admin.html", status_code=422 if problems else 200, rows=rows,
-                    new_drafts=sorted(drafts - set(forms.forms)), problems=problems or [], links={}, form_id=form_id, title=title)
+        new_drafts = [(d.form_id, d.schema.get("title") or d.form_id) for d in await FormDraft.filter(
+            school_id=forms.school_id, form_id__in=sorted(drafts - set(forms.forms)))]
+        return page(request, "pages/form_admin.html", status_code=422 if problems else 200, rows=rows, new_drafts=new_drafts,
+                    problems=problems or [], links={}, form_id=form_id, title=title,
+                    problem_intro=_("The form could not be created or imported:") if problems else "")
 
     async def _working(self, request: Request, form_id: str) -> tuple[Registry, Working]:
         forms = await registry(request)
@@ -373,13 +397,16 @@ class FormEditorPages(Controller):
             problems=problems, places=places, links=links, selection=select(working.schema, working.layout, selected), preview=preview,
             choices=condition_choices(working.schema), kinds=KINDS, block_kinds=BLOCK_KINDS, json_view=json_view, message=message,
             saved=saved, published=published, upstream=form_id in forms.upstream, conflicts=conflicts or [],
-            schema_json=typed["schema_json"] if typed else json.dumps(working.schema, ensure_ascii=False, indent=2),
-            layout_json=typed["layout_json"] if typed else json.dumps(working.layout, ensure_ascii=False, indent=2),
+            schema_json=typed["schema_json"] if typed and "schema_json" in typed else json.dumps(working.schema, ensure_ascii=False, indent=2),
+            layout_json=typed["layout_json"] if typed and "layout_json" in typed else json.dumps(working.layout, ensure_ascii=False, indent=2),
+            saved_json=json.dumps({"schema": working.schema, "layout": working.layout}, ensure_ascii=False, indent=2) if typed else "",
             list_fields=(fields := [(path, spec.title) for path, spec in (draft.fields.items() if draft else []) if not spec.item_fields]),
             list_choices=context_columns() + fields, block_names=block_names(), kind_names=kind_names(),
-            title_of=lambda path, scope: field_title(working.schema, path, scope),
-            role_names=role_names(), actions=action_names(), form_values=form_values(working.schema, working.layout),
+            title_of=lambda path, scope: field_title(working.schema, path, scope), place_label=place_label, context_names=context_labels(),
+            focus=is_htmx(request) and request.method == "GET", role_names=role_names(), actions=action_names(), form_values=shown_again(form_values(working.schema, working.layout), typed, "form"),
         )
+        if typed and context["selection"].values:
+            context["selection"].values = shown_again(context["selection"].values, typed, "field")
         template = "pages/form_editor_body.html" if is_htmx(request) else "pages/form_editor.html"
         return page(request, template, status_code=status_code, **context)
 
@@ -388,14 +415,21 @@ class FormEditorPages(Controller):
         form_id = working.form_id
         draft, problems = compiled(form_id, working.schema, working.layout)
         current = forms.get(form_id)
-        answers = await answers_made_with(forms.school_id, form_id, current.version) if current is not None else []
-        governed = await Record.filter(school_id=forms.school_id, form_id=form_id).count()
-        changes = compare(current, draft, answers, governed) if draft is not None and current is not None else []
+        answers = await stored_answers(forms.school_id, form_id)
+        changes = compare(current, draft, answers) if draft is not None and current is not None else []
         outdated = working.draft is not None and working.based_on != (current.version if current else 0)
         return page(request, "pages/form_review.html", status_code=status_code, form_id=form_id, working=working, current=current,
                     problems=problems, links={}, changes=changes, critical=[c for c in changes if c.critical], records=len(answers),
                     may_confirm=may_confirm_critical(request.user), message=message, title=draft.title if draft else form_id,
+                    note=working.draft.note if working.draft else "",
                     outdated=outdated)
+
+
+def shown_again(values: dict[str, str], typed: dict | None, op: str) -> dict[str, str]:
+    """A panel's values with what the admin typed in it, when that edit was refused: nothing typed is lost."""
+    if not typed or typed.get("op") != op:
+        return values
+    return {key: typed.get(key, value) if key in typed or f"was_{key}" not in typed else "" for key, value in values.items()}
 
 
 def changed_only(form: dict[str, str]) -> dict[str, str]:
