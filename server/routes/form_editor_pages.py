@@ -33,7 +33,7 @@ from server.form_drafts import (DraftExists, ImportRefused, StaleDraft, Working,
 from server.form_editor import (BLOCK_KINDS, KINDS, EditRefused, condition_choices, field_places, field_schema, form_values, parse_json,
                                 place_label,
                                 problem_places, schema_problem_place, select, selected_after)
-from server.form_versions import (CriticalChanges, DefinitionRejected, DraftOutdated, VersionRace, audit_publish, stored_answers, history, may_confirm_critical, may_edit_forms,
+from server.form_versions import (CriticalChanges, definition_hash, DefinitionRejected, DraftOutdated, VersionRace, audit_publish, stored_answers, history, may_confirm_critical, may_edit_forms,
                                   version_label)
 from server.i18n import gettext as _
 from server.models import FormDraft, FormVersion, Record
@@ -42,6 +42,7 @@ from server.tabular import context_labels
 from server.web import AccessRefused, is_htmx, page, registry, school_of
 
 MAX_FORM_BYTES = 2_500_000
+PAGE_COUNTS: dict[int, dict[tuple[str, str], dict[str, int]]] = {}  # school → (form, definition hash) → pages, blank and filled
 
 
 async def form_editors(connection: Any, _handler: Any) -> None:
@@ -206,11 +207,18 @@ class FormEditorPages(Controller):
     async def page_counts(self, request: Request, form_id: str) -> Response:
         """How many paper pages the draft takes, blank and with an example (loaded after the editor, it takes a moment)."""
         forms, working = await self._working(request, form_id)
-        draft, _problems = compiled(form_id, working.schema, working.layout)
-        counts = {}
-        if draft is not None:
-            for key, data, blank in (("blank", {}, True), ("filled", example_data(draft, forms.get(form_id)), False)):
-                counts[key] = await anyio.to_thread.run_sync(page_count, print_html(draft, data, blank=blank))
+        known = PAGE_COUNTS.setdefault(forms.school_id, {})
+        key = (form_id, definition_hash(working.schema, working.layout))  # an edit that leaves the paper alone costs nothing
+        counts = known.get(key)
+        if counts is None:
+            draft, _problems = compiled(form_id, working.schema, working.layout)
+            counts = {}
+            if draft is not None:
+                for kind, data, blank in (("blank", {}, True), ("filled", example_data(draft, forms.get(form_id)), False)):
+                    counts[kind] = await anyio.to_thread.run_sync(page_count, print_html(draft, data, blank=blank))
+            if len(known) > 200:
+                known.clear()
+            known[key] = counts
         return page(request, "pages/form_pages.html", counts=counts, form_id=form_id)
 
     @get("/{form_id:str}/review")
