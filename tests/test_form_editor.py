@@ -779,3 +779,16 @@ def test_small_things_a_school_admin_meets(logged_in):
     assert publish(world).status_code == 303
     versions_page = world.client.get(f"{EDITOR}/versions")
     assert "观察计划" in versions_page.text and "从第 1 版到第 2 版" in versions_page.text
+
+
+def test_records_with_an_option_since_removed_can_still_be_filtered(logged_in):
+    world = logged_in
+    used = example(FORM)["reason"]
+    old = create_record(world, example(FORM))
+    kept = [o for o in shipped(FORM).schema["properties"]["reason"]["enum"] if o != used]
+    assert edit(world, "field", field="reason", options="\n".join(kept)).status_code == 200
+    assert publish(world, confirm=True).status_code == 303
+    listing = world.client.get(f"/forms/{FORM}")
+    assert f'<option value="{used}">{used}（' in listing.text  # offered, marked as an earlier version's option
+    found = world.client.get(f"/forms/{FORM}?f.reason={used}")
+    assert f"/records/{old['id']}" in found.text

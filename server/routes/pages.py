@@ -12,6 +12,7 @@ from litestar.exceptions import NotFoundException
 from litestar.response import Redirect
 
 from renderers.forms import ENTRY, VIEW, render_layout, restricted_notice
+from renderers.widgets import choices, form_value
 from renderers.plan import field_positions
 from renderers.pdf import html_to_pdf, print_html
 from server.definitions import Definition, get_path
@@ -76,8 +77,9 @@ class FormPages(Controller):
                 column["sort_url"] = "?" + urlencode({**kept, "sort": ("-" if ascending_now else "") + column["key"]})
                 column["sorted"] = "asc" if ascending_now else "desc" if current == "-" + column["key"] else ""
         filter_specs = [{"spec": definition.fields[p], "value": query.filters.get(p, ""),
-                         "from": query.date_from.get(p, ""), "to": query.date_to.get(p, "")}
+                         "from": query.date_from.get(p, ""), "to": query.date_to.get(p, ""), "older": []}
                         for p in definition.list_config.get("filters", []) if p not in query.hidden]
+        await _add_older_options(request, definition, school, filter_specs)
         if current == query.sort:
             kept["sort"] = current
         return page(request, "pages/list.html", definition=definition, columns=columns, rows=rows, page=result,
@@ -258,6 +260,25 @@ def revision_changes(actor: Actor, before: Definition, after: Definition, revisi
         title = field_title(after if path in after.fields else before, tuple(path.split(".")))
         changes.append({"title": title, **shown})
     return changes
+
+
+async def _add_older_options(request: Request, definition: Definition, school: School, filter_specs: list[dict]) -> None:
+    """A filter also offers the options older versions of the form had, when records made with them are stored:
+    a record answered with an option since removed can still be found."""
+    if not any(f["spec"].options for f in filter_specs):
+        return
+    numbers = await Record.filter(school_id=school.id, form_id=definition.form_id).exclude(form_version=definition.version) \
+        .distinct().values_list("form_version", flat=True)
+    forms = await registry(request)
+    for number in sorted(set(numbers), reverse=True):
+        older = await forms.library.version(school.id, definition.form_id, number, strict=False) if forms.library else None
+        for found in filter_specs:
+            spec = older.fields.get(found["spec"].path) if older else None
+            known = {form_value(o.value) for o in choices(found["spec"])} | {form_value(o.value) for o in found["older"]}
+            for option in (choices(spec) if spec is not None and spec.options else []):
+                if form_value(option.value) not in known:
+                    found["older"].append(option)
+                    known.add(form_value(option.value))
 
 
 async def _newer_version(request: Request, record: Record) -> Definition:
