@@ -792,3 +792,29 @@ def test_records_with_an_option_since_removed_can_still_be_filtered(logged_in):
     assert f'<option value="{used}">{used}（' in listing.text  # offered, marked as an earlier version's option
     found = world.client.get(f"/forms/{FORM}?f.reason={used}")
     assert f"/records/{old['id']}" in found.text
+
+
+def test_fixing_a_refused_input_and_saving_again_keeps_every_change(logged_in):
+    """A refused save shows what was typed; the panel still posts what the page first showed (`was_…`), so the
+    second save, with the one bad input fixed, saves the title and help typed the first time too."""
+    world = logged_in
+
+    def hidden(html: str, op: str) -> dict:
+        panel = html[html.index(f'name="op" value="{op}"'):]
+        return dict(re.findall(r'<input type="hidden" name="(was_\w+)" value="([^"]*)"', panel[:panel.index("</form>")]))
+
+    first = world.client.get(f"{EDITOR}?select=b0/r1/c5")
+    typed = {"title": "观察计划（每周）", "description": "写清频次", "maxLength": "abc"}
+    refused = edit(world, "field", select="b0/r1/c5", field="plan", **hidden(first.text, "field"), **typed)
+    assert refused.status_code == 422 and 'value="观察计划（每周）"' in refused.text
+    again = edit(world, "field", select="b0/r1/c5", field="plan", **hidden(refused.text, "field"), **{**typed, "maxLength": "60"})
+    assert again.status_code == 200
+    plan = draft_of(world).schema["properties"]["plan"]
+    assert (plan["title"], plan["description"], plan["maxLength"]) == ("观察计划（每周）", "写清频次", 60)
+    # the other panels keep what was typed too
+    refused = edit(world, "add_field", select="b0/r2/c1", place="b0/r2/c1", where="new_row", kind="integer", title="睡眠时长",
+                   minimum="abc", maximum="12", name="sleep_hours")
+    assert refused.status_code == 422 and 'value="睡眠时长"' in refused.text and 'value="sleep_hours"' in refused.text
+    assert '<option value="integer" selected>' in refused.text
+    refused = edit(world, "cell", select="b0/r2/c1", place="b0/r2/c1", span="a", when_field="reason", when_op="filled")
+    assert refused.status_code == 422 and 'id="cell-span" name="span" inputmode="numeric" value="a"' in refused.text

@@ -400,9 +400,10 @@ class FormEditorPages(Controller):
                 places.setdefault(place, []).append(index)
         published = _int(request.query_params.get("published"))
         conflicts = request.session.pop("merge_conflicts", None) if working.draft is not None else None
+        selection = select(working.schema, working.layout, selected)
         context = dict(
             form_id=form_id, working=working, schema=working.schema, layout=working.layout, current=current, draft=draft,
-            problems=problems, places=places, links=links, selection=select(working.schema, working.layout, selected), preview=preview,
+            problems=problems, places=places, links=links, selection=selection, preview=preview,
             choices=condition_choices(working.schema), kinds=KINDS, block_kinds=BLOCK_KINDS, json_view=json_view, message=message,
             saved=saved, published=published, upstream=form_id in forms.upstream, conflicts=conflicts or [],
             schema_json=typed["schema_json"] if typed and "schema_json" in typed else json.dumps(working.schema, ensure_ascii=False, indent=2),
@@ -411,10 +412,18 @@ class FormEditorPages(Controller):
             list_fields=(fields := [(path, spec.title) for path, spec in (draft.fields.items() if draft else []) if not spec.item_fields]),
             list_choices=context_columns() + fields, block_names=block_names(), kind_names=kind_names(),
             title_of=lambda path, scope: field_title(working.schema, path, scope), place_label=place_label, context_names=context_labels(),
-            focus=is_htmx(request) and request.method == "GET", role_names=role_names(), actions=action_names(), form_values=shown_again(form_values(working.schema, working.layout), typed, "form"),
+            focus=is_htmx(request) and request.method == "GET", role_names=role_names(), actions=action_names(),
+            form_values=shown_again(form_values(working.schema, working.layout), typed, "form"),
+            form_was=shown_before(form_values(working.schema, working.layout), typed, "form"),
+            field_was=shown_before(selection.values, typed, "field"),
+            new_field_typed=typed if typed and typed.get("op") in ("add_field", "add_column") else {},
+            cell_typed=typed if typed and typed.get("op") == "cell" else {},
         )
-        if typed and context["selection"].values:
-            context["selection"].values = shown_again(context["selection"].values, typed, "field")
+        if typed and selection.values:
+            selection.values = shown_again(selection.values, typed, "field")
+        if typed and typed.get("op") in ("cell", "block") and selection.condition and not selection.condition.get("custom"):
+            selection.condition = {"field": typed.get("when_field", ""), "op": typed.get("when_op", ""), "value": typed.get("when_value", ""),
+                                   "custom": False}
         template = "pages/form_editor_body.html" if is_htmx(request) else "pages/form_editor.html"
         return page(request, template, status_code=status_code, **context)
 
@@ -438,6 +447,14 @@ def shown_again(values: dict[str, str], typed: dict | None, op: str) -> dict[str
     if not typed or typed.get("op") != op:
         return values
     return {key: typed.get(key, value) if key in typed or f"was_{key}" not in typed else "" for key, value in values.items()}
+
+
+def shown_before(values: dict[str, str], typed: dict | None, op: str) -> dict[str, str]:
+    """The `was_…` values a panel posts again after a refused edit: still what the page first showed, so fixing
+    one input and saving again saves everything the admin changed."""
+    if not typed or typed.get("op") != op:
+        return values
+    return {key: typed.get(f"was_{key}", value) for key, value in values.items()}
 
 
 def changed_only(form: dict[str, str]) -> dict[str, str]:
