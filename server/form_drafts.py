@@ -25,6 +25,7 @@ from server.checks import MAX_DEFINITION_BYTES, Problem, check_publishable
 from server.definitions import Definition
 from server.form_editor import BY_FIELD, EditRefused, apply
 from server.i18n import gettext as _
+from server.form_versions import SHIPPED, DefinitionRejected
 from server.models import FormDraft, FormVersion, User
 
 MAX_IMPORT_BYTES = 2_000_000
@@ -75,8 +76,9 @@ async def start_draft(school_id: int, form_id: str, schema: dict, layout: dict, 
 
 
 async def edit_draft(school_id: int, form_id: str, current: Definition | None, op: str, form: dict, seen_revision: int,
-                     user: User) -> Working:
-    """One operation saved; StaleDraft for a positional edit of an outdated view, EditRefused when it cannot be made."""
+                     user: User) -> tuple[Working, Working]:
+    """One operation saved: the working copy before and after it. StaleDraft for a positional edit of an
+    outdated view, EditRefused when it cannot be made."""
     for _attempt in range(5):
         working = await working_copy(school_id, form_id, current)
         if working is None:
@@ -96,7 +98,7 @@ async def edit_draft(school_id: int, form_id: str, current: Definition | None, o
             if not saved:
                 continue  # saved by someone else between our read and write: read again
             draft = await FormDraft.get(id=working.draft.id).select_related("updated_by")
-        return Working(form_id, draft.schema, draft.layout, draft.revision, draft.based_on, draft)
+        return working, Working(form_id, draft.schema, draft.layout, draft.revision, draft.based_on, draft)
     raise StaleDraft(await working_copy(school_id, form_id, current))  # type: ignore[arg-type]
 
 
@@ -120,31 +122,25 @@ def export_zip(form_id: str, schema: dict, layout: dict) -> bytes:
     return buffer.getvalue()
 
 
-class ImportRefused(Exception):
-    def __init__(self, problems: list[Problem]):
-        super().__init__("; ".join(map(str, problems)))
-        self.problems = problems
-
-
 def read_definition(raw: bytes, form_id: str = "") -> tuple[str, dict, dict]:
     """(form id, schema, layout) from an exported JSON file or a ZIP of a form folder, checked as for
-    publishing; ImportRefused with every problem otherwise. `form_id`, when given, overrides the file's."""
+    publishing; DefinitionRejected with every problem otherwise. `form_id`, when given, overrides the file's."""
     if len(raw) > MAX_IMPORT_BYTES:
-        raise ImportRefused([Problem("", "", _("The file is larger than 2 MB."))])
+        raise DefinitionRejected([Problem("", "", _("The file is larger than 2 MB."))])
     if raw[:4] == b"PK\x03\x04":
         found_id, schema, layout = _from_zip(raw)
     else:
         try:
             body = json.loads(raw.decode("utf-8-sig"))
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-            raise ImportRefused([Problem("", "", _("The file is neither a ZIP nor valid JSON: %(error)s", error=str(exc)[:200]))]) from None
+            raise DefinitionRejected([Problem("", "", _("The file is neither a ZIP nor valid JSON: %(error)s", error=str(exc)[:200]))]) from None
         if not isinstance(body, dict) or not isinstance(body.get("schema"), dict) or not isinstance(body.get("layout"), dict):
-            raise ImportRefused([Problem("", "", _("The JSON file must hold \"schema\" and \"layout\" objects (as the editor exports them)."))])
+            raise DefinitionRejected([Problem("", "", _("The JSON file must hold \"schema\" and \"layout\" objects (as the editor exports them)."))])
         found_id, schema, layout = str(body.get("form_id", ""))[:80], body["schema"], body["layout"]
     form_id = form_id or found_id
     problems = check_publishable(form_id, schema, layout)
     if problems:
-        raise ImportRefused(problems)
+        raise DefinitionRejected(problems)
     return form_id, schema, layout
 
 
@@ -153,9 +149,9 @@ def _from_zip(raw: bytes) -> tuple[str, dict, dict]:
         archive = zipfile.ZipFile(io.BytesIO(raw))
         members = archive.infolist()
     except (zipfile.BadZipFile, ValueError, EOFError):
-        raise ImportRefused([Problem("", "", _("The ZIP file is damaged."))]) from None
+        raise DefinitionRejected([Problem("", "", _("The ZIP file is damaged."))]) from None
     if len(members) > MAX_ZIP_MEMBERS or sum(m.file_size for m in members) > 2 * MAX_DEFINITION_BYTES:
-        raise ImportRefused([Problem("", "", _("The ZIP file holds too much; it should hold one form's schema.json and layout.json."))])
+        raise DefinitionRejected([Problem("", "", _("The ZIP file holds too much; it should hold one form's schema.json and layout.json."))])
     found: dict[str, Any] = {}
     form_id = ""
     for member in members:
@@ -165,11 +161,11 @@ def _from_zip(raw: bytes) -> tuple[str, dict, dict]:
             try:
                 found[parts[-1]] = json.loads(archive.read(member).decode("utf-8-sig"))
             except (zipfile.BadZipFile, RuntimeError, NotImplementedError, EOFError, zlib.error) as exc:  # damaged, encrypted, odd
-                raise ImportRefused([Problem(member.filename, "", _("The ZIP file is damaged: %(error)s", error=str(exc)[:200]))]) from None
+                raise DefinitionRejected([Problem(member.filename, "", _("The ZIP file is damaged: %(error)s", error=str(exc)[:200]))]) from None
             except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-                raise ImportRefused([Problem(member.filename, "", _("The file is not valid JSON: %(error)s", error=str(exc)[:200]))]) from None
+                raise DefinitionRejected([Problem(member.filename, "", _("The file is not valid JSON: %(error)s", error=str(exc)[:200]))]) from None
     if not isinstance(found.get("schema.json"), dict) or not isinstance(found.get("layout.json"), dict):
-        raise ImportRefused([Problem("", "", _("The ZIP file must hold schema.json and layout.json (in a folder named after the form)."))])
+        raise DefinitionRejected([Problem("", "", _("The ZIP file must hold schema.json and layout.json (in a folder named after the form)."))])
     return form_id, found["schema.json"], found["layout.json"]
 
 
@@ -199,7 +195,14 @@ def three_way(old: Any, new: Any, mine: Any, path: str = "") -> tuple[Any, list[
     return mine, [path or "/"]
 
 
-async def shipped_versions(school_id: int, form_id: str, base_hash: str) -> FormVersion | None:
+def merged(old: Definition | FormVersion | None, new: Definition, mine: Definition | Working) -> tuple[dict, dict, list[str]]:
+    """The change from `old` to `new` merged into `mine`, both files (schema and layout); the conflicts as `file/pointer`."""
+    schema, schema_conflicts = three_way(old.schema if old else {}, new.schema, mine.schema)
+    layout, layout_conflicts = three_way(old.layout if old else {}, new.layout, mine.layout)
+    return schema, layout, [f"schema.json{p}" for p in schema_conflicts] + [f"layout.json{p}" for p in layout_conflicts]
+
+
+async def shipped_version(school_id: int, form_id: str, base_hash: str) -> FormVersion | None:
     """The shipped definition the school's version descends from (its old base)."""
     return await FormVersion.filter(school_id=school_id, form_id=form_id, base_hash=base_hash,
-                                    origin__in=["base", "upstream"]).order_by("-version").first()
+                                    origin__in=list(SHIPPED)).order_by("-version").first()

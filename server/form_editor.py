@@ -13,13 +13,16 @@ newest draft, so two admins editing different things never lose each other's edi
 from __future__ import annotations
 
 import copy
+import dataclasses
+import json
 import math
 import re
-import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from server.definitions import resolve_local_ref
+from server.access import ACTIONS, DEFAULT_FORM_ACCESS
+from server.checks import check_layout_shape, check_schema, iter_field_refs, too_deep
+from server.definitions import FieldSpec, options_of, resolve_local_ref
 from server.i18n import gettext as _
 
 MAX_OPTIONS = 200
@@ -114,30 +117,15 @@ def field_schema(schema: dict, path: str, scope: str | None = None) -> dict:
 
 
 def field_kind(sub: dict) -> str:
-    """The editor's name for a field's type (what the type menu shows)."""
-    kind = sub.get("type", "string")
-    if kind == "array":
-        return "multi_choice"
-    if "enum" in sub or "oneOf" in sub or "anyOf" in sub:
-        return "choice"
-    if kind in ("integer", "number", "boolean"):
-        return kind
-    if sub.get("format") == "date":
-        return "date"
-    return "short_text" if (sub.get("maxLength") or 2000) <= 100 else "long_text"
+    """The editor's name for a field's type (the type menu): the renderers' kind, with whole numbers apart."""
+    spec = FieldSpec(path="", schema=sub, required=False)
+    return {"number": spec.type, "datetime": "short_text", "rows": "multi_choice"}.get(spec.kind, spec.kind)
 
 
 def options_text(sub: dict) -> str:
     """The options as the admin edits them: one per line, `code=label` when they differ."""
-    source = sub.get("items", {}) if sub.get("type") == "array" else sub
-    if "enum" in source:
-        return "\n".join(str(v) for v in source["enum"])
-    lines = []
-    for branch in source.get("oneOf") or source.get("anyOf") or []:
-        if isinstance(branch, dict) and "const" in branch:
-            code, label = branch["const"], branch.get("title", str(branch["const"]))
-            lines.append(str(code) if str(code) == label else f"{code}={label}")
-    return "\n".join(lines)
+    options = FieldSpec(path="", schema=sub, required=False).options
+    return "\n".join(str(o.value) if str(o.value) == o.label else f"{o.value}={o.label}" for o in options)
 
 
 # ---- conditions ---------------------------------------------------------------------------------
@@ -167,10 +155,9 @@ def condition(field: str, op: str, value: str, schema: dict) -> dict | None:
 
 def typed_value(value: str, sub: dict) -> Any:
     kind = sub.get("type", "string")
-    codes = [o for o in (sub.get("enum") or [b.get("const") for b in sub.get("oneOf", []) if isinstance(b, dict)])]
-    for code in codes:
-        if str(code) == value:
-            return code
+    for option in options_of(sub):
+        if str(option.value) == value:
+            return option.value
     if kind == "boolean":
         return value in ("true", "是", "1")
     if kind == "integer" and re.fullmatch(r"-?\d{1,15}", value):
@@ -328,8 +315,8 @@ def new_field_schema(kind: str, old: dict, form: dict) -> dict:
             sub.update(type="integer" if integer else "string", **options)
         else:
             sub.update(type="array", uniqueItems=True, items={**({"type": "integer"} if integer else {}), **options})
-    if (default := (form.get("default") or "").strip()) and kind not in ("multi_choice",):
-        sub["default"] = typed_value(default, {**sub, "type": sub.get("type")}) if kind != "number" else number_or_none(default)
+    if (default := (form.get("default") or "").strip()) and kind != "multi_choice":
+        sub["default"] = number_or_none(default) if kind == "number" else typed_value(default, sub)
     return sub
 
 
@@ -363,13 +350,8 @@ def op_field(schema: dict, layout: dict, form: dict) -> None:
         if readers:
             sub["x-access"] = {"read": readers}
     if "required" in form:
-        required = [n for n in parent.get("required", []) if n != name]
-        if form["required"] in ("on", "true", "1"):
-            required.append(name)
-        if required:
-            parent["required"] = required
-        else:
-            parent.pop("required", None)
+        required = [n for n in parent.get("required", []) if n != name] + ([name] if form["required"] in ("on", "true", "1") else [])
+        _set_or_drop(parent, "required", required or None)
 
 
 def patched_field(old: dict, form: dict, root: dict) -> dict:
@@ -526,8 +508,6 @@ def op_delete_cell(schema: dict, layout: dict, form: dict) -> None:
 
 
 def _drop_field_if_unshown(schema: dict, layout: dict, path: str, scope: str | None) -> None:
-    from server.checks import iter_field_refs  # checks imports definitions; the editor sits above both
-
     shown = {(ref, ref_scope) for ref, _where, ref_scope in iter_field_refs(layout)}
     if (path, scope) in shown:
         return
@@ -541,9 +521,7 @@ def _drop_field_if_unshown(schema: dict, layout: dict, path: str, scope: str | N
         if listing.get("sort", "").lstrip("-") == path:
             del listing["sort"]
     if name in parent.get("required", []):
-        parent["required"] = [n for n in parent["required"] if n != name] or None
-        if parent["required"] is None:
-            del parent["required"]
+        _set_or_drop(parent, "required", [n for n in parent["required"] if n != name] or None)
     tested = _tested_names(layout)
     if all(part in tested for part in ([scope] if scope else []) + path.split(".")):  # the field (or a namesake) in a condition
         raise EditRefused(_("A condition elsewhere tests this field; change that condition first."))
@@ -588,21 +566,20 @@ def op_split(schema: dict, layout: dict, form: dict) -> None:
     row.insert(col + 1, {"label": "　"})
 
 
-def chosen_name(form: dict, props: dict) -> str:
-    """The new field's name: the admin's (it names the column of exports), or field_1, field_2 …"""
-    name = (form.get("name") or "").strip() or new_field_name_in(props)
+def add_new_field(form: dict, props: dict) -> tuple[str, dict]:
+    """A new field from the new-field form, added to `props` under the admin's name (it names the column of
+    exports) or field_1, field_2 …; its name and schema."""
+    sub = new_field_schema(form.get("kind", "short_text"), {}, {**form, "options": form.get("options") or "是\n否"})
+    name = (form.get("name") or "").strip() or new_field_name(props)
     if not FIELD_NAME.match(name):
         raise EditRefused(_("A field's name is 1 to 40 lower-case letters, digits or underscores, starting with a letter."))
     if name in props:
         raise EditRefused(_("There is already a field named %(name)s.", name=name))
-    return name
+    props[name] = sub
+    return name, sub
 
 
-def new_field_name(schema: dict, scope: str | None) -> str:
-    return new_field_name_in(properties_of(schema, scope)[1])
-
-
-def new_field_name_in(props: dict) -> str:
+def new_field_name(props: dict) -> str:
     number = 1
     while f"field_{number}" in props:
         number += 1
@@ -615,11 +592,7 @@ def op_add_field(schema: dict, layout: dict, form: dict) -> None:
     block, scope = block_at(layout, place.blocks)
     if block.get("type") != "grid":
         raise EditRefused(_("Fields are added to a grid; choose a cell of a grid."))
-    kind = form.get("kind", "short_text")
-    sub = new_field_schema(kind, {}, {**form, "options": form.get("options") or "是\n否"})
-    _target, props = properties_of(schema, scope)
-    name = chosen_name(form, props)
-    props[name] = sub
+    name, sub = add_new_field(form, properties_of(schema, scope)[1])
     cells = [{"label": sub["title"]}, {"field": name}]
     rows = block.setdefault("rows", [])
     if place.row is None or form.get("where") == "new_row":
@@ -669,16 +642,17 @@ def op_add_block(schema: dict, layout: dict, form: dict) -> None:
     if not title:  # nothing made-up is ever printed on the paper form
         raise EditRefused(_("Give the new block its title (or, for a text, its words)."))
     new: dict[str, Any]
+    props = schema.setdefault("properties", {})
     if kind == "section":
-        name = new_field_name(schema, None)
-        schema.setdefault("properties", {})[name] = {"title": title, "type": "string", "maxLength": 2000}
+        name = new_field_name(props)
+        props[name] = {"title": title, "type": "string", "maxLength": 2000}
         new = {"type": "section", "title": title, "style": "band",
                "blocks": [{"type": "grid", "columns": 4, "rows": [[{"label": title}, {"field": name, "span": 3}]]}]}
     elif kind == "grid":
         new = {"type": "grid", "columns": 4, "rows": [[{"label": title, "span": 4}]]}
     elif kind == "table":  # rows the teacher adds as needed (台账, 记录行): an array field with one column to start
-        name = new_field_name(schema, None)
-        schema.setdefault("properties", {})[name] = {
+        name = new_field_name(props)
+        props[name] = {
             "title": title, "type": "array", "maxItems": 100,
             "items": {"type": "object", "additionalProperties": False,
                       "properties": {"item": {"title": _("Entry"), "type": "string", "maxLength": 200}}}}
@@ -704,8 +678,6 @@ def op_move_block(schema: dict, layout: dict, form: dict) -> None:
 
 
 def op_delete_block(schema: dict, layout: dict, form: dict) -> None:
-    from server.checks import iter_field_refs
-
     blocks, index, scope = block_list(layout, parse_place(form.get("place", "")).blocks)
     removed = blocks.pop(index)
     for path, _where, inner in list(iter_field_refs({"blocks": [removed]})):
@@ -718,12 +690,9 @@ def op_add_column(schema: dict, layout: dict, form: dict) -> None:
     block, scope = block_at(layout, parse_place(form.get("place", "")).blocks)
     if block.get("type") != "table":
         raise EditRefused(_("Columns are added to a table of rows."))
-    sub = new_field_schema(form.get("kind", "short_text"), {}, {**form, "options": form.get("options") or "是\n否"})
     if scope:
         raise EditRefused(_("A table inside a repeated group is edited in the JSON view."))
-    _items, props = properties_of(schema, block["field"])
-    name = chosen_name(form, props)
-    props[name] = sub
+    name, sub = add_new_field(form, properties_of(schema, block["field"])[1])
     block.setdefault("columns", []).append({"field": name, "label": sub["title"]})
 
 
@@ -741,8 +710,6 @@ def op_delete_column(schema: dict, layout: dict, form: dict) -> None:
 
 def op_form(schema: dict, layout: dict, form: dict) -> None:
     """What the admin changed of the form: title, help, paper, who may do what, the list's columns and filters."""
-    from server.access import ACTIONS, DEFAULT_FORM_ACCESS
-
     if "title" in form:
         if not (title := clean_text(form["title"], 100)):
             raise EditRefused(_("The form needs a title."))
@@ -769,10 +736,6 @@ def op_form(schema: dict, layout: dict, form: dict) -> None:
 
 def op_json(schema: dict, layout: dict, form: dict) -> None:
     """The advanced view: both documents replaced as typed (checked like any other draft)."""
-    import json
-
-    from server.checks import check_layout_shape, check_schema, too_deep
-
     new_schema, new_layout = parse_json(form.get("schema_json", ""), "schema.json"), parse_json(form.get("layout_json", ""), "layout.json")
     if not isinstance(new_schema, dict) or not isinstance(new_layout, dict):
         raise EditRefused(_("The schema and the layout must each be a JSON object."))
@@ -791,8 +754,6 @@ def op_json(schema: dict, layout: dict, form: dict) -> None:
 
 def parse_json(text: str, file: str) -> Any:
     """JSON typed in the advanced view; EditRefused saying which file and where, in words."""
-    import json
-
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -835,9 +796,6 @@ class Selection:
     scope: str | None = None
     field_path: str = ""
     field: dict | None = None
-    field_kind: str = ""
-    required: bool = False
-    options: str = ""
     condition: dict | None = None
     values: dict[str, str] = dataclasses.field(default_factory=dict)  # the field panel's settings as shown (current_values)
 
@@ -860,17 +818,12 @@ def select(schema: dict, layout: dict, place_text: str) -> Selection:
         except EditRefused:
             return found
         found.field_path, found.field = cell["field"], parent["properties"][name]
-        found.field_kind = field_kind(found.field)
-        found.required = name in parent.get("required", [])
-        found.options = options_text(found.field)
-        found.values = current_values(found.field, found.required)
+        found.values = current_values(found.field, name in parent.get("required", []))
     return found
 
 
 def form_values(schema: dict, layout: dict) -> dict[str, str]:
     """The form settings panel's values as shown (and posted back as `was_…`)."""
-    from server.access import ACTIONS, DEFAULT_FORM_ACCESS
-
     rules = schema.get("x-access") if isinstance(schema.get("x-access"), dict) else DEFAULT_FORM_ACCESS
     paper, listing = layout.get("paper") or {}, layout.get("list") or {}
     return {"title": str(layout.get("title") or schema.get("title", "")), "description": str(schema.get("description", "")),
@@ -879,51 +832,37 @@ def form_values(schema: dict, layout: dict) -> dict[str, str]:
             **{f"access_{action}": ",".join(rules.get(action, DEFAULT_FORM_ACCESS[action])) for action in ACTIONS}}
 
 
+def places_of(parts: list) -> tuple[str, str]:
+    """(block place, cell place or "") of a JSON pointer's parts into the layout: blocks/1/blocks/0/rows/4/2 → b1.0, b1.0/r4/c2."""
+    blocks: list[str] = []
+    for index in range(0, len(parts) - 1, 2):
+        key, number = parts[index], str(parts[index + 1])
+        if key == "blocks" and number.isdigit():
+            blocks.append(number)
+            continue
+        if key == "rows" and blocks and number.isdigit() and index + 2 < len(parts) and str(parts[index + 2]).isdigit():
+            return f"b{'.'.join(blocks)}", f"b{'.'.join(blocks)}/r{number}/c{parts[index + 2]}"
+        break
+    return (f"b{'.'.join(blocks)}" if blocks else ""), ""
+
+
 def problem_places(pointers: list[str]) -> dict[str, list[int]]:
-    """Problem index by the editor place it concerns: `/blocks/0/blocks/2/rows/1/3` → b0.2/r1/c3 (and its row and block)."""
+    """Problem index by the editor places it concerns: a problem at `/blocks/0/rows/1/3` is at b0 and at b0/r1/c3."""
     places: dict[str, list[int]] = {}
     for index, text in enumerate(pointers):
-        parts = text.strip("/").split("/") if text else []
-        blocks: list[str] = []
-        row = col = None
-        i = 0
-        while i < len(parts):
-            if parts[i] == "blocks" and i + 1 < len(parts) and parts[i + 1].isdigit():
-                blocks.append(parts[i + 1])
-                i += 2
-            elif parts[i] == "rows" and i + 1 < len(parts) and parts[i + 1].isdigit():
-                row = parts[i + 1]
-                col = parts[i + 2] if i + 2 < len(parts) and parts[i + 2].isdigit() else None
-                break
-            else:
-                break
-        if blocks:
-            base = "b" + ".".join(blocks)
-            places.setdefault(base, []).append(index)
-            if row is not None and col is not None:
-                places.setdefault(f"{base}/r{row}/c{col}", []).append(index)
+        for place in places_of(text.strip("/").split("/") if text else []):
+            if place:
+                places.setdefault(place, []).append(index)
     return places
 
 
 def field_places(layout: dict) -> dict[tuple[str | None, str], str]:
-    """(enclosing rows field, field path) → the place of the grid cell showing it, for problems found in the schema."""
+    """(enclosing rows field, field path) → the place showing it (its cell, else its block), for problems found in the schema."""
     found: dict[tuple[str | None, str], str] = {}
-
-    def walk(blocks: list, prefix: str, scope: str | None) -> None:
-        for index, block in enumerate(blocks if isinstance(blocks, list) else []):
-            place = f"b{prefix}{index}"
-            kind = block.get("type") if isinstance(block, dict) else None
-            if kind == "grid":
-                for r, row in enumerate(block.get("rows", [])):
-                    for c, cell in enumerate(row):
-                        if isinstance(cell, dict) and "field" in cell:
-                            found.setdefault((scope, cell["field"]), f"{place}/r{r}/c{c}")
-            elif kind in ("table", "repeat", "matrix", "signature") and isinstance(block.get("field"), str):
-                found.setdefault((scope, block["field"]), place)
-            if kind in ("section", "repeat"):
-                walk(block.get("blocks", []), f"{prefix}{index}.", block.get("field") if kind == "repeat" else scope)
-
-    walk(layout.get("blocks", []), "", None)
+    for path, parts, scope in iter_field_refs(layout):
+        block, cell = places_of(parts)
+        if block:
+            found.setdefault((scope, path), cell or block)
     return found
 
 

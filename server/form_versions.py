@@ -35,7 +35,6 @@ log = logging.getLogger("xindang.forms")
 
 SHIPPED = ("base", "upstream")  # origins of versions the school did not make itself
 HEADS_TTL = 1.0  # seconds: how stale another server process's publish may be seen (`serve --workers N`)
-ORIGINS = ("base", "upstream", "edit", "import", "api", "rollback", "merge")
 
 
 def definition_hash(schema: dict, layout: dict) -> str:
@@ -121,8 +120,8 @@ class FormLibrary:
             definition = await self.good_version(school_id, form_id, head.version)
             if definition is not None:
                 forms[form_id] = definition
-        upstream = {form_id: head.version for form_id, head in heads.items()
-                    if head.origin not in SHIPPED and form_id in self.base_hashes and head.base_hash != self.base_hashes[form_id]}
+        upstream = frozenset(form_id for form_id, head in heads.items()
+                             if head.origin not in SHIPPED and form_id in self.base_hashes and head.base_hash != self.base_hashes[form_id])
         return Registry(forms=forms, parts=order_parts(self.base.catalog, forms), problems=self.base.problems, catalog=self.base.catalog,
                         library=self, school_id=school_id, upstream=upstream, versions=key)
 
@@ -305,10 +304,6 @@ def version_label(row: FormVersion | Head) -> str:
 
 FORM_EDITORS = frozenset({"admin", "moral_education"})  # 系统管理员 and 德育处 change forms
 CRITICAL_CONFIRMERS = frozenset({"admin"})  # only a 系统管理员 confirms a change that touches stored data
-
-
-def may_edit_forms(user: User | None) -> bool:
-    return user is not None and bool(FORM_EDITORS & set(user.roles or []))
 
 
 def may_confirm_critical(user: User | None) -> bool:

@@ -35,7 +35,7 @@ class Registry:
     catalog: dict
     library: Any = None  # server.form_versions.FormLibrary, for a school's registry
     school_id: int | None = None
-    upstream: dict[str, int] = field(default_factory=dict)  # forms whose shipped definition changed since the school's version
+    upstream: frozenset[str] = frozenset()  # forms whose shipped definition changed since the school's version
     versions: tuple = ()  # ((form_id, version), …) of a school's registry: what a cache of its output is keyed by
 
     def get(self, form_id: str) -> Definition | None:

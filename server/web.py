@@ -14,6 +14,7 @@ from server import audit
 from server.access import AccessRefused, Actor, actor_of, can, record_reached  # noqa: F401  (AccessRefused: routes import it from here)
 from server.definitions import Definition
 from server.disposal import SealedFileClosed, closed_students, opened
+from server.form_versions import FORM_EDITORS
 from server.records import FileSealed, check_writable
 from server.i18n import current_locale, gettext as _
 from server.models import Record, School, User
@@ -89,6 +90,11 @@ def pdf_response(pdf: bytes, filename: str, ascii_name: str) -> Response:
 async def admin_only(connection: Any, _handler: Any) -> None:
     """Guard: school administrators only."""
     await _require_role(connection, {"admin"}, _("Only an administrator may do this."))
+
+
+async def form_editors(connection: Any, _handler: Any) -> None:
+    """Guard: 系统管理员 and 德育处 change forms (the editor and the versions API)."""
+    await _require_role(connection, set(FORM_EDITORS), _("Only a 系统管理员 or the 德育处 may change forms."))
 
 
 async def audit_readers(connection: Any, _handler: Any) -> None:

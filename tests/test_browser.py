@@ -12,7 +12,9 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -59,6 +61,29 @@ def server(tmp_path_factory):
             proc.wait()
 
 
+@contextmanager
+def chromium() -> Iterator:
+    """Debian's Chromium, closed whatever happens."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@contextmanager
+def screenshot_on_failure(page, path: Path) -> Iterator[None]:
+    """A failing step leaves a full-page screenshot beside the server log."""
+    try:
+        yield
+    except Exception:
+        page.screenshot(path=str(path), full_page=True)
+        raise
+
+
 def new_page(browser, problems: list[str], width: int = 1280, height: int = 1600, **options):
     """A Chinese-locale page whose script errors are collected (a test ends asserting there were none)."""
     page = browser.new_page(locale="zh-CN", viewport={"width": width, "height": height}, **options)
@@ -76,14 +101,13 @@ def sign_in(page, base: str, username: str) -> None:
 
 
 def test_entry_error_then_save(server):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     base, tmp = server["base"], server["tmp"]
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as browser:
         problems: list[str] = []
         page = new_page(browser, problems, 1280, 1600)
-        try:
+        with screenshot_on_failure(page, tmp / "failure.png"):
             # Log in.
             sign_in(page, base, "psych")  # the administrator manages; a 心理教师 fills forms
             assert page.url.rstrip("/").endswith("/forms"), page.url
@@ -159,11 +183,6 @@ def test_entry_error_then_save(server):
             page.goto(base + "/forms/registration")
             expect(page.locator("main")).to_contain_text(student_name)
             assert not problems, problems
-        except Exception:
-            page.screenshot(path=str(tmp / "failure.png"), full_page=True)
-            raise
-        finally:
-            browser.close()
 
 
 def urlpath(url: str) -> str:
@@ -175,14 +194,13 @@ def urlpath(url: str) -> str:
 def test_a_class_prints_in_the_background_with_a_progress_bar(server):
     """Batch printing as a 心理教师 sees it: start it from the class's list, watch the bar fill (htmx polls
     the server), leave and come back, then download the one bound PDF."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     base, tmp = server["base"], server["tmp"]
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as browser:
         problems: list[str] = []
         page = new_page(browser, problems, 1280, 1200, accept_downloads=True)
-        try:
+        with screenshot_on_failure(page, tmp / "batch-failure.png"):
             sign_in(page, base, "psych")
             page.goto(base + "/students/")
             seventh = page.locator("select[name='class'] option", has_text="七年级(1)班").first.get_attribute("value")
@@ -215,11 +233,6 @@ def test_a_class_prints_in_the_background_with_a_progress_bar(server):
             reader = PdfReader(str(path))
             assert len([item for item in reader.outline if not isinstance(item, list)]) == printed  # an outline entry per student
             assert not problems, problems
-        except Exception:
-            page.screenshot(path=str(tmp / "batch-failure.png"), full_page=True)
-            raise
-        finally:
-            browser.close()
 
 
 def test_an_admin_changes_a_form_a_teacher_fills_the_new_version_and_old_records_stay(server):
@@ -229,18 +242,17 @@ def test_an_admin_changes_a_form_a_teacher_fills_the_new_version_and_old_records
     import sqlite3
     from contextlib import closing
 
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     base, tmp = server["base"], server["tmp"]
     form = "/admin/forms/classroom_observation"
     with closing(sqlite3.connect(tmp / "data" / "xindang.sqlite3")) as db:
         old_id = db.execute("SELECT id FROM record WHERE form_id = 'classroom_observation' ORDER BY id LIMIT 1").fetchone()[0]
         student_id = db.execute("SELECT id FROM student ORDER BY id LIMIT 1").fetchone()[0]
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as browser:
         problems: list[str] = []
         admin = new_page(browser, problems, 1600, 1400)
-        try:
+        with screenshot_on_failure(admin, tmp / "editor-failure.png"):
             sign_in(admin, base, "admin")
             admin.goto(base + form)
             expect(admin.locator("h1")).to_contain_text("课堂心理行为观察记录表")
@@ -283,11 +295,8 @@ def test_an_admin_changes_a_form_a_teacher_fills_the_new_version_and_old_records
                 admin.click("form[action$='/publish'] button[type=submit]")
             expect(admin.locator(".flash")).to_contain_text("第 2 版已发布")
             assert not problems, problems
-        except Exception:
-            admin.screenshot(path=str(tmp / "editor-failure.png"), full_page=True)
-            raise
         teacher = new_page(browser, problems)
-        try:
+        with screenshot_on_failure(teacher, tmp / "teacher-failure.png"):
             sign_in(teacher, base, "psych")
             teacher.goto(f"{base}/forms/classroom_observation/new?student={student_id}")
             duration = teacher.locator("input[name='field_1']")
@@ -312,8 +321,3 @@ def test_an_admin_changes_a_form_a_teacher_fills_the_new_version_and_old_records
             text = subprocess.run(["pdftotext", "-raw", "-", "-"], input=printed.body(), capture_output=True, check=True).stdout.decode()
             assert "课堂心理行为观察记录表" in text.replace(" ", "") and "观察时长" not in text
             assert not problems, problems
-        except Exception:
-            teacher.screenshot(path=str(tmp / "teacher-failure.png"), full_page=True)
-            raise
-        finally:
-            browser.close()

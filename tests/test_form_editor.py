@@ -18,7 +18,7 @@ import pytest
 from _formdata import example, form_fields, squash
 from _formdata import definition as shipped
 from conftest import PASSWORD, light_password_hash
-from server.models import FormDraft, FormVersion, Record, User
+from server.models import AuditEntry, FormDraft, FormVersion, Record, RecordRevision, School, SchoolClass, User
 
 FORM = "classroom_observation"
 EDITOR = f"/admin/forms/{FORM}"
@@ -70,8 +70,6 @@ async def create_token_for(username: str) -> str:
 
 
 async def add_user(username: str, roles: list[str], with_class: bool = False) -> None:
-    from server.models import School, SchoolClass
-
     user = await User.create(school=await School.get(code="t1"), username=username, display_name=username, roles=roles,
                              password_hash=light_password_hash(PASSWORD))
     if with_class:
@@ -203,8 +201,6 @@ def test_simultaneous_saves_of_one_draft_all_land(world):
     titles = {"head_teacher": "甲", "plan": "乙", "reviewer": "丙", "next_step": "丁", "review_summary": "戊"}
 
     async def together():
-        from server.models import School
-
         school, admin = await School.get(code="t1"), await User.get(username="admin")
         forms = await world.client.app.state.forms.school_forms(school.id)
         await asyncio.gather(*(edit_draft(school.id, FORM, forms.get(FORM), "field", {"field": name, "title": title}, 0, admin)
@@ -217,10 +213,11 @@ def test_simultaneous_saves_of_one_draft_all_land(world):
 
 
 HOSTILE = [
-    ("xss label", lambda s, l: s["properties"]["plan"].update(title="<script>alert(1)</script>"), "HTML"),
-    ("redos pattern", lambda s, l: s["properties"]["plan"].update(pattern="(a+)+\\1"), "pattern"),
-    ("remote ref", lambda s, l: s["properties"]["plan"].update({"$ref": "https://evil.example/x.json"}), "#"),
-    ("10000 fields", lambda s, l: s["properties"].update({f"f{n}": {"type": "string"} for n in range(10_000)}), "1000"),
+    # the last item: words of the refusal's message (the page holds none of them otherwise)
+    ("xss label", lambda s, l: s["properties"]["plan"].update(title="<script>alert(1)</script>"), "HTML 标签"),
+    ("redos pattern", lambda s, l: s["properties"]["plan"].update(pattern="(a+)+\\1"), "RE2"),
+    ("remote ref", lambda s, l: s["properties"]["plan"].update({"$ref": "https://evil.example/x.json"}), "evil.example"),
+    ("10000 fields", lambda s, l: s["properties"].update({f"f{n}": {"type": "string"} for n in range(10_000)}), "1000 个"),
 ]
 
 
@@ -280,7 +277,7 @@ def test_history_diff_and_rollback(logged_in):
     assert versions(world) == [(1, "base"), (2, "edit"), (3, "rollback")]
     v1, v3 = world.run(lambda: FormVersion.get(form_id=FORM, version=1)), world.run(lambda: FormVersion.get(form_id=FORM, version=3))
     assert (v1.schema, v1.layout) == (v3.schema, v3.layout)
-    actions = world.run(lambda: __import__("server.models", fromlist=["AuditEntry"]).AuditEntry.filter(target=f"form:{FORM}").values_list("action", flat=True))
+    actions = world.run(lambda: AuditEntry.filter(target=f"form:{FORM}").values_list("action", flat=True))
     assert {"draft", "publish"} <= set(actions)
 
 
@@ -329,8 +326,6 @@ def republish_without_plan_and_with_duration(world) -> str:
 
 def current_definition(world, form_id: str = FORM):
     async def find():
-        from server.models import School
-
         school = await School.get(code="t1")
         return (await world.client.app.state.forms.school_forms(school.id)).get(form_id)
 
@@ -363,8 +358,6 @@ def test_an_old_record_is_carried_to_the_current_version_showing_what_moves(logg
     stored = world.run(lambda: Record.get(id=old["id"]))
     assert stored.form_version == 2 and stored.data[added] == 20 and "plan" not in stored.data
     # the dropped answer stays in the record's history
-    from server.models import RecordRevision
-
     last = world.run(lambda: RecordRevision.filter(record_id=old["id"]).order_by("-version").first())
     assert last.action == "upgrade" and last.data_before["plan"] == "每周一次，持续一个月"
     history = world.client.get(f"/records/{old['id']}/history")
@@ -376,24 +369,22 @@ def test_an_old_record_is_carried_to_the_current_version_showing_what_moves(logg
 
 def test_exports_span_every_version_with_a_version_column(logged_in):
     world = logged_in
-    old = create_record(world, {**example(FORM), "plan": "每周一次，持续一个月"})
+    create_record(world, {**example(FORM), "plan": "每周一次，持续一个月"})
     added = republish_without_plan_and_with_duration(world)
-    new = create_record(world, {**{k: v for k, v in example(FORM).items() if k != "plan"}, added: 25})
+    create_record(world, {**{k: v for k, v in example(FORM).items() if k != "plan"}, added: 25})
     rows = list(csv.reader(io.StringIO(world.client.get(f"/forms/{FORM}?format=csv").content.decode("utf-8-sig"))))
     header = rows[0]
     assert "观察时长（分钟）" in header and any(h.startswith("观察安排") for h in header)
-    by_version = {row[header.index("表单版本" if "表单版本" in header else "Form version")]: row for row in rows[1:]}
+    by_version = {row[header.index("表单版本")]: row for row in rows[1:]}
     plan_column = next(i for i, h in enumerate(header) if h.startswith("观察安排"))
     assert by_version["1"][plan_column] == "每周一次，持续一个月" and by_version["2"][plan_column] == ""
     assert by_version["2"][header.index("观察时长（分钟）")] == "25" and by_version["1"][header.index("观察时长（分钟）")] == ""
-    # the old version's option labels stay its own (观察缘由 was retitled, its values are unchanged)
+    # JSON: each record with its version, and the answers its version had
     exported = json.loads(world.client.get(f"/forms/{FORM}?format=json").content)
-    assert sorted(r["form_version"] for r in exported) == [1, 2]
-    assert {r["number"] for r in exported} and all("data" in r for r in exported)
+    assert sorted(r["form_version"] for r in exported) == [1, 2] and len({r["number"] for r in exported}) == 2
     assert next(r for r in exported if r["form_version"] == 1)["data"]["plan"] == "每周一次，持续一个月"
     xlsx = world.client.get(f"/forms/{FORM}?format=xlsx")
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
-    assert old["id"] != new["id"]
 
 
 def api_headers(world, username: str = "admin") -> dict:
@@ -690,8 +681,6 @@ def test_opening_a_form_or_a_field_to_more_roles_is_critical(world):
     del reopened["properties"]["plan"]["x-access"]
     answer = world.client.post(f"/api/forms/{FORM}/versions", json={"schema": reopened, "layout": definition["layout"]}, headers=deyu)
     assert answer.status_code == 409 and answer.json()["changes"][0]["field"] == "plan"
-    from server.models import AuditEntry
-
     assert world.run(lambda: AuditEntry.filter(action="permission", target=f"form:{FORM}").count()) == 1
 
 

@@ -18,8 +18,8 @@ from server.validation import FieldError, field_title, validate
 from server import audit
 from server.access import Actor, actor_of, hidden_fields, keep_hidden, mask, record_reached, records_filter, classes_filter, roster_filter, students_filter
 from server.form_versions import (CriticalChanges, DefinitionRejected, VersionRace, audit_publish, change_json, history, may_confirm_critical,
-                                  may_edit_forms, version_json)
-from server.web import AccessRefused, definition_or_404, form_for, record_for, registry, school_of
+                                  version_json)
+from server.web import definition_or_404, form_editors, form_for, record_for, registry, school_of
 
 MAX_JSON_BYTES = 1_000_000
 
@@ -74,11 +74,9 @@ class ApiController(Controller):
         return {"id": definition.form_id, "title": definition.title, "version": definition.version,
                 "schema": definition.schema, "layout": definition.layout}
 
-    @get("/forms/{form_id:str}/versions")
+    @get("/forms/{form_id:str}/versions", guards=[form_editors])
     async def versions(self, request: Request, form_id: str) -> dict:
         """Every published version of the form at the user's school (form editors only)."""
-        if not may_edit_forms(request.user):
-            raise AccessRefused(_("Only a form editor (系统管理员 or 德育处) may see the versions of a form."))
         forms = await registry(request)
         rows = await history(forms.school_id, form_id)
         if not rows:
@@ -88,12 +86,10 @@ class ApiController(Controller):
         return {"form_id": form_id, "current": current.version if current else None, "upstream_changed": form_id in forms.upstream,
                 "versions": [version_json(row, current.version if current else None) for row in rows]}
 
-    @post("/forms/{form_id:str}/versions")
+    @post("/forms/{form_id:str}/versions", guards=[form_editors])
     async def publish(self, request: Request, form_id: str) -> Response:
         """Check and publish `{"schema", "layout", "note"?, "confirm_critical"?}` as the form's next version:
         201 with the version and its changes, 422 with the definition's problems, 409 with the critical changes."""
-        if not may_edit_forms(request.user):
-            raise AccessRefused(_("Only a form editor (系统管理员 or 德育处) may publish a form."))
         body, problem = await read_body(request)
         if problem:
             return problem

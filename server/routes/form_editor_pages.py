@@ -28,29 +28,22 @@ from server.access import ACTIONS, role_names
 from server.checks import Problem, check_publishable
 from server.definition_diff import action_names, compare
 from server.definitions import Definition
-from server.form_drafts import (DraftExists, ImportRefused, StaleDraft, Working, discard_draft, edit_draft, export_json, export_zip, read_definition,
-                                shipped_versions, start_draft, three_way, working_copy)
+from server.form_drafts import (DraftExists, StaleDraft, Working, discard_draft, edit_draft, export_json, export_zip, merged, read_definition,
+                                shipped_version, start_draft, working_copy)
 from server.form_editor import (BLOCK_KINDS, KINDS, EditRefused, condition_choices, field_places, field_schema, form_values, parse_json,
-                                place_label,
-                                problem_places, schema_problem_place, select, selected_after)
-from server.form_versions import (CriticalChanges, definition_hash, DefinitionRejected, DraftOutdated, VersionRace, audit_publish, stored_answers, history, may_confirm_critical, may_edit_forms,
-                                  version_label)
+                                place_label, problem_places, schema_problem_place, select, selected_after)
+from server.form_versions import (CriticalChanges, DefinitionRejected, DraftOutdated, VersionRace, audit_publish, definition_hash, history,
+                                  may_confirm_critical, stored_answers, version_label)
 from server.i18n import gettext as _
 from server.models import FormDraft, FormVersion, Record
 from server.registry import Registry
 from server.tabular import context_labels
-from server.web import AccessRefused, is_htmx, page, registry, school_of
+from server.validation import small_int
+from server.web import form_editors, is_htmx, page, registry, school_of
 
 MAX_FORM_BYTES = 2_500_000
+LIST_CONTEXTS = ("@student.name", "@student.class", "@student.number", "@record.created_on")  # what a list may show besides fields
 PAGE_COUNTS: dict[int, dict[tuple[str, str], dict[str, int]]] = {}  # school → (form, definition hash) → pages, blank and filled
-
-
-async def form_editors(connection: Any, _handler: Any) -> None:
-    """Guard: 系统管理员 and 德育处 change forms."""
-    user = connection.scope.get("user")
-    if not may_edit_forms(user):
-        await audit.append("open", connection.scope.get("path", "")[:100], user=user, result="denied", scope=connection.scope)
-        raise AccessRefused(_("Only a 系统管理员 or the 德育处 may change forms."))
 
 
 def compiled(form_id: str, schema: dict, layout: dict) -> tuple[Definition | None, list[Problem]]:
@@ -118,7 +111,7 @@ class FormEditorPages(Controller):
             form_id, schema, layout = read_definition(await upload.read(), str(form.get("form_id", "")).strip())
             current = forms.get(form_id)
             await start_draft(forms.school_id, form_id, schema, layout, current.version if current else 0, request.user, origin="import")
-        except ImportRefused as refused:
+        except DefinitionRejected as refused:
             await audit.append("import", "form:", user=request.user, result="denied", scope=request.scope, detail="refused")
             return await self._forms_page(request, refused.problems)
         except DraftExists as exists:
@@ -135,8 +128,7 @@ class FormEditorPages(Controller):
     @post("/{form_id:str}/edit", status_code=200)
     async def edit(self, request: Request, form_id: str) -> Response:
         """One edit of the draft; the editor comes back with it applied, or with the reason it was not."""
-        forms, _working = await self._working(request, form_id)
-        school = await school_of(request.user)
+        forms = await registry(request)
         posted = await request.form()
         form = {k: v for k, v in posted.items() if isinstance(v, str)}
         for key in ("list_columns", "list_filters", "readers") + tuple(f"access_{action}" for action in ACTIONS):
@@ -145,11 +137,10 @@ class FormEditorPages(Controller):
         typed = dict(form)  # what the admin typed, shown again if the edit is refused
         form = changed_only(form)
         op = form.get("op", "")
-        seen = _int(form.get("revision"))
+        seen = small_int(form.get("revision"))
         seen = -1 if seen is None else seen  # no revision: never applied by position
         try:
-            before = await working_copy(school.id, form_id, forms.get(form_id))
-            working = await edit_draft(school.id, form_id, forms.get(form_id), op, form, seen, request.user)
+            before, working = await edit_draft(forms.school_id, form_id, forms.get(form_id), op, form, seen, request.user)
         except StaleDraft as stale:
             message = _("Someone else changed this draft a moment ago, so your change was not saved. What you typed is still below; "
                         "their version is under “The draft as saved now”. Saving again keeps yours.") if op == "json" else \
@@ -157,11 +148,11 @@ class FormEditorPages(Controller):
             return await self._editor_page(request, forms, stale.working, typed.get("select", ""), status_code=409, json_view=op == "json",
                                            message=message, typed=typed)
         except EditRefused as refused:
-            _forms, unchanged = await self._working(request, form_id)
+            _forms, unchanged = await self._working(request, form_id)  # (a form that does not exist: 404 here)
             return await self._editor_page(request, forms, unchanged, typed.get("select", ""), status_code=422, message=str(refused),
                                            json_view=op == "json", typed=typed)
         await audit.append("draft", f"form:{form_id}", user=request.user, scope=request.scope, detail=f"{op} revision:{working.revision}")
-        selected = selected_after(op, form, (before.schema, before.layout) if before else ({}, {}), (working.schema, working.layout))
+        selected = selected_after(op, form, (before.schema, before.layout), (working.schema, working.layout))
         return await self._editor_page(request, forms, working, selected, json_view=op == "json", saved=True)
 
     @post("/{form_id:str}/check", status_code=200)
@@ -178,10 +169,9 @@ class FormEditorPages(Controller):
 
     @post("/{form_id:str}/discard", status_code=200)
     async def discard(self, request: Request, form_id: str) -> Response:
-        school = await school_of(request.user)
-        if await discard_draft(school.id, form_id):
-            await audit.append("draft", f"form:{form_id}", user=request.user, scope=request.scope, detail="discarded")
         forms = await registry(request)
+        if await discard_draft(forms.school_id, form_id):
+            await audit.append("draft", f"form:{form_id}", user=request.user, scope=request.scope, detail="discarded")
         target = f"/admin/forms/{form_id}" if forms.get(form_id) else "/admin/forms/"
         if is_htmx(request):  # asked with htmx (after its confirmation): the whole page goes there
             return Response("", status_code=200, headers={"HX-Redirect": target})
@@ -267,16 +257,15 @@ class FormEditorPages(Controller):
         if working.draft is None or current is None or working.based_on == current.version:
             return Redirect(f"/admin/forms/{form_id}", status_code=303)
         started = await forms.library.version(forms.school_id, form_id, working.based_on, strict=False) if working.based_on else None
-        schema, schema_conflicts = three_way(started.schema if started else {}, current.schema, working.schema)
-        layout, layout_conflicts = three_way(started.layout if started else {}, current.layout, working.layout)
+        schema, layout, conflicts = merged(started, current, working)
         saved = await FormDraft.filter(id=working.draft.id, revision=working.revision).update(
             schema=schema, layout=layout, based_on=current.version, revision=working.revision + 1, updated_by_id=request.user.id)
         if not saved:
             return await self._review_page(request, forms, working, status_code=409,
                                            message=_("The draft changed while you were reviewing it. Review it again."))
-        request.session["merge_conflicts"] = [f"schema.json{p}" for p in schema_conflicts] + [f"layout.json{p}" for p in layout_conflicts]
+        request.session["merge_conflicts"] = conflicts
         await audit.append("draft", f"form:{form_id}", user=request.user, scope=request.scope,
-                           detail=f"merged version {current.version} into the draft, {len(schema_conflicts) + len(layout_conflicts)} conflicts")
+                           detail=f"merged version {current.version} into the draft, {len(conflicts)} conflicts")
         return Redirect(f"/admin/forms/{form_id}", status_code=303)
 
     @get("/{form_id:str}/versions")
@@ -286,14 +275,10 @@ class FormEditorPages(Controller):
         rows = await history(forms.school_id, form_id)
         if not rows:
             raise NotFoundException(_("There is no form with this id."))
-        counts = {}
-        for version, count in await _records_per_version(forms.school_id, form_id):
-            counts[version] = count
-        params = request.query_params
-        older, newer = _int(params.get("a")), _int(params.get("b"))
+        counts = dict(await _records_per_version(forms.school_id, form_id))
+        older, newer = small_int(request.query_params.get("a")), small_int(request.query_params.get("b"))
         if newer is None and len(rows) > 1:  # at first: what the version in use changed
             older, newer = rows[1].version, rows[0].version
-            params = {}
         changes = None
         if older and newer:
             a, b = await forms.library.version(forms.school_id, form_id, older), await forms.library.version(forms.school_id, form_id, newer)
@@ -318,8 +303,7 @@ class FormEditorPages(Controller):
                               origin="rollback", base_hash=row.base_hash,  # a shipped update rolled back is offered again
                               note=_("Back to version %(n)s", n=version))
         except DraftExists as exists:
-            return await self._editor_page(request, forms, (await self._working(request, form_id))[1], "", status_code=409,
-                                           message=str(exists))
+            return await self._draft_in_the_way(request, forms, form_id, exists)
         await audit.append("draft", f"form:{form_id}", user=request.user, scope=request.scope, detail=f"rollback to {version}")
         return Redirect(f"/admin/forms/{form_id}/review", status_code=303)
 
@@ -329,20 +313,18 @@ class FormEditorPages(Controller):
         forms = await registry(request)
         current, shipped = forms.get(form_id), forms.library.base.get(form_id)
         head = await FormVersion.filter(school_id=forms.school_id, form_id=form_id).order_by("-version").first()
-        old = await shipped_versions(forms.school_id, form_id, head.base_hash) if head else None
+        old = await shipped_version(forms.school_id, form_id, head.base_hash) if head else None
         if current is None or shipped is None or old is None or form_id not in forms.upstream:
             raise NotFoundException(_("There is no shipped update of this form to merge."))
-        schema, schema_conflicts = three_way(old.schema, shipped.schema, current.schema)
-        layout, layout_conflicts = three_way(old.layout, shipped.layout, current.layout)
+        schema, layout, conflicts = merged(old, shipped, current)
         try:
             await start_draft(forms.school_id, form_id, schema, layout, current.version, request.user, origin="merge",
                               base_hash=forms.library.base_hashes[form_id])
         except DraftExists as exists:
-            return await self._editor_page(request, forms, (await self._working(request, form_id))[1], "", status_code=409,
-                                           message=str(exists))
-        request.session["merge_conflicts"] = [f"schema.json{p}" for p in schema_conflicts] + [f"layout.json{p}" for p in layout_conflicts]
+            return await self._draft_in_the_way(request, forms, form_id, exists)
+        request.session["merge_conflicts"] = conflicts
         await audit.append("draft", f"form:{form_id}", user=request.user, scope=request.scope,
-                           detail=f"merge shipped update, {len(schema_conflicts) + len(layout_conflicts)} conflicts")
+                           detail=f"merge shipped update, {len(conflicts)} conflicts")
         return Redirect(f"/admin/forms/{form_id}", status_code=303)
 
     @get("/{form_id:str}/export")
@@ -370,13 +352,16 @@ class FormEditorPages(Controller):
 
     async def _forms_page(self, request: Request, problems: list[Problem] | None = None, *, form_id: str = "", title: str = "") -> Response:
         forms = await registry(request)
-        drafts = set(await draft_form_ids(forms.school_id))
+        drafts = {d.form_id: d.schema.get("title") or d.form_id for d in await FormDraft.filter(school_id=forms.school_id).order_by("form_id")}
         rows = [(d, d.form_id in forms.upstream, d.form_id in drafts) for part in forms.parts for d in part.forms]
-        new_drafts = [(d.form_id, d.schema.get("title") or d.form_id) for d in await FormDraft.filter(
-            school_id=forms.school_id, form_id__in=sorted(drafts - set(forms.forms)))]
+        new_drafts = [(form_id, title) for form_id, title in drafts.items() if form_id not in forms.forms]
         return page(request, "pages/form_admin.html", status_code=422 if problems else 200, rows=rows, new_drafts=new_drafts,
                     problems=problems or [], links={}, form_id=form_id, title=title,
                     problem_intro=_("The form could not be created or imported:") if problems else "")
+
+    async def _draft_in_the_way(self, request: Request, forms: Registry, form_id: str, exists: DraftExists) -> Response:
+        """A rollback or merge would replace the draft being edited: the editor, with why it was not done."""
+        return await self._editor_page(request, forms, (await self._working(request, form_id))[1], "", status_code=409, message=str(exists))
 
     async def _working(self, request: Request, form_id: str) -> tuple[Registry, Working]:
         forms = await registry(request)
@@ -398,7 +383,7 @@ class FormEditorPages(Controller):
             if problem.file.endswith("schema.json") and (place := schema_problem_place(problem.pointer, cells)):
                 links[index] = place
                 places.setdefault(place, []).append(index)
-        published = _int(request.query_params.get("published"))
+        published = small_int(request.query_params.get("published"))
         conflicts = request.session.pop("merge_conflicts", None) if working.draft is not None else None
         selection = select(working.schema, working.layout, selected)
         context = dict(
@@ -410,7 +395,7 @@ class FormEditorPages(Controller):
             layout_json=typed["layout_json"] if typed and "layout_json" in typed else json.dumps(working.layout, ensure_ascii=False, indent=2),
             saved_json=json.dumps({"schema": working.schema, "layout": working.layout}, ensure_ascii=False, indent=2) if typed else "",
             list_fields=(fields := [(path, spec.title) for path, spec in (draft.fields.items() if draft else []) if not spec.item_fields]),
-            list_choices=context_columns() + fields, block_names=block_names(), kind_names=kind_names(),
+            list_choices=[(key, context_labels()[key]) for key in LIST_CONTEXTS] + fields, block_names=block_names(), kind_names=kind_names(),
             title_of=lambda path, scope: field_title(working.schema, path, scope), place_label=place_label, context_names=context_labels(),
             focus=is_htmx(request) and request.method == "GET", role_names=role_names(), actions=action_names(),
             form_values=shown_again(form_values(working.schema, working.layout), typed, "form"),
@@ -485,24 +470,11 @@ def kind_names() -> dict[str, str]:
             "date": _("Date"), "choice": _("Single choice"), "multi_choice": _("Multiple choice"), "boolean": _("Yes / no")}
 
 
-def context_columns() -> list[tuple[str, str]]:
-    return [("@student.name", _("Student's name")), ("@student.class", _("Class")), ("@student.number", _("Student number")),
-            ("@record.created_on", _("Date entered"))]
-
-
 def field_title(schema: dict, path: str, scope: str | None) -> str:
     try:
         return str(field_schema(schema, path, scope).get("title") or path)
     except EditRefused:
         return path
-
-
-def _int(text: str | None) -> int | None:
-    return int(text) if text and text.isascii() and text.isdigit() and len(text) < 10 else None
-
-
-async def draft_form_ids(school_id: int) -> list[str]:
-    return list(await FormDraft.filter(school_id=school_id).values_list("form_id", flat=True))
 
 
 async def _records_per_version(school_id: int, form_id: str) -> list[tuple[int, int]]:

@@ -3,6 +3,7 @@ and renderers; no form is named here."""
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 import anyio
@@ -150,61 +151,37 @@ class FormPages(Controller):
     @get("/records/{record_id:int}/upgrade")
     async def upgrade_page(self, request: Request, record_id: int) -> Response:
         """The record in the current version of its form: what is carried, renamed, dropped or to fill, before saving."""
-        school, record, definition, students, actor = await _load(request, record_id, "edit")
-        current = await _newer_version(request, record)
-        plan = plan_upgrade(definition, current, record.data, hidden_fields(actor, definition), restricted_notice())
+        school, record, made_with, students, actor = await _load(request, record_id, "edit")
+        current, plan = await _upgrade_plan(request, record, made_with, actor)
         return await _entry_page(request, school, current, plan.carried, {}, students, action=f"/records/{record_id}/upgrade",
-                                 record=record, version=record.version, upgrade=plan, made_with=definition)
+                                 record=record, version=record.version, upgrade=plan, made_with=made_with)
 
     @post("/records/{record_id:int}/upgrade", status_code=200)
     async def upgrade(self, request: Request, record_id: int) -> Response:
         """Save the record as the current version; answers the new version has no room for stay in its history."""
         school, record, made_with, students, actor = await _load(request, record_id, "edit")
-        definition = await _newer_version(request, record)
-        plan = plan_upgrade(made_with, definition, record.data, hidden_fields(actor, made_with), restricted_notice())
+        definition, plan = await _upgrade_plan(request, record, made_with, actor)
         form = await request.form()
         action = form_text(form, "_action") or "save"
-        version = small_int(form_text(form, "_version")) or 0
         data = parse_form(definition, form, keep_empty_rows=action != "save")
         keep_hidden(actor, definition, plan.carried, data)
-        common = dict(action=f"/records/{record_id}/upgrade", record=record, version=version, upgrade=plan, made_with=made_with)
-        if action != "save":
-            apply_row_action(definition, data, action)
-            return await _entry_page(request, school, definition, data, {}, students, **common)
-        errors = {e.name: e.message for e in validate(definition, data)}
+        refusals = {}
         if plan.loses_hidden:
-            errors["_confirm_loss"] = _("Answers you may not read would leave the record: ask a colleague who may read them to carry it over.")
+            refusals["_confirm_loss"] = _("Answers you may not read would leave the record: ask a colleague who may read them to carry it over.")
         elif plan.loses_answers and form_text(form, "_confirm_loss") != "yes":
-            errors["_confirm_loss"] = _("Tick the box to confirm that the answers listed above leave the record (its history keeps them).")
-        if errors:
-            return await _entry_page(request, school, definition, data, errors, students, status_code=422, **common)
-        try:
-            record = await update_record(record, version, data, request.user, scope=request.scope, form_version=definition.version)
-        except VersionConflict as conflict:
-            return await _conflict_page(request, school, definition, conflict.current, data, students)
-        return _after_save(request, record)
+            refusals["_confirm_loss"] = _("Tick the box to confirm that the answers listed above leave the record (its history keeps them).")
+        return await _save_edit(request, school, record, definition, students, form, data, refusals, form_version=definition.version,
+                                action=f"/records/{record_id}/upgrade", upgrade=plan, made_with=made_with)
 
     @post("/records/{record_id:int}", status_code=200)
     async def update(self, request: Request, record_id: int) -> Response:
         school, record, definition, students, actor = await _load(request, record_id, "edit")
         form = await request.form()
         action = form_text(form, "_action") or "save"
-        version = small_int(form_text(form, "_version")) or 0  # no version: never overwrite blindly
         data = carry_unposted(definition, record.data, parse_form(definition, form, keep_empty_rows=action != "save"))
         keep_hidden(actor, definition, record.data, data)
         await keep_decided(definition, record.data, data, record.id)
-        common = dict(action=f"/records/{record_id}", record=record, version=version)
-        if action != "save":
-            apply_row_action(definition, data, action)
-            return await _entry_page(request, school, definition, data, {}, students, **common)
-        errors = {e.name: e.message for e in validate(definition, data)}
-        if errors:
-            return await _entry_page(request, school, definition, data, errors, students, status_code=422, **common)
-        try:
-            record = await update_record(record, version, data, request.user, scope=request.scope)
-        except VersionConflict as conflict:
-            return await _conflict_page(request, school, definition, conflict.current, data, students)
-        return _after_save(request, record)
+        return await _save_edit(request, school, record, definition, students, form, data, {}, action=f"/records/{record_id}")
 
     @get("/records/{record_id:int}/history")
     async def history(self, request: Request, record_id: int) -> Response:
@@ -262,6 +239,33 @@ def revision_changes(actor: Actor, before: Definition, after: Definition, revisi
     return changes
 
 
+async def _save_edit(request: Request, school: School, record: Record, definition: Definition, students: list[Student], form: Any,
+                     data: dict, refusals: dict[str, str], *, form_version: int | None = None, **page_args: Any) -> Response:
+    """An edit of a record posted: a row added or removed (the page again), refused (the page with every problem),
+    saved against the row version the page was loaded with (409 page when someone saved meanwhile)."""
+    version = small_int(form_text(form, "_version")) or 0  # no version: never overwrite blindly
+    common = dict(record=record, version=version, **page_args)
+    if (form_text(form, "_action") or "save") != "save":
+        apply_row_action(definition, data, form_text(form, "_action"))
+        return await _entry_page(request, school, definition, data, {}, students, **common)
+    errors = {e.name: e.message for e in validate(definition, data)} | refusals
+    if errors:
+        return await _entry_page(request, school, definition, data, errors, students, status_code=422, **common)
+    try:
+        record = await update_record(record, version, data, request.user, scope=request.scope, form_version=form_version)
+    except VersionConflict as conflict:
+        return await _conflict_page(request, school, definition, conflict.current, data, students)
+    return _after_save(request, record)
+
+
+async def _upgrade_plan(request: Request, record: Record, made_with: Definition, actor: Actor) -> tuple[Definition, UpgradePlan]:
+    """The version in use (404 when the record already is in it) and what carrying the record over to it does, for this user."""
+    current = (await registry(request)).get(record.form_id)
+    if current is None or current.version == record.form_version:
+        raise NotFoundException(_("This record is already in the current version of its form."))
+    return current, plan_upgrade(made_with, current, record.data, hidden_fields(actor, made_with), restricted_notice())
+
+
 async def _add_older_options(request: Request, definition: Definition, school: School, filter_specs: list[dict]) -> None:
     """A filter also offers the options older versions of the form had, when records made with them are stored:
     a record answered with an option since removed can still be found."""
@@ -271,7 +275,7 @@ async def _add_older_options(request: Request, definition: Definition, school: S
         .distinct().values_list("form_version", flat=True)
     forms = await registry(request)
     for number in sorted(set(numbers), reverse=True):
-        older = await forms.library.version(school.id, definition.form_id, number, strict=False) if forms.library else None
+        older = await forms.at(definition.form_id, number)
         for found in filter_specs:
             spec = older.fields.get(found["spec"].path) if older else None
             known = {form_value(o.value) for o in choices(found["spec"])} | {form_value(o.value) for o in found["older"]}
@@ -279,13 +283,6 @@ async def _add_older_options(request: Request, definition: Definition, school: S
                 if form_value(option.value) not in known:
                     found["older"].append(option)
                     known.add(form_value(option.value))
-
-
-async def _newer_version(request: Request, record: Record) -> Definition:
-    current = (await registry(request)).get(record.form_id)
-    if current is None or current.version == record.form_version:
-        raise NotFoundException(_("This record is already in the current version of its form."))
-    return current
 
 
 def _same_action(request: Request) -> str:
