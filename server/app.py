@@ -37,7 +37,7 @@ from server.routes.pages import FormPages
 from server.routes.print_pages import PrintPages
 from server.routes.roster_pages import RosterPages
 from server.routes.student_pages import StudentPages
-from server.sessions import DatabaseSessionConfig, DatabaseStore
+from server.sessions import DatabaseSessionConfig, DatabaseStore, csrf_session_binding
 from server.settings import STATIC_DIR, Settings
 from server.web import AccessRefused, page
 
@@ -195,12 +195,12 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Li
                                            httponly=True, samesite="lax", secure=settings.secure_cookies)
     csrf = CSRFConfig(secret=settings.secret_key, cookie_name=f"{cookie_prefix}xd_csrf", cookie_secure=settings.secure_cookies,
                       cookie_samesite="lax", cookie_httponly=True, exclude=["^/api/"])
-    auth = DefineMiddleware(AuthMiddleware, exclude=["^/login(/code)?$", "^/language$", "^/static/", "^/schema", "^/favicon.ico$"])
+    auth = DefineMiddleware(AuthMiddleware, exclude=["^/login(/code)?$", "^/language$", "^/static/", "^/favicon.ico$"])
     return Litestar(
         route_handlers=[AuthPages, FormPages, HandbookPages, AuditPages, AdminPages, RosterPages, StudentPages, PrintPages, DisposalPages,
                         FormEditorPages, ApiController,
                         create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False)],
-        middleware=[locale_middleware, session_config.middleware, auth, school_settings_middleware],
+        middleware=[locale_middleware, session_config.middleware, csrf_session_binding, auth, school_settings_middleware],
         before_send=[security_headers],
         csrf_config=csrf,
         stores={"sessions": DatabaseStore()},

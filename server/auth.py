@@ -13,7 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
-from tortoise.expressions import F
+from tortoise.expressions import Q
 
 from server.models import ApiToken, User
 from server.i18n import gettext as _
@@ -59,24 +59,39 @@ def lock_after(failures: int) -> timedelta | None:
 
 async def authenticate_password(username: str, password: str) -> tuple[User | None, User | None]:
     """(the user when the password is right, the account the name belongs to). An unknown name, a wrong
-    password and a waiting account look the same and cost the same hash work (run off the event loop);
-    wrong passwords, counted atomically even when sent in parallel, make the account wait longer."""
+    password and a waiting account look the same and cost the same hash work (run off the event loop).
+    Each try on an account is reserved before the slow hash (`reserve_attempt`), so parallel guesses get
+    no more tries than sequential ones; a right password in a reserved try signs in and ends the wait."""
     account = await User.get_or_none(username=username, is_active=True)
-    correct = await anyio.to_thread.run_sync(_verify, account.password_hash if account else _DUMMY_HASH, normalized(password))
-    if account is None:
-        return None, None
-    now = datetime.now(timezone.utc)
-    if account.locked_until and account.locked_until > now:
-        return None, account  # even the right password waits: guessing gains nothing during the lock
-    if not correct:
-        await User.filter(id=account.id).update(failed_logins=F("failed_logins") + 1)
-        failures = (await User.get(id=account.id)).failed_logins
-        if wait := lock_after(failures):
-            await User.filter(id=account.id).update(locked_until=now + wait)
+    reserved = await reserve_attempt(account.id) if account else False
+    checked_hash = account.password_hash if account and reserved else _DUMMY_HASH
+    correct = await anyio.to_thread.run_sync(_verify, checked_hash, normalized(password))
+    if account is None or not reserved or not correct:
         return None, account
-    if account.failed_logins or account.locked_until:
-        await User.filter(id=account.id).update(failed_logins=0, locked_until=None)
+    await User.filter(id=account.id).update(failed_logins=0, locked_until=None)
     return account, account
+
+
+RESERVE_TRIES = 20  # compare-and-set rounds before a try is refused as if the account were waiting
+
+
+async def reserve_attempt(user_id: int, counter: str = "failed_logins", lock: str = "locked_until") -> bool:
+    """Count a try (password or second-factor code) before it is checked: one conditional UPDATE per count
+    (compare-and-set), so of parallel tries each gets its own number; the try that reaches the free limit
+    sets the wait, and tries arriving during a wait are refused unchecked. A right answer resets the count."""
+    for _round in range(RESERVE_TRIES):
+        now = datetime.now(timezone.utc)
+        current = await User.get_or_none(id=user_id).only("id", counter, lock)
+        locked_until = getattr(current, lock, None)
+        if current is None or (locked_until and locked_until > now):
+            return False
+        count = getattr(current, counter)
+        wait = lock_after(count + 1)
+        free = Q(**{f"{lock}__isnull": True}) | Q(**{f"{lock}__lte": now})
+        if await User.filter(Q(id=user_id, **{counter: count}) & free).update(
+                **{counter: count + 1, lock: now + wait if wait else None}) == 1:
+            return True
+    return False
 
 
 def _verify(password_hash: str, password: str) -> bool:
@@ -121,8 +136,14 @@ def is_api(path: str) -> bool:
     return path == "/api" or path.startswith("/api/")
 
 
+def is_api_description(path: str) -> bool:
+    """The OpenAPI description (/schema…): for signed-in users and token holders only."""
+    return path == "/schema" or path.startswith("/schema/")
+
+
 class AuthMiddleware(AbstractAuthenticationMiddleware):
-    """Every route requires a user: pages from the session, `/api/` from a bearer token only."""
+    """Every route requires a user: pages from the session, `/api/` from a bearer token only, the API's
+    description from either."""
 
     async def _check_agreement(self, connection: ASGIConnection, user: User, session: dict | None = None) -> None:
         """An account the school opens only on a recorded confidentiality agreement closes as soon as the
@@ -138,8 +159,8 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
 
     async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:
         path = connection.scope["path"]
-        if is_api(path):
-            header = connection.headers.get("authorization", "")
+        header = connection.headers.get("authorization", "")
+        if is_api(path) or (header and is_api_description(path)):  # the OpenAPI description: a token or a session
             scheme, _space, token = header.partition(" ")
             user = await user_for_token(token.strip()) if scheme.lower() == "bearer" and token else None
             if user is None:

@@ -325,6 +325,12 @@ def _planned(number: int, values: dict[str, Any], student: Student | None) -> Pl
 
 # --- writing -------------------------------------------------------------------------------
 
+def _file_kind(file_name: str) -> str:
+    """What the audit keeps of an imported file: its kind, never its name (a name may be a student's)."""
+    suffix = file_name.rsplit(".", 1)[-1].lower() if "." in file_name else ""
+    return suffix if suffix in ("xlsx", "xlsm", "csv", "txt") else "file"
+
+
 async def apply_plan(school: School, plan: ImportPlan, *, school_year: str, user: Any = None, scope: dict | None = None,
                      source: str = "") -> dict[str, int]:
     """Write a checked plan in one transaction: all of it or nothing."""
@@ -351,7 +357,7 @@ async def apply_plan(school: School, plan: ImportPlan, *, school_year: str, user
             await Student.bulk_update(list(students.values()), fields=[*STUDENT_FIELDS, "klass_id"], batch_size=500)
         counts = {"created": len(new), "updated": len(updated), "unchanged": plan.count("unchanged"), "classes": len(plan.new_classes)}
         await log.append("import", "roster", user=user, actor_name="" if user else "cli", school_id=school.id, scope=scope,
-                         detail=f"{source[:60]} created={counts['created']} updated={counts['updated']} classes={counts['classes']}")
+                         detail=f"{_file_kind(source)} created={counts['created']} updated={counts['updated']} classes={counts['classes']}")
     return counts
 
 

@@ -8,14 +8,13 @@ later step passes), and wrong codes count into the same per-account back-off as 
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
 
 import pyotp
 import segno
 from markupsafe import Markup
 from tortoise.expressions import Q
 
-from server.auth import lock_after
+from server.auth import reserve_attempt
 from server.models import School, User
 
 ISSUER = "心档"
@@ -50,29 +49,16 @@ def matching_step(secret: str, code: str, at: float | None = None) -> int | None
 
 
 async def accept_code(user: User, code: str) -> bool:
-    """True once per code. Each try is first reserved by one conditional UPDATE on the account's own
+    """True once per code. Each try is first reserved on the account's own
     second-factor counter (never reset by a right password): five tries, then one try per wait of
     1, 2, 4 … 15 minutes, however many requests arrive at once."""
-    if not await _reserve_attempt(user.id):
+    if not await reserve_attempt(user.id, "totp_failures", "totp_locked_until"):
         return False
     step = matching_step(user.totp_secret or "", code) if user.totp_secret else None
     if step is None:
         return False
     newer = Q(totp_last_step__isnull=True) | Q(totp_last_step__lt=step)
     return await User.filter(Q(id=user.id) & newer).update(totp_last_step=step, totp_failures=0, totp_locked_until=None) == 1
-
-
-async def _reserve_attempt(user_id: int) -> bool:
-    now = datetime.now(timezone.utc)
-    current = await User.get_or_none(id=user_id).only("id", "totp_failures", "totp_locked_until")
-    if current is None or (current.totp_locked_until and current.totp_locked_until > now):
-        return False
-    failures = current.totp_failures
-    wait = lock_after(failures + 1)
-    # compare-and-set on the count read: of parallel tries, one reserves each count
-    free = Q(totp_locked_until__isnull=True) | Q(totp_locked_until__lte=now)
-    return await User.filter(Q(id=user_id, totp_failures=failures) & free).update(
-        totp_failures=failures + 1, totp_locked_until=now + wait if wait else None) == 1
 
 
 def required_roles(user: User, school: School) -> set[str]:

@@ -3,12 +3,19 @@
 Litestar's backend accepts any session id a browser sends and keeps it across login.
 Ours only reuses an id the store already knows, and issues a new one when the
 session asks for it (`rotate_session`), e.g. at login.
+
+Litestar's CSRF check (a signed double-submit cookie, F2) is not bound to a session: a
+token pair from another session or an anonymous visit would pass. A new session id comes
+with a new CSRF token kept in the session and sent as the CSRF cookie, and
+`csrf_session_binding` refuses an unsafe request whose CSRF cookie is not its session's.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from typing import Any
+
+from hmac import compare_digest
 
 import orjson
 
@@ -17,11 +24,16 @@ from litestar.middleware.session.server_side import ServerSideSessionBackend, Se
 from litestar.stores.base import Store
 from litestar.types import Empty, Message, ScopeSession
 from litestar.datastructures import Cookie, MutableScopeHeaders
+from litestar.exceptions import PermissionDeniedException
+from litestar.middleware.csrf import generate_csrf_token
+from litestar.types import ASGIApp, Receive, Scope, Send
 from litestar.utils.dataclass import extract_dataclass_items
 
 from server.models import SessionEntry
 
 ROTATE_FLAG = "_rotate"
+CSRF_KEY = "csrf"  # the CSRF token this session was given (see csrf_session_binding)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 KNOWN_ID_STATE = "xindang_session_id"
 
 
@@ -91,8 +103,37 @@ def current_session_key(connection: ASGIConnection) -> str | None:
 
 
 def rotate_session(connection: ASGIConnection, data: dict[str, Any]) -> None:
-    """Replace the session's contents and ask for a fresh id (login, logout, privilege change)."""
-    connection.set_session({**data, ROTATE_FLAG: True})
+    """Replace the session's contents and ask for a fresh id (login, logout, privilege change), with a
+    fresh CSRF token bound to it (sent as the CSRF cookie with the response)."""
+    fresh = {**data, ROTATE_FLAG: True}
+    if data:
+        fresh[CSRF_KEY] = generate_csrf_token(secret=connection.app.csrf_config.secret)
+    connection.set_session(fresh)
+
+
+def _is_signed_in(session: dict) -> bool:
+    return bool(session.get("user_id") or session.get("pending_user"))
+
+
+def csrf_session_binding(app: ASGIApp) -> ASGIApp:
+    """Unsafe requests of a signed-in (or half signed-in) session must carry that session's own CSRF
+    cookie; Litestar's CSRF middleware, which runs after this one, then checks the token sent against
+    the cookie. A session made before tokens were bound adopts its current cookie on its next safe request."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        session = scope.get("session") if scope["type"] == "http" else None
+        if isinstance(session, dict) and _is_signed_in(session) and not scope["path"].startswith("/api/"):
+            config = scope["app"].csrf_config
+            cookie = ASGIConnection(scope).cookies.get(config.cookie_name)
+            bound = session.get(CSRF_KEY)
+            if scope["method"] in SAFE_METHODS:
+                if not bound and cookie:
+                    session[CSRF_KEY] = cookie
+            elif not (bound and cookie and compare_digest(bound, cookie)):
+                raise PermissionDeniedException("CSRF token does not belong to this session")
+        await app(scope, receive, send)
+
+    return middleware
 
 
 class RotatingSessionBackend(ServerSideSessionBackend):
@@ -126,6 +167,11 @@ class RotatingSessionBackend(ServerSideSessionBackend):
             await self.set(session_id=session_id, data=serialized, store=store)
         if session_id != connection.cookies.get(self.config.key):
             headers.add("Set-Cookie", Cookie(value=session_id, key=self.config.key, **cookie_params).to_header(header=""))
+        csrf = connection.app.csrf_config
+        if session.get(CSRF_KEY) and session[CSRF_KEY] != connection.cookies.get(csrf.cookie_name):
+            headers.add("Set-Cookie", Cookie(key=csrf.cookie_name, value=session[CSRF_KEY], path=csrf.cookie_path, secure=csrf.cookie_secure,
+                                             httponly=csrf.cookie_httponly, samesite=csrf.cookie_samesite,
+                                             domain=csrf.cookie_domain).to_header(header=""))
 
 
 class DatabaseSessionConfig(ServerSideSessionConfig):

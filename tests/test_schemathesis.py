@@ -72,7 +72,7 @@ def api_schema(raw: dict, real_ids: dict[str, list] | None = None) -> dict:
 def api_world(world):
     """conftest's world (app, temporary database, fictional school) with a 心理教师's token and two schemas to fuzz."""
     seeded = world.run(seed_api)
-    raw = world.client.get("/schema").json()
+    raw = world.client.get("/schema", headers={"Authorization": f"Bearer {seeded['token']}"}).json()
     real_ids = {"form_id": FORMS + ["no_such_form"], "record_id": seeded["records"] + EDGE_IDS,
                 "student_id": world.student_ids + [world.other_school_student_id] + EDGE_IDS, "class": [1, 2] + EDGE_IDS}
     world.schemas = {"real ids": schemathesis.openapi.from_dict(api_schema(raw, real_ids)),

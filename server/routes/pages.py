@@ -321,9 +321,10 @@ async def _entry_page(request: Request, school: School, definition: Definition, 
 
 
 def _list_detail(definition: Definition, query: ListQuery, kind: str) -> str:
-    """What shaped a list, without the words searched for (they may be a student's name) and naming
-    only the form's own filters (a made-up key could carry a name too)."""
-    parts = [kind] if kind else []
+    """What shaped a list, in known values only: the export kind, whether there was a search (never its
+    words: they may be a student's name) and the form's own filters (a made-up key or kind could carry a
+    name too)."""
+    parts = [kind] if kind in EXPORT_TYPES else []
     if query.search.strip():
         parts.append("search")
     allowed = set(definition.list_config.get("filters", [])) - query.hidden
