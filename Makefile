@@ -15,8 +15,9 @@ PORT   ?= 8000
 PYTEST_ARGS ?=
 TEST_POSTGRES_URL := postgres://root@127.0.0.1:5432/test
 
-# Debian packages: WeasyPrint (Pango, HarfBuzz subsetting), CJK fonts (+ DejaVu for ☑), PDF tools.
-OS_PACKAGES      := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk fonts-dejavu-core poppler-utils
+# Debian packages: WeasyPrint (Pango, HarfBuzz subsetting), CJK fonts (+ DejaVu for ☑, Noto Color Emoji for
+# emoji with joiners such as 👨‍👩‍👧‍👦), PDF tools.
+OS_PACKAGES      := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk fonts-dejavu-core fonts-noto-color-emoji poppler-utils
 # Browser tests drive Debian's Chromium (never a downloaded browser).
 TEST_OS_PACKAGES := chromium
 # When the goal is `test`, fetch both lists with a single apt-get update.

@@ -20,7 +20,7 @@ from typing import Any, Callable
 from markupsafe import Markup, escape
 
 from renderers.environment import environment
-from renderers.plan import Cell, plan_for
+from renderers.plan import Cell, plan_for, spread_long_text
 from renderers import widgets
 from renderers.widgets import Widget, marked_options, widget_for
 from server.definitions import Definition, FieldSpec, condition_paths, get_path
@@ -92,6 +92,33 @@ class RenderState:
 
     def context_value(self, key: str) -> str:
         return "" if self.blank else self.context.get(key, "")
+
+    def _long_text_filled(self, spec: FieldSpec, data: dict, prefix: str, when: dict | None = None) -> bool:
+        value = get_path(data, spec.path)
+        return (isinstance(value, str) and bool(value.strip()) and self.shown(when)
+                and not (self.hidden and self._is_hidden(prefix + spec.path)))
+
+    def grid_rows(self, block: Any, data: dict, prefix: str) -> list[tuple[list[Cell], bool]]:
+        """A grid's rows as this record prints them, each with whether it may break across pages (it
+        holds a filled long text). A filled long text that shares its row gets a full-width row of its
+        own (plan.spread_long_text). Screens and blank paper keep the layout, every row whole."""
+        if not self.paper or self.blank or not block.holds_long_text:
+            return [(row, False) for row in block.rows]
+
+        def filled(cell: Cell) -> bool:
+            return self._long_text_filled(cell.spec, data, prefix, cell.when)
+
+        columns = len(block.col_widths)
+        rows: list[tuple[list[Cell], bool]] = []
+        for index, row in enumerate(block.rows):
+            for printed in spread_long_text(row, columns, filled) if index in block.spread_rows else [row]:
+                rows.append((printed, any(cell.long_text and filled(cell) for cell in printed)))
+        return rows
+
+    def breaks_across_pages(self, block: Any, item: dict, prefix: str) -> bool:
+        """A printed table row that holds a filled long text may continue on the next page."""
+        return self.paper and not self.blank and any(
+            column.long_text and self._long_text_filled(column.spec, item, prefix) for column in block.columns)
 
     def input_attrs(self, spec: FieldSpec, name: str, suffix: str = "") -> str:
         """id, name, accessibility and refresh attributes, all quoted and escaped (F5)."""
@@ -239,7 +266,8 @@ class SkeletonState(RenderState):
         return self._hole(lambda state: state.error_html(name))
 
     def is_deferred(self, block: Any) -> bool:
-        return _shape_depends_on_record(block)
+        """Also a filled paper grid with long texts: its rows depend on what they hold."""
+        return _shape_depends_on_record(block) or bool(self.paper and not self.blank and block.holds_long_text)
 
     def defer(self, block: Any, prefix: str) -> Markup:
         def fill(state: RenderState) -> str:

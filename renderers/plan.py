@@ -5,8 +5,9 @@ chosen, column widths computed. Entry page, view and print all render the same p
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
+from typing import Callable
 
 from markupsafe import Markup, escape
 
@@ -36,6 +37,12 @@ class Cell:
     when: dict | None = None
     label_for: FieldSpec | None = None  # a label cell: the field of the cell right after it
     label_for_input: bool = False  # …which is one input a <label for> can point at
+    title_above: str = ""  # on paper, a long text moved to a full-width row of its own: its label, above it
+
+    @property
+    def long_text(self) -> bool:
+        """A field typed into a textarea: on paper it may run over several pages."""
+        return self.kind == "field" and self.widget is not None and self.widget.name == "textarea"
 
 
 @dataclass
@@ -46,6 +53,11 @@ class Column:
     context: str = ""
     width_pct: float = 0
     lines: int = 0
+
+    @property
+    def long_text(self) -> bool:
+        """A column typed into a textarea: its rows may break across pages on paper."""
+        return self.widget is not None and self.widget.name == "textarea"
 
     @cached_property
     def td_open(self) -> Markup:
@@ -84,6 +96,10 @@ class Block:
     options: list[Option] = field(default_factory=list)  # …and one column per option they share
     label: str = ""
     label_width: float = 40
+    # a grid's rows where a long text shares the row with other cells (not only its own label): filled,
+    # that text is printed on a full-width row of its own (`spread_long_text`)
+    spread_rows: frozenset[int] = frozenset()
+    holds_long_text: bool = False  # a grid with a long text: filled, its rows may break across pages
 
 
 @dataclass
@@ -150,6 +166,8 @@ def _block(definition: Definition, raw: dict, scope: str | None) -> Block:
         columns = raw.get("columns", 1)
         block.col_widths = _percentages([1] * columns if isinstance(columns, int) else columns)
         block.rows = [_label_fields([_cell(definition, c, scope) for c in row]) for row in raw.get("rows", [])]
+        block.spread_rows = _rows_sharing_long_text(block.rows)
+        block.holds_long_text = any(cell.long_text for row in block.rows for cell in row)
     elif kind == "section":
         block.style = raw.get("style", "band")
         block.children = [_block(definition, b, scope) for b in raw.get("blocks", [])]
@@ -224,6 +242,58 @@ def _label_fields(row: list[Cell]) -> list[Cell]:
             label.label_for = following.spec
             label.label_for_input = following.widget.single_input
     return row
+
+
+def _rows_sharing_long_text(rows: list[list[Cell]]) -> frozenset[int]:
+    """Rows holding a long text beside cells other than its label. A grid with row spans keeps its
+    shape: moving a cell out of a spanned row would break the columns below it."""
+    if any(cell.rowspan > 1 for row in rows for cell in row):
+        return frozenset()
+    found = set()
+    for index, row in enumerate(rows):
+        for position, cell in enumerate(row):
+            if cell.long_text:
+                own_label = position > 0 and row[position - 1].label_for is cell.spec
+                if len(row) > (2 if own_label else 1):
+                    found.add(index)
+    return frozenset(found)
+
+
+def spread_long_text(row: list[Cell], columns: int, filled: Callable[[Cell], bool]) -> list[list[Cell]]:
+    """On paper, each filled long text of a shared row moves to a full-width row of its own below the
+    row, its label above the text; the width it and its label leave goes to the nearest field of the
+    row (the one before it, else the one after)."""
+    kept: list[Cell] = []
+    moved: list[Cell] = []
+    freed_before: list[int] = []  # per kept cell: span freed right after it
+    pending = 0  # span freed before any kept cell
+    for cell in row:
+        if cell.long_text and filled(cell):
+            label = kept.pop() if kept and kept[-1].label_for is cell.spec else None
+            span = cell.span + (label.span + freed_before.pop() if label else 0)
+            title = label.text if label else cell.text
+            moved.append(replace(cell, span=columns, title_above=title, show_title=False, label_for=None))
+            if kept:
+                freed_before[-1] += span
+            else:
+                pending += span
+        else:
+            kept.append(cell)
+            freed_before.append(0)
+    if not moved:
+        return [row]
+    if not kept:
+        return [[cell] for cell in moved]
+    spans = [cell.span for cell in kept]
+    takers = [i for i, cell in enumerate(kept) if cell.kind != "label"] or list(range(len(kept)))
+    for index, freed in enumerate(freed_before):
+        if freed:
+            before = [i for i in takers if i <= index]
+            spans[before[-1] if before else takers[0]] += freed
+    if pending:
+        spans[takers[0]] += pending
+    shared = [replace(cell, span=span) if span != cell.span else cell for cell, span in zip(kept, spans)]
+    return [shared] + [[cell] for cell in moved]
 
 
 def _column(definition: Definition, raw: dict, scope: str | None) -> Column:
