@@ -120,7 +120,8 @@ class RenderState:
         if value is None and name not in self.errors:
             # an empty input is the same for every record: build it once per definition
             refresh = self.refresh_url if spec.path in when_fields(self.definition) else ""
-            key = (name, widget.name, id(cell) if cell else 0, refresh, widgets.level_names(spec))  # the school names the levels
+            key = (name, widget.name, id(cell) if cell else 0, refresh, widgets.level_names(spec),  # the school names the levels
+                   widgets.date_limit(spec))
             cached = _EMPTY_INPUTS.get(self.definition, key)
             if cached is None:
                 cached = _EMPTY_INPUTS.put(self.definition, key, self._entry_html(spec, widget, name, value, cell))

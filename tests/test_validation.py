@@ -300,8 +300,8 @@ def test_field_title_for_api_messages():
     d = definition(REG)
     assert field_title(d, ("established_on",)) == "建档日期"
     assert field_title(d, ("family", "guardian")) == "主要监护人及关系"
-    assert field_title(d, ("family", "members", 1, "age")) == "家庭成员 · 年龄"
-    assert field_title(d, ("annual_screenings", 0, "school_year")) == "年度测评摘要 · 学年"
+    assert field_title(d, ("family", "members", 1, "age")) == "家庭成员 · 第 2 行 · 年龄"  # the row is named (issue 13 item 10)
+    assert field_title(d, ("annual_screenings", 0, "school_year")) == "年度测评摘要 · 第 1 行 · 学年"
     assert field_title(d, ("family", "members")) == "家庭成员"
     assert field_title(d, ("income",)) == "income"
     assert field_title(d, ()) == ""
