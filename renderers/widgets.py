@@ -116,6 +116,10 @@ def _limits(spec: FieldSpec) -> str:
 
 def _input(kind: str) -> Callable[[InputState, FieldSpec, str, Any], str]:
     def render(state: InputState, spec: FieldSpec, name: str, value: Any) -> str:
+        if isinstance(value, str) and "\n" in value:
+            # stored before single-line fields refused line breaks: a one-line input would drop them on the
+            # next save without a word; shown whole, the save asks for them to be removed
+            return _textarea_input(state, spec, name, value)
         return f'<input type="{kind}" {state.input_attrs(spec, name)} value="{escape(form_value(value))}"{_limits(spec)}>'
     return render
 

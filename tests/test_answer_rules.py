@@ -198,3 +198,35 @@ def test_a_row_number_beyond_the_table_refuses_the_post(logged_in):
     assert world.run(lambda: Record.filter(form_id="registration").count()) == 0
     parsed = parse_form(d, FormMultiDict([("attention_summary.3.event_date", "2024-10-01"), ("attention_summary.3.kind", "辅导")]))
     assert parsed["attention_summary"] == [{"event_date": "2024-10-01", "kind": "辅导"}]
+
+
+def test_a_line_break_stored_earlier_in_a_single_line_field_is_shown_not_dropped(logged_in):
+    """Records stored before the rule keep their line breaks on the page: a one-line input would lose them."""
+    world, client = logged_in, logged_in.client
+
+    async def legacy() -> int:
+        from server.models import School, Student, User
+        from server.records import create_record
+
+        data = reg(family__guardian="王丽\n（母亲）")
+        student = await Student.get(id=world.student_ids[0])
+        return (await create_record(definition("registration"), await School.get(code="t1"), await User.get(username="admin"),
+                                    data, [student])).id
+    record_id = world.run(legacy)
+    edit = client.get(f"/records/{record_id}/edit").text
+    assert re.search(r'<textarea id="f-family-guardian"[^>]*>王丽\n（母亲）</textarea>', edit), edit[edit.find("f-family-guardian") - 200:][:400]
+    fields = page_post(world, "registration", reg(family__guardian="王丽\r\n（母亲）"), _version="1")
+    refused = client.post(f"/records/{record_id}", data=fields)
+    assert refused.status_code == 422 and "只能填写一行" in refused.text
+
+
+def test_an_api_save_that_changes_nothing_keeps_the_version(logged_in):
+    world, client = logged_in, logged_in.client
+    headers = {"Authorization": f"Bearer {token(world)}"}
+    created = client.post("/api/forms/registration/records", headers=headers, json={"students": [world.student_ids[0]], "data": reg()})
+    record_id = created.json()["id"]
+    same = client.put(f"/api/records/{record_id}", headers=headers, json={"version": 1, "data": reg()})
+    assert same.status_code == 200 and same.json()["version"] == 1
+    changed = client.put(f"/api/records/{record_id}", headers=headers, json={"version": 1, "data": reg(established_on="2024-09-02")})
+    assert changed.status_code == 200 and changed.json()["version"] == 2
+    assert world.run(lambda: RecordRevision.filter(record_id=record_id).count()) == 2

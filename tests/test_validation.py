@@ -168,7 +168,7 @@ CASES = [
     ("maximum", lambda d: d["family"].update(members=[{"relation": "父亲", "age": 121}]), ("family", "members", 0, "age"),
      _("The value must be at most %(limit)s.", limit=120)),
     ("pattern", lambda d: d["family"].update(guardian_phone="12345"), ("family", "guardian_phone"),
-     _("The format is not valid.")),
+     "请填写 11 位手机号或带区号的座机号，例如 13800000000 或 010-12345678。"),  # the definition's x-message
     ("date format", lambda d: d.update(established_on="2024-13-45"), ("established_on",),
      _("Please enter a valid date (YYYY-MM-DD).")),
     ("row required", lambda d: d["family"].update(members=[{"name": "张三"}]), ("family", "members", 0, "relation"),
