@@ -74,3 +74,17 @@ def test_a_homeroom_teacher_does_not_read_the_approval_or_the_tracking_note(scop
     login(world, "psych_teacher")
     view = client.get(f"/records/{referral}").text
     assert all(secret in view for secret in filter(None, (opinion, note)))
+
+
+def test_a_part_shown_only_for_a_hidden_answer_does_not_give_it_away(scoped):
+    """The registration's 说明 row appears only when 既往就诊 = 有: for a 班主任, who may not read that answer, the
+    row stays away on the view, the edit page and the PDF whatever the answer is."""
+    world, client = scoped, scoped.client
+    record = world.ids["records"]["mine"]  # the example: 既往就诊 = 有
+    assert example("registration")["health"]["prior_help"] == "有"
+    login(world, "psych_teacher")
+    assert ">说明<" in client.get(f"/records/{record}").text
+    login(world, "homeroom_teacher")
+    for url in (f"/records/{record}", f"/records/{record}/edit"):
+        page = client.get(url).text
+        assert "既往心理咨询或精神科就诊" in page and ">说明<" not in page, url
