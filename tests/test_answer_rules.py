@@ -230,3 +230,31 @@ def test_an_api_save_that_changes_nothing_keeps_the_version(logged_in):
     changed = client.put(f"/api/records/{record_id}", headers=headers, json={"version": 1, "data": reg(established_on="2024-09-02")})
     assert changed.status_code == 200 and changed.json()["version"] == 2
     assert world.run(lambda: RecordRevision.filter(record_id=record_id).count()) == 2
+
+
+def test_check_forms_checks_the_new_keywords():
+    import copy as copying
+
+    from server.checks import check_definition
+
+    d = definition("registration")
+
+    def problems(change) -> list[tuple[str, str]]:
+        schema = copying.deepcopy(d.schema)
+        change(schema)
+        return [(p.pointer, p.message) for p in check_definition("registration", schema, d.layout)]
+
+    assert problems(lambda s: None) == []
+    found = problems(lambda s: s["properties"]["established_on"].update({"x-not-after": "tomorrow"}))
+    assert found and found[0][0] == "/properties/established_on/x-not-after" and "today" in found[0][1]
+    found = problems(lambda s: s["properties"]["parent_signer"].update({"x-not-after": "today"}))  # not a date
+    assert [p for p, _m in found] == ["/properties/parent_signer/x-not-after"]
+    found = problems(lambda s: s["properties"]["attention_summary"]["items"]["properties"]["summary"].update({"x-not-after": "today"}))
+    assert [p for p, _m in found] == ["/properties/attention_summary/items/properties/summary/x-not-after"]
+    assert [p for p, _m in problems(lambda s: s["$defs"]["phone"].update({"x-message": ""}))] == ["/$defs/phone/x-message"]
+    assert [p for p, _m in problems(lambda s: s.update({"x-once-per-student": "yes"}))] == ["/x-once-per-student"]
+    assert "/x-once-per-student" in [p for p, _m in problems(lambda s: s.update({"x-subject": "school"}))]  # about a student only
+    found = problems(lambda s: s.update({"x-create-when": {"subject_teacher": {"required": ["basic"]}}}))
+    assert [p for p, _m in found] == ["/x-create-when/subject_teacher"]
+    found = problems(lambda s: s.update({"x-create-when": {"homeroom_teacher": {"required": "basic"}}}))
+    assert [p for p, _m in found] == ["/x-create-when/homeroom_teacher/required"]
