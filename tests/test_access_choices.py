@@ -43,6 +43,7 @@ def test_a_homeroom_teacher_creates_an_in_school_referral_only(scoped):
     login(world, "homeroom_teacher")
     page = client.get("/forms/referral/new").text
     assert 'name="reason"' in page and 'name="approval_opinion"' not in page and 'name="followup_note"' not in page
+    assert "您本人之后也看不到）：转介原因、学校已采取的措施" in page  # said before typing
     data = {"referral_type": IN_SCHOOL, "referred_on": "2026-10-09", "referrer": "赵老师", "reason": "近两周上课常趴着，午饭吃得很少",
             "risk_level": 1, "urgency": "常规"}
     fields = form_fields(definition("referral"), data) | {"_student": [str(world.ids["mine"])], "_csrf_token": [world.csrf()]}
@@ -61,6 +62,7 @@ def test_a_homeroom_teacher_creates_an_in_school_referral_only(scoped):
     assert api.status_code == 422 and "班主任只能建立校内转介" in api.text
     login(world, "psych_teacher")
     assert data["reason"] in client.get(f"/records/{record_id}").text
+    assert "您本人之后也看不到" not in client.get("/forms/referral/new").text
 
 
 def test_a_homeroom_teacher_does_not_read_the_approval_or_the_tracking_note(scoped):

@@ -316,6 +316,9 @@ async def _entry_page(request: Request, school: School, definition: Definition, 
     # a form kept once per student: the records the chosen student already has, linked when the user may read them
     duplicates = [{"number": record_number(r), "url": f"/records/{r.id}" if await record_reached(actor, definition, r, "read") else ""}
                   for r in (await once_only_records(definition, students) if record is None else [])]
+    # fields this user fills in now but will not read back (x-access "create" on the field): said before typing
+    write_only = [definition.fields[p].title for p in definition.fields
+                  if p in hidden_fields(actor, definition) - hidden_on_create(actor, definition)] if record is None else []
     template = "pages/record_form.html" if is_htmx(request) else "pages/entry.html"
     # after a refused save, htmx shows the top of the form, where the summary lists every problem
     headers = {"HX-Reswap": "outerHTML show:top"} if errors or conflict else None
@@ -326,7 +329,7 @@ async def _entry_page(request: Request, school: School, definition: Definition, 
                 grades_note=_grades_note(definition),
                 cancel_url=f"/records/{record.id}" if record else f"/forms/{definition.form_id}", conflict=conflict,
                 newer=newer, upgrade=upgrade, made_with=made_with, made_version=record.form_version if record else None,
-                duplicates=duplicates)
+                duplicates=duplicates, write_only=write_only)
 
 
 def _list_detail(definition: Definition, query: ListQuery, kind: str) -> str:
