@@ -379,6 +379,9 @@ def field_title(definition: Definition, path: tuple) -> str:
 
 def _repeat_paths(definition: Definition) -> set[str]:
     """Array fields the layout shows as repeated blocks (第 2 项) rather than table rows (第 2 行)."""
+    cached = definition.cache.get("repeat_paths")
+    if cached is not None:
+        return cached
     found, stack = set(), list(definition.layout.get("blocks", []))
     while stack:
         block = stack.pop()
@@ -386,4 +389,5 @@ def _repeat_paths(definition: Definition) -> set[str]:
             if block.get("type") == "repeat" and isinstance(block.get("field"), str):
                 found.add(block["field"])
             stack.extend(block.get("blocks", []) if isinstance(block.get("blocks"), list) else [])
+    definition.cache["repeat_paths"] = found
     return found
