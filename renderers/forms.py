@@ -11,10 +11,11 @@ depends on the record (tables, repeats, anything with `when`).
 
 from __future__ import annotations
 
+import copy
 import re
 import secrets
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any, Callable
 
 from markupsafe import Markup, escape
@@ -23,7 +24,7 @@ from renderers.environment import environment
 from renderers.plan import Cell, plan_for, spread_long_text
 from renderers import widgets
 from renderers.widgets import Widget, marked_options, widget_for
-from server.definitions import Definition, FieldSpec, condition_paths, get_path
+from server.definitions import Definition, FieldSpec, condition_paths, delete_path, get_path
 from server.i18n import current_locale, gettext as _
 
 ENTRY, VIEW, PRINT = "entry", "view", "print"
@@ -76,7 +77,18 @@ class RenderState:
             return True
         if self.blank:
             return True  # a blank paper form shows its conditional parts ("若有，请说明")
-        return self.definition.when_matches(when, self.data)
+        return self.definition.when_matches(when, self.readable_data)
+
+    @cached_property
+    def readable_data(self) -> dict:
+        """The record as this user may read it: a part shown only for an answer they may not read would give
+        that answer away (a 说明 row appearing only when 既往就诊 = 有), so conditions see no hidden answer."""
+        if not self.hidden:
+            return self.data
+        readable = copy.deepcopy(self.data)
+        for path in self.hidden:
+            delete_path(readable, path)
+        return readable
 
     def width(self, percent: float, scale: float = 1.0) -> str:
         """A column's width: millimetres of the printable width on paper, a percentage on screen."""
@@ -147,7 +159,8 @@ class RenderState:
         if value is None and name not in self.errors:
             # an empty input is the same for every record: build it once per definition
             refresh = self.refresh_url if spec.path in when_fields(self.definition) else ""
-            key = (name, widget.name, id(cell) if cell else 0, refresh, widgets.level_names(spec))  # the school names the levels
+            key = (name, widget.name, id(cell) if cell else 0, refresh, widgets.level_names(spec),  # the school names the levels
+                   widgets.date_limit(spec))
             cached = _EMPTY_INPUTS.get(self.definition, key)
             if cached is None:
                 cached = _EMPTY_INPUTS.put(self.definition, key, self._entry_html(spec, widget, name, value, cell))

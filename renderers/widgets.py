@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator, Protocol
 from markupsafe import escape
 
 from server.definitions import FieldSpec, Option
-from server.i18n import gettext as _
+from server.i18n import gettext as _, local_today
 
 MISSING = object()  # nothing was entered: the key is left out of the record
 
@@ -116,8 +116,24 @@ def _limits(spec: FieldSpec) -> str:
 
 def _input(kind: str) -> Callable[[InputState, FieldSpec, str, Any], str]:
     def render(state: InputState, spec: FieldSpec, name: str, value: Any) -> str:
+        if isinstance(value, str) and "\n" in value:
+            # stored before single-line fields refused line breaks: a one-line input would drop them on the
+            # next save without a word; shown whole, the save asks for them to be removed
+            return _textarea_input(state, spec, name, value)
         return f'<input type="{kind}" {state.input_attrs(spec, name)} value="{escape(form_value(value))}"{_limits(spec)}>'
     return render
+
+
+def date_limit(spec: FieldSpec) -> str:
+    """The last day a date field accepts (`"x-not-after": "today"`) for the input's `max`; part of the
+    empty-input cache key, so a page built yesterday is not served today."""
+    return local_today().isoformat() if spec.schema.get("x-not-after") == "today" else ""
+
+
+def _date_input(state: InputState, spec: FieldSpec, name: str, value: Any) -> str:
+    latest = date_limit(spec)
+    bound = f' max="{latest}"' if latest else ""
+    return f'<input type="date" {state.input_attrs(spec, name)} value="{escape(form_value(value))}"{bound}{_limits(spec)}>'
 
 
 def _textarea_input(state: InputState, spec: FieldSpec, name: str, value: Any) -> str:
@@ -210,7 +226,7 @@ WIDGETS: dict[str, Widget] = {
         Widget("text", _input("text"), _text, "text"),
         Widget("textarea", _textarea_input, _text, "long"),
         Widget("number", _number_input, _number, "text"),
-        Widget("date", _input("date"), _text, "date"),
+        Widget("date", _date_input, _text, "date"),
         Widget("time", _input("time"), _text, "text"),
         Widget("datetime", _input("datetime-local"), _text, "text"),
         Widget("radio", _option_inputs("radio"), _choice, "choice", single_input=False),

@@ -119,6 +119,20 @@ def hidden_fields(actor: Actor, definition: Definition) -> frozenset[str]:
     return found
 
 
+def hidden_on_create(actor: Actor, definition: Definition) -> frozenset[str]:
+    """Fields this user may not read but may fill in when creating a record (`x-access: {"create": [roles]}` on
+    the field): a 班主任's in-school referral states its reason, which the 班主任 does not read back afterwards."""
+    return frozenset(path for path in hidden_fields(actor, definition)
+                     if not any(actor.roles & set(rule.get("create", [])) for rule in read_rules(definition.schema, path)))
+
+
+def keep_hidden_on_create(actor: Actor, definition: Definition, posted: dict) -> dict:
+    """A new record keeps nothing of fields its author may neither read nor fill in."""
+    for path in hidden_on_create(actor, definition):
+        delete_path(posted, path)
+    return posted
+
+
 def read_rules(schema: dict, path: str) -> list[dict]:
     """The `x-access` rules on a field and on each group of fields above it."""
     rules, node = [], schema

@@ -99,6 +99,8 @@ def check_definition(form_id: str, schema: Any, layout: Any, examples: dict[str,
     problems += check_risk_levels(fields, schema_file)
     problems += check_account_agreement(fields, schema.get("x-account-agreement"), schema_file)
     problems += check_student_file_keys(fields, schema, schema_file)
+    problems += check_answer_rules(fields, schema, schema_file)
+    problems += check_create_limits(schema, schema_file)
     problems += check_disposal(fields, schema, schema_file)
     if problems:
         return problems
@@ -147,6 +149,47 @@ def check_student_file_keys(fields: dict[str, FieldSpec], schema: dict, file: st
     level = schema.get("x-current-level")
     if level is not None and not (isinstance(level, str) and level in fields and fields[level].risk_level):
         yield Problem(file, "/x-current-level", _("x-current-level must name a field marked x-risk-level."))
+
+
+def check_answer_rules(fields: dict[str, FieldSpec], schema: dict, file: str) -> Iterator[Problem]:
+    """`x-not-after` ("today", on a date field), `x-message` (a sentence replacing the generic one) and
+    `x-once-per-student` (true, on a form about students): what the validation and the entry page apply."""
+    once = schema.get("x-once-per-student")
+    if once is not None and (once is not True or schema.get("x-subject", "student") not in ("student", "students")):
+        yield Problem(file, "/x-once-per-student", _("x-once-per-student is true, on a form about students."))
+    for path, spec in fields.items():
+        for sub_path, sub in [(path, spec)] + [(f"{path}/items/{p}", s) for p, s in spec.item_fields.items()]:
+            limit = sub.schema.get("x-not-after")
+            if limit is not None and (limit != "today" or sub.schema.get("format") != "date"):
+                where = "/properties/" + sub_path.replace(".", "/properties/").replace("/items/", "/items/properties/")
+                yield Problem(file, where + "/x-not-after", _("x-not-after is \"today\", on a date field."))
+    stack: list[tuple[Any, list]] = [(schema, [])]
+    while stack:
+        node, here = stack.pop()
+        if isinstance(node, dict):
+            message = node.get("x-message")
+            if message is not None and not (isinstance(message, str) and 0 < len(message.strip()) <= 200):
+                yield Problem(file, pointer([*here, "x-message"]), _("x-message is a sentence of at most 200 characters."))
+            stack.extend((value, [*here, key]) for key, value in node.items() if key != "x-message")
+        elif isinstance(node, list):
+            stack.extend((value, [*here, index]) for index, value in enumerate(node))
+
+
+def check_create_limits(schema: dict, file: str) -> Iterator[Problem]:
+    """`x-create-when`: {role: JSON Schema} a record must match when only that role lets its author create it."""
+    from server.access import ROLES
+
+    limits = schema.get("x-create-when")
+    if limits is None:
+        return
+    if not isinstance(limits, dict) or any(role not in ROLES or not isinstance(rule, dict) for role, rule in limits.items()):
+        yield Problem(file, "/x-create-when", _("x-create-when maps role codes to a JSON Schema the record must match."))
+        return
+    for role, rule in limits.items():
+        if role not in (schema.get("x-access") or {}).get("create", []):
+            yield Problem(file, f"/x-create-when/{role}", _("x-create-when names a role that may not create this form's records."))
+        for error in Draft202012Validator(Draft202012Validator.META_SCHEMA).iter_errors(rule):
+            yield Problem(file, pointer(["x-create-when", role, *error.absolute_path]), _("Not a valid JSON Schema: %(error)s", error=error.message))
 
 
 def check_disposal(fields: dict[str, FieldSpec], schema: dict, file: str) -> Iterator[Problem]:
@@ -246,7 +289,7 @@ def check_access_rules(schema: dict, file: str) -> Iterator[Problem]:
                 if in_rows:
                     yield Problem(file, pointer([*here, "x-access"]), _("x-access cannot be set inside repeating rows; set it on the rows' field."))
                 else:
-                    yield from check(sub["x-access"], [*here, "x-access"], ("read",))
+                    yield from check(sub["x-access"], [*here, "x-access"], ("read", "create"))
             yield from walk(sub, here, in_rows)
             if isinstance(sub.get("items"), dict):
                 yield from walk(sub["items"], [*here, "items"], True)

@@ -78,6 +78,8 @@ async def update_record(record: Record, expected_version: int, data: dict, user:
     `deciding`: the disposal workflow writes its opinions into a decision that is locked for everyone else.
     `form_version`: the record is carried to that version of its form (an "upgrade" revision)."""
     await check_writable(record, deciding)
+    if form_version is None and data == record.data and expected_version == record.version:
+        return record  # a save that changes nothing writes no revision and keeps the version
     async with audit.transaction() as log:
         carried = {"form_version": form_version} if form_version is not None else {}
         updated = await Record.filter(id=record.id, version=expected_version, sealed=False).update(
@@ -94,6 +96,15 @@ async def update_record(record: Record, expected_version: int, data: dict, user:
         upgraded = f" form_version:{record.form_version}→{form_version}" if carried else ""
         await log.append("update", f"record:{record.id}", user=user, detail=f"version:{expected_version + 1}{via}{upgraded}", scope=scope)
     return await Record.get(id=record.id)
+
+
+async def once_only_records(definition: Definition, students: list[Student]) -> list[Record]:
+    """Records already about any of these students of a form kept once per student (`x-once-per-student`):
+    a second one is made only deliberately (the pages warn and link these; the API asks for a flag)."""
+    if not definition.schema.get("x-once-per-student") or not students:
+        return []
+    return list(await Record.filter(form_id=definition.form_id, school_id=students[0].school_id, sealed=False,
+                                    students__id__in=[s.id for s in students]).distinct().order_by("id"))
 
 
 async def students_of(school: School, ids: list[Any], reachable: Q | None = None) -> list[Student] | None:

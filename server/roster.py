@@ -19,6 +19,7 @@ from typing import Any
 from server import audit
 from server.i18n import gettext as _
 from server.models import School, SchoolClass, Student
+from server.validation import CONTROL_CHARS
 
 MAX_FILE_BYTES = 10_000_000
 MAX_ROWS = 20_000
@@ -201,7 +202,6 @@ def parse_date(text: str) -> dt.date | None:
 
 
 GENDERS = {"男": "男", "女": "女", "男性": "男", "女性": "女", "1": "男", "2": "女"}  # 1/2: the national code GB/T 2261.1
-CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def school_year_of(day: dt.date) -> str:
@@ -272,7 +272,7 @@ def _check_row(number: int, raw: dict[str, str], names: dict[str, str]) -> tuple
         problems.append(RowProblem(number, names[name], message))
 
     for name, text in raw.items():
-        if CONTROL.search(text):
+        if CONTROL_CHARS.search(text):
             problem(name, _("This cell contains invisible control characters."))
         elif len(text) > 100:
             problem(name, _("This cell is longer than %(count)s characters.", count=100))

@@ -58,7 +58,9 @@ def expected_state(definition: Definition, records: list[Record], today: dt.date
     done = [r for r in records if r.status == "done"]
     if expected == "yearly":
         start = dt.date(int(school_year_of(today)[:4]), 9, 1)
-        if done and not any(r.created_at.date() >= start for r in done):
+        # a form kept once per student is renewed by updating it; any other by a new record each year
+        renewed = (lambda r: r.updated_at or r.created_at) if definition.schema.get("x-once-per-student") else (lambda r: r.created_at)
+        if done and not any(renewed(r).date() >= start for r in done):
             return "renew"
     if done:
         return "done"

@@ -12,20 +12,30 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Protocol
 
+from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from renderers.plan import field_widgets
 from renderers.widgets import MISSING
 from server.definitions import Definition, FieldSpec, add_group_objects, delete_path, get_path, pointer, set_path
-from server.i18n import gettext as _
+from server.i18n import gettext as _, local_today
 from server.scoring import compute, drop_computed
 
 MAX_STRING_CHARS = 20_000  # a single answer; schemas usually set a lower maxLength
 MAX_DEPTH = 32  # objects and lists nested deeper than any form needs
 SMALL_INT = re.compile(r"[0-9]{1,9}")
-CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # invisible; tab and new lines are fine
+# Pictographs an emoji sequence joins (U+200D between two of them: 👨‍👩‍👧, ❤️‍🔥, 🧑🏽‍💻), with the emoji variation selector.
+_EMOJI = "\u00a9\u00ae\u203c\u2049\u2122\u2139\u2194-\u21aa\u231a-\u23ff\u24c2\u25aa-\u27bf\u2934\u2935\u2b05-\u2b55\u3030\u303d\u3297\u3299\U0001f000-\U0001faff"
+# The one rule for invisible characters in anything a person types (answers, the roster, names, labels):
+# C0/C1 controls (tab and new lines are fine), zero-width and bidirectional controls (U+200B, U+202E …),
+# and a zero-width joiner that does not join two emoji. Emoji, their joiners and variation selectors pass.
+CONTROL_CHARS = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u180e\u200b\u200c\u200e\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+    f"|(?<![{_EMOJI}\ufe0f])\u200d|\u200d(?![{_EMOJI}])")
+LINE_BREAKS = re.compile(r"\r\n?")
 MAX_ROWS = 500
-ROW_KEY = re.compile(r"^(?P<index>\d{1,4})\.(?P<rest>.+)$")
+ROW_KEY = re.compile(r"^(?P<index>[0-9]{1,4})\.(?P<rest>.+)$")
+ANY_ROW_KEY = re.compile(r"^(?P<index>[0-9]+)\.")
 
 
 class FormLike(Protocol):
@@ -138,6 +148,7 @@ def validate(definition: Definition, data: Any) -> list[FieldError]:
     When there is none, the definition's scores are computed into `data`."""
     if not isinstance(data, dict):
         return [FieldError((), _("The data must be a JSON object."))]
+    normalise_line_endings(data)
     bad = list(_bad_values(data))
     if bad:
         return bad
@@ -149,9 +160,26 @@ def validate(definition: Definition, data: Any) -> list[FieldError]:
         for found in _explain(definition, error):
             if not _under(found.path, hidden):  # neither shown nor validated
                 errors.setdefault(found.path, found)
+    for found in answer_rule_errors(definition, data):
+        errors.setdefault(found.path, found)
     if not errors:
         return computed_errors(definition, data)
     return list(errors.values())
+
+
+def create_limit_errors(definition: Definition, roles: frozenset[str], data: Any) -> list[FieldError]:
+    """`x-create-when`: when every role that lets this user create the form is limited, the new record must
+    match one of those roles' schemas (a 班主任 creates in-school referrals only); the first refusal is told."""
+    limits = definition.schema.get("x-create-when") or {}
+    if not roles or any(role not in limits for role in roles) or not isinstance(data, dict):
+        return []
+    refusals = []
+    for role in sorted(roles):
+        found = [e for error in Draft202012Validator(limits[role]).iter_errors(data) for e in _explain(definition, error)]
+        if not found:
+            return []
+        refusals = refusals or found
+    return refusals
 
 
 def computed_errors(definition: Definition, data: dict) -> list[FieldError]:
@@ -171,6 +199,88 @@ def computed_errors(definition: Definition, data: dict) -> list[FieldError]:
 def _under(path: tuple, hidden: set[str]) -> bool:
     names = [str(p) for p in path]
     return any(".".join(names[:n]) in hidden for n in range(1, len(names) + 1))
+
+
+def normalise_line_endings(data: Any) -> None:
+    """Every entrance stores line breaks as \\n (a browser posts \\r\\n, an API client may send \\r):
+    the same text saved again from the page is then the same answer."""
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        pairs = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        for key, value in list(pairs):
+            if isinstance(value, str):
+                if "\r" in value:
+                    node[key] = LINE_BREAKS.sub("\n", value)
+            elif isinstance(value, (dict, list)):
+                stack.append(value)
+
+
+def answer_rule_errors(definition: Definition, data: dict) -> Iterable[FieldError]:
+    """What JSON Schema cannot say: a single-line field holds no line break (its input could not show one,
+    and a save from the page would join the lines); a date marked `"x-not-after": "today"` is not in the future."""
+    today = local_today().isoformat()
+    for (scope, path), widget in field_widgets(definition).items():
+        spec = definition.fields[scope].item_fields.get(path) if scope else definition.fields.get(path)
+        single_line = widget.name == "text"
+        not_after = spec is not None and spec.schema.get("x-not-after") == "today"
+        if not (single_line or not_after):
+            continue
+        for where, value in _values_at(data, scope, path):
+            if not isinstance(value, str):
+                continue
+            if single_line and "\n" in value:
+                yield FieldError(where, _("This field holds a single line: please remove the line breaks."))
+            elif not_after and len(value) == 10 and value > today:
+                yield FieldError(where, _("This date cannot be later than today (%(today)s).", today=today))
+
+
+def _values_at(data: dict, scope: str | None, path: str) -> Iterable[tuple[tuple, Any]]:
+    """(error path, value) of a field, or of that column in each row of the table `scope`."""
+    if scope is None:
+        yield tuple(path.split(".")), get_path(data, path)
+        return
+    rows = get_path(data, scope)
+    for index, row in enumerate(rows if isinstance(rows, list) else []):
+        if isinstance(row, dict):
+            yield (*scope.split("."), index, *path.split(".")), get_path(row, path)
+
+
+def row_index_errors(definition: Definition, form: FormLike) -> list[FieldError]:
+    """A posted row number beyond what its table may hold (`events.999999.day`) refuses the save: the row
+    would otherwise be dropped without a word."""
+    keys = list(form.keys())
+    errors = []
+    for path, spec in definition.fields.items():
+        if not spec.item_fields:
+            continue
+        prefix = path + "."
+        limit = min(MAX_ROWS, spec.schema.get("maxItems", MAX_ROWS))
+        for key in keys:
+            found = ANY_ROW_KEY.match(key[len(prefix):]) if key.startswith(prefix) else None
+            if found and (len(found["index"]) > 9 or int(found["index"]) >= limit):
+                errors.append(FieldError(tuple(path.split(".")), _(
+                    "The page sent row %(row)s of this table, which holds at most %(limit)s rows: nothing was saved. "
+                    "Please reload the page and enter the rows again.", row=found["index"][:12], limit=limit)))
+                break
+    return errors
+
+
+def _field_path(definition: Definition, path: tuple) -> tuple:
+    """An error about one ticked option of a check box group (`activities.0`) belongs to the group,
+    where the page shows its message."""
+    fields, start = definition.fields, 0
+    for index, part in enumerate(path):
+        if not isinstance(part, str):
+            continue
+        spec = fields.get(".".join(str(p) for p in path[start:index + 1]))
+        if spec is None:
+            continue
+        if spec.item_fields:
+            fields, start = spec.item_fields, index + 2  # past the row number
+        elif spec.type == "array" and index + 1 < len(path):
+            return path[:index + 1]
+    return path
 
 
 def _bad_values(data: Any) -> Iterable[FieldError]:
@@ -206,7 +316,8 @@ def _explain(definition: Definition, error: ValidationError) -> list[FieldError]
     if kind == "additionalProperties":
         extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
         return [FieldError((*path, name), _("This form has no field with this name.")) for name in extra]
-    return [FieldError(path, _message(kind, value, error))]
+    custom = error.schema.get("x-message") if isinstance(error.schema, dict) else None
+    return [FieldError(_field_path(definition, path), custom if isinstance(custom, str) and custom else _message(kind, value, error))]
 
 
 def _message(kind: str, value: Any, error: ValidationError) -> str:
@@ -258,5 +369,25 @@ def field_title(definition: Definition, path: tuple) -> str:
     top = definition.fields[".".join(names[:cut])]
     if top.item_fields and cut < len(names):
         sub = top.item_fields.get(".".join(names[cut:]))
+        row = next((p for p in path if isinstance(p, int)), None)
+        if row is not None:  # 家庭成员 · 第 2 行 · 年龄: which row the message is about
+            where = _("item %(number)s", number=row + 1) if top.path in _repeat_paths(definition) else _("row %(number)s", number=row + 1)
+            return f"{top.title} · {where} · {sub.title}" if sub else f"{top.title} · {where}"
         return f"{top.title} · {sub.title}" if sub else top.title
     return top.title
+
+
+def _repeat_paths(definition: Definition) -> set[str]:
+    """Array fields the layout shows as repeated blocks (第 2 项) rather than table rows (第 2 行)."""
+    cached = definition.cache.get("repeat_paths")
+    if cached is not None:
+        return cached
+    found, stack = set(), list(definition.layout.get("blocks", []))
+    while stack:
+        block = stack.pop()
+        if isinstance(block, dict):
+            if block.get("type") == "repeat" and isinstance(block.get("field"), str):
+                found.add(block["field"])
+            stack.extend(block.get("blocks", []) if isinstance(block.get("blocks"), list) else [])
+    definition.cache["repeat_paths"] = found
+    return found

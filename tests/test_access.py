@@ -236,7 +236,7 @@ def test_a_hidden_group_hides_each_of_its_fields_and_editing_needs_reading(scope
 def test_masking_and_keeping_hidden_fields():
     d = definition("referral")
     teacher = Actor(1, 1, frozenset({"homeroom_teacher"}), frozenset({1}))
-    assert {"reason", "measures_taken", "parent_summary", "doctor_advice", "decline_reason"} == hidden_fields(teacher, d)
+    assert {"reason", "measures_taken", "parent_summary", "doctor_advice", "decline_reason", "approval_opinion", "followup_note"} == hidden_fields(teacher, d)
     stored = {**example("referral"), "reason": SECRET}
     assert "reason" not in mask(teacher, d, stored) and stored["reason"] == SECRET
     posted = {**example("referral"), "reason": "改掉它"}

@@ -168,7 +168,7 @@ CASES = [
     ("maximum", lambda d: d["family"].update(members=[{"relation": "父亲", "age": 121}]), ("family", "members", 0, "age"),
      _("The value must be at most %(limit)s.", limit=120)),
     ("pattern", lambda d: d["family"].update(guardian_phone="12345"), ("family", "guardian_phone"),
-     _("The format is not valid.")),
+     "请填写 11 位手机号或带区号的座机号，例如 13800000000 或 010-12345678。"),  # the definition's x-message
     ("date format", lambda d: d.update(established_on="2024-13-45"), ("established_on",),
      _("Please enter a valid date (YYYY-MM-DD).")),
     ("row required", lambda d: d["family"].update(members=[{"name": "张三"}]), ("family", "members", 0, "relation"),
@@ -300,8 +300,8 @@ def test_field_title_for_api_messages():
     d = definition(REG)
     assert field_title(d, ("established_on",)) == "建档日期"
     assert field_title(d, ("family", "guardian")) == "主要监护人及关系"
-    assert field_title(d, ("family", "members", 1, "age")) == "家庭成员 · 年龄"
-    assert field_title(d, ("annual_screenings", 0, "school_year")) == "年度测评摘要 · 学年"
+    assert field_title(d, ("family", "members", 1, "age")) == "家庭成员 · 第 2 行 · 年龄"  # the row is named (issue 13 item 10)
+    assert field_title(d, ("annual_screenings", 0, "school_year")) == "年度测评摘要 · 第 1 行 · 学年"
     assert field_title(d, ("family", "members")) == "家庭成员"
     assert field_title(d, ("income",)) == "income"
     assert field_title(d, ()) == ""

@@ -13,10 +13,11 @@ from server.definitions import Definition
 from server.disposal import keep_decided
 from server.i18n import gettext as _
 from server.models import Record, SchoolClass, Student
-from server.records import ListQuery, VersionConflict, create_record, list_records, students_of, update_record
-from server.validation import FieldError, field_title, validate
+from server.records import ListQuery, VersionConflict, create_record, list_records, once_only_records, record_number, students_of, update_record
+from server.validation import FieldError, create_limit_errors, field_title, validate
 from server import audit
-from server.access import Actor, actor_of, hidden_fields, keep_hidden, mask, record_reached, records_filter, classes_filter, roster_filter, students_filter
+from server.access import (Actor, actor_of, hidden_fields, keep_hidden, keep_hidden_on_create, mask, record_reached, records_filter, classes_filter,
+                           roles_for, roster_filter, students_filter)
 from server.form_versions import (CriticalChanges, DefinitionRejected, VersionRace, audit_publish, change_json, history, may_confirm_critical,
                                   version_json)
 from server.web import definition_or_404, form_editors, form_for, record_for, registry, school_of
@@ -139,9 +140,9 @@ class ApiController(Controller):
         reachable = students_filter(actor, definition, "create")
         students = await students_of(school, given, reachable) if isinstance(given, list) and len(given) <= 200 else None
         if isinstance(data, dict):
-            keep_hidden(actor, definition, {}, data)  # a field one may not read cannot be written either
+            keep_hidden_on_create(actor, definition, data)  # a field one may not read (nor fill in) cannot be written
             await keep_decided(definition, {}, data)
-        errors = validate(definition, data)
+        errors = validate(definition, data) + create_limit_errors(definition, roles_for(actor, definition, "create"), data)
         if students is None:
             errors.append(FieldError(("students",), _("Unknown student id.")))
         elif definition.subject == "student" and len(students) != 1:
@@ -150,6 +151,10 @@ class ApiController(Controller):
             errors.append(FieldError(("students",), _("Please choose the students who took part.")))
         elif definition.subject not in ("student", "students") and students:
             errors.append(FieldError(("students",), _("A record of this form is not about students.")))
+        elif (existing := await once_only_records(definition, students)) and body.get("confirm_duplicate") is not True:
+            errors.append(FieldError(("students",), _(
+                "This form is kept once per student and one already exists (%(numbers)s): update it, or send "
+                "\"confirm_duplicate\": true to create a second record anyway.", numbers="、".join(record_number(r) for r in existing))))
         if errors:
             return errors_response(errors, definition)
         record = await create_record(definition, school, request.user, data, students, scope=request.scope, via=" api")

@@ -19,15 +19,16 @@ from renderers.pdf import html_to_pdf, print_html
 from server.definitions import Definition, get_path
 from server.i18n import gettext as _, to_local
 from server.models import Record, RecordRevision, School, Student
-from server.records import (ListQuery, VersionConflict, check_files_open, create_record, effective_sort, list_records, record_number, sortable_keys,
-                            student_choices, students_of, update_record)
-from server.validation import (apply_row_action, carry_unposted, field_title, form_text, parse_form, small_int,
-                               validate)
+from server.records import (ListQuery, VersionConflict, check_files_open, create_record, effective_sort, list_records, once_only_records,
+                            record_number, sortable_keys, student_choices, students_of, update_record)
+from server.validation import (apply_row_action, carry_unposted, create_limit_errors, field_title, form_text, parse_form,
+                               row_index_errors, small_int, validate)
 from server.tabular import export_rows, list_columns, row_cells, to_csv, to_xlsx, value_text
 from server.context import GRADE_NAMES, subject_context
 from server.record_upgrade import UpgradePlan, plan_upgrade
 from server import audit
-from server.access import Actor, actor_of, can, hidden_fields, keep_hidden, mask, record_reached, records_filter, role_names, students_filter
+from server.access import (Actor, actor_of, can, hidden_fields, hidden_on_create, keep_hidden, keep_hidden_on_create, mask, record_reached,
+                           records_filter, role_names, roles_for, students_filter)
 from server.disposal import IN_PROGRESS, keep_decided, panel_for
 from server.web import definition_or_404, form_for, is_htmx, page, pdf_response, record_for, registry, school_of
 
@@ -112,16 +113,20 @@ class FormPages(Controller):
             chosen = chosen[:1]
         students = await students_of(school, chosen, students_filter(actor, definition, "create")) if chosen else []
         data = parse_form(definition, form, keep_empty_rows=action != "save")
-        keep_hidden(actor, definition, {}, data)  # a field one may not read cannot be written either
-        await keep_decided(definition, {}, data)  # nor what a decision's reviewers and approvers write
+        keep_hidden_on_create(actor, definition, data)  # a field one may not read cannot be written either, unless
+        await keep_decided(definition, {}, data)  # the field lets them fill it in; nor what a decision's reviewers write
         if action != "save":
             apply_row_action(definition, data, action)
             return await _entry_page(request, school, definition, data, {}, students or [], action=_same_action(request))
-        errors = {e.name: e.message for e in validate(definition, data)}
+        errors = {e.name: e.message for e in row_index_errors(definition, form) + validate(definition, data)
+                  + create_limit_errors(definition, roles_for(actor, definition, "create"), data)}
         if definition.subject == "student" and not students:
             errors["_student"] = _("Please choose the student this record is about.")
         elif definition.subject == "students" and not students:
             errors["_student"] = _("Please choose the students who took part.")
+        if await once_only_records(definition, students or []) and form_text(form, "_confirm_duplicate") != "yes":
+            errors["_confirm_duplicate"] = _("This form is kept once per student and one already exists: open it to update it, "
+                                             "or tick the box to create a second record anyway.")
         if errors:
             return await _entry_page(request, school, definition, data, errors, students or [], action=_same_action(request),
                                      status_code=422)
@@ -248,7 +253,7 @@ async def _save_edit(request: Request, school: School, record: Record, definitio
     if (form_text(form, "_action") or "save") != "save":
         apply_row_action(definition, data, form_text(form, "_action"))
         return await _entry_page(request, school, definition, data, {}, students, **common)
-    errors = {e.name: e.message for e in validate(definition, data)} | refusals
+    errors = {e.name: e.message for e in row_index_errors(definition, form) + validate(definition, data)} | refusals
     if errors:
         return await _entry_page(request, school, definition, data, errors, students, status_code=422, **common)
     try:
@@ -302,12 +307,18 @@ async def _entry_page(request: Request, school: School, definition: Definition, 
                       made_with: Definition | None = None) -> Response:
     actor = await actor_of(request.user)
     body = render_layout(definition, ENTRY, data, errors=errors, context=subject_context(school, students, record), refresh_url=action,
-                         hidden=hidden_fields(actor, definition))
+                         hidden=hidden_on_create(actor, definition) if record is None else hidden_fields(actor, definition))
     choices = None
     picks_students = definition.subject in ("student", "students")
     if picks_students and record is None and not (students and "_student" not in errors and request.query_params.get("student")):
         choices = await student_choices(school, MAX_STUDENT_CHOICES, definition.grades, [s.id for s in students],
                                         students_filter(actor, definition, "create"), with_left=bool(definition.schema.get("x-disposal")))
+    # a form kept once per student: the records the chosen student already has, linked when the user may read them
+    duplicates = [{"number": record_number(r), "url": f"/records/{r.id}" if await record_reached(actor, definition, r, "read") else ""}
+                  for r in (await once_only_records(definition, students) if record is None else [])]
+    # fields this user fills in now but will not read back (x-access "create" on the field): said before typing
+    write_only = [definition.fields[p].title for p in definition.fields
+                  if p in hidden_fields(actor, definition) - hidden_on_create(actor, definition)] if record is None else []
     template = "pages/record_form.html" if is_htmx(request) else "pages/entry.html"
     # after a refused save, htmx shows the top of the form, where the summary lists every problem
     headers = {"HX-Reswap": "outerHTML show:top"} if errors or conflict else None
@@ -317,7 +328,8 @@ async def _entry_page(request: Request, school: School, definition: Definition, 
                 chosen_names=[f"{s.name}（{s.student_number}）" for s in students],
                 grades_note=_grades_note(definition),
                 cancel_url=f"/records/{record.id}" if record else f"/forms/{definition.form_id}", conflict=conflict,
-                newer=newer, upgrade=upgrade, made_with=made_with, made_version=record.form_version if record else None)
+                newer=newer, upgrade=upgrade, made_with=made_with, made_version=record.form_version if record else None,
+                duplicates=duplicates, write_only=write_only)
 
 
 def _list_detail(definition: Definition, query: ListQuery, kind: str) -> str:
