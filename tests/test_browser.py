@@ -321,3 +321,21 @@ def test_an_admin_changes_a_form_a_teacher_fills_the_new_version_and_old_records
             text = subprocess.run(["pdftotext", "-raw", "-", "-"], input=printed.body(), capture_output=True, check=True).stdout.decode()
             assert "课堂心理行为观察记录表" in text.replace(" ", "") and "观察时长" not in text
             assert not problems, problems
+
+
+def test_a_number_in_a_narrow_table_column_shows_whole(server):
+    """An age of 200 in the family table's narrow 年龄 column showed as 「2(」: the spinner's arrows took
+    the room of the digits. Numbers show without a spinner, and the digits fit the room left by padding."""
+    base = server["base"]
+    with chromium() as browser:
+        problems: list[str] = []
+        page = new_page(browser, problems, 1280, 900)
+        sign_in(page, base, "psych")
+        page.goto(base + "/forms/registration/new")
+        age = page.locator("#f-family-members-0-age")
+        age.fill("200")
+        fits = age.evaluate("""e => { const s = getComputedStyle(e), c = document.createElement('canvas').getContext('2d');
+            c.font = s.font; const room = e.clientWidth - parseFloat(s.paddingLeft) - parseFloat(s.paddingRight);
+            return [s.appearance, room, c.measureText(e.value).width]; }""")
+        assert fits[0] == "textfield" and fits[1] >= fits[2], fits
+        assert not problems
