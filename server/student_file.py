@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from renderers.archive import ArchiveEntry, ArchivePart, archive_html
+from renderers.forms import LedgerRow
 from renderers.environment import fmt_date
 from server.access import Actor, can, hidden_fields, records_filter
 from server.context import subject_context
 from server.definitions import Definition
-from server.i18n import gettext as _, local_today, to_local
+from server.i18n import gettext as _, local_today, ngettext, to_local
 from server.models import Record, School, Student
 from server.records import record_number
 from server.registry import Registry
@@ -143,16 +144,27 @@ async def archive_parts(actor: Actor, found: StudentFile, form_id: str | None = 
             scope = await records_filter(actor, definition, "print")
             allowed = {r.id for r in form.records} if scope is None else \
                 set(await Record.filter(scope, id__in=[r.id for r in form.records]).values_list("id", flat=True))
+            entries, days = [], []
             for record in sorted((r for r in form.records if r.id in allowed), key=lambda r: (record_day(definition, r)[0], r.created_at)):
                 students = list(await record.students.all().select_related("klass"))
                 made_with = await found.forms.at(record.form_id, record.form_version) or definition
-                label = f"{record_number(record)} · {day_label(made_with, record)}"
-                printed.entries.append(ArchiveEntry(made_with, record.id, label, record.data,
-                                                    subject_context(school, students, record),
-                                                    hidden_fields(actor, made_with)))
+                days.append(day_label(made_with, record))
+                label = f"{record_number(record)} · {days[-1]}"
+                entries.append(ArchiveEntry(made_with, record.id, label, record.data, subject_context(school, students, record),
+                                            hidden_fields(actor, made_with)))
+            if definition.ledger_block and len(entries) > 1:
+                entries = [_one_ledger(definition, entries, days[0], days[-1])]  # a ledger's records are rows of one table, as on paper
+            printed.entries += entries
         if printed.entries:
             parts.append(printed)
     return parts
+
+
+def _one_ledger(definition: Definition, entries: list[ArchiveEntry], first: str, last: str) -> ArchiveEntry:
+    """A ledger form's records in the file: one ledger with a row each, labelled with their count and first and last days."""
+    rows = [LedgerRow(e.definition, e.data, e.context, e.hidden) for e in entries]
+    label = ngettext("%(num)d record", "%(num)d records", len(entries)) + f" · {first}～{last}"
+    return ArchiveEntry(definition, entries[0].record_id, label, {}, entries[-1].context, entries[-1].hidden, rows)
 
 
 def archive_student_line(student: Student) -> dict[str, str]:
@@ -167,4 +179,4 @@ async def student_archive(registry: Registry, actor: Actor, student: Student, sc
     definition = registry.get(form_id) if form_id else None
     html = archive_html(title=definition.title if definition else _("Student mental-health file"), school_name=school.name,
                         student=archive_student_line(student), parts=parts, printed_on=local_today(), cover=definition is None)
-    return html, sum(len(part.entries) for part in parts)
+    return html, sum(len(entry.ledger) if entry.ledger else 1 for part in parts for entry in part.entries)

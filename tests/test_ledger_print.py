@@ -120,3 +120,25 @@ def test_only_ledger_forms_print_as_a_ledger(logged_in):
         assert world.client.get(f"/forms/{form_id}/ledger.pdf").status_code == 200
     ledgers = {d.form_id for d in shipped_registry().forms.values() if d.ledger_block}
     assert ledgers == {"attention_ledger", "honors", "counseling_appointment"}
+
+
+def test_a_students_ledger_records_print_as_one_ledger_in_the_file(logged_in, tmp_path):
+    from server.records import create_record
+
+    world = logged_in
+    ids = world.run(seed_ledger)
+
+    async def second_record() -> None:
+        from server.models import School, Student, User
+
+        data = {**example("attention_ledger"), "level": 1, "included_on": "2026-03-25", "owner": "吴复"}
+        await create_record(shipped_registry().get("attention_ledger"), await School.get(code="t1"), await User.get(username="admin"),
+                            data, [await Student.get(id=ids["students"][0])])
+    world.run(second_record)
+    pages = pdf_pages(world.client.get(f"/students/{ids['students'][0]}/archive.pdf").content, tmp_path)
+    title = shipped_registry().get("attention_ledger").title
+    ledger_pages = [p for p in pages[2:] if title in p]
+    assert len(ledger_pages) == 1  # one ledger, not a page with one row and blank rows per record
+    page = ledger_pages[0]
+    assert page.index("李华") < page.index("吴复")  # both records' rows, oldest first
+    assert "共 2 条记录" in re.sub(r"\s+", " ", pages[1])  # the contents list the ledger with its records' count
