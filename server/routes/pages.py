@@ -12,10 +12,9 @@ from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.response import Redirect
 
-from renderers.forms import ENTRY, VIEW, render_layout, restricted_notice
+from renderers.forms import ENTRY, VIEW, LedgerRow, render_layout, restricted_notice
 from renderers.widgets import choices, form_value
 from renderers.plan import field_positions
-from renderers.forms import LedgerRow
 from renderers.pdf import html_to_pdf, ledger_print_html, print_html
 from server.definitions import Definition, get_path
 from server.i18n import gettext as _, ngettext, to_local
@@ -33,7 +32,7 @@ from server.disposal import IN_PROGRESS, keep_decided, panel_for
 from server.web import definition_or_404, form_for, is_htmx, page, pdf_response, record_for, registry, school_of
 
 MAX_STUDENT_CHOICES = 3000
-MAX_LEDGER_ROWS = 5000
+MAX_LEDGER_ROWS = 1000  # about 100 pages, a minute or two of rendering; more: filter first
 MAX_ID = 2**31 - 1
 
 
@@ -241,9 +240,10 @@ class FormPages(Controller):
                 made_with[record.form_version] = (old, hidden_fields(actor, old))
             own, hidden = made_with[record.form_version]
             rows.append(LedgerRow(own, record.data, subject_context(school, list(record.students), record), hidden))
-        html = ledger_print_html(definition, rows, context={"@school.name": school.name},
-                                 note=_ledger_note(definition, query, result.total))
-        pdf = await anyio.to_thread.run_sync(html_to_pdf, html)
+        note = _ledger_note(definition, query, result.total)
+        # thousands of rows: the page is rendered, like its PDF, in a worker thread
+        pdf = await anyio.to_thread.run_sync(
+            lambda: html_to_pdf(ledger_print_html(definition, rows, context={"@school.name": school.name}, note=note)))
         ledger = _("ledger")
         return pdf_response(pdf, f"{definition.title}-{ledger}.pdf", f"{definition.form_id}-ledger.pdf")
 
