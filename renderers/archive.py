@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from markupsafe import Markup
 
 from renderers.environment import render
-from renderers.forms import PRINT, render_layout
+from renderers.forms import PRINT, LedgerRow, render_layout, render_ledger
 from renderers.pdf import counter_css, print_css
 from renderers.plan import plan_for
 from server.definitions import Definition
@@ -28,6 +28,7 @@ class ArchiveEntry:
     data: dict
     context: dict[str, str]
     hidden: frozenset[str] = frozenset()
+    ledger: list[LedgerRow] | None = None  # a ledger form's records: one ledger, a row each
 
 
 @dataclass
@@ -47,7 +48,8 @@ def archive_html(*, title: str, school_name: str, student: dict[str, str], parts
         student=student,
         running=" · ".join(v for v in (student.get("name"), student.get("class"), student.get("number")) if v),
         parts=parts,
-        bodies={e.record_id: render_layout(e.definition, PRINT, e.data, context=e.context, hidden=e.hidden) for e in entries},
+        bodies={e.record_id: render_ledger(e.definition, e.ledger, context=e.context) if e.ledger is not None
+                else render_layout(e.definition, PRINT, e.data, context=e.context, hidden=e.hidden) for e in entries},
         plans={e.record_id: plan_for(e.definition) for e in entries},
         pages=[(f"record-{p}-{n}", plan_for(e.definition)) for p, part in enumerate(parts, 1) for n, e in enumerate(part.entries, 1)],
         printed_on=printed_on,

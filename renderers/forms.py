@@ -63,6 +63,7 @@ class RenderState:
     blank: bool = False
     refresh_url: str = ""
     hidden: frozenset[str] = frozenset()  # fields this user may not read: shown as a notice, never as a value
+    ledger: list["LedgerRow"] | None = None  # a ledger print: the ledger row block holds one row per record
 
     @property
     def entry(self) -> bool:
@@ -220,6 +221,27 @@ class RenderState:
         """Only the skeleton pass defers blocks; a request renders what it is given."""
         return False
 
+    def ledger_cell(self, row: "LedgerRow", column: Any) -> Markup:
+        """One record's cell in a ledger of many: its value as its own form version prints it."""
+        if column.spec is None:
+            return escape(row.context.get(column.context, ""))
+        spec = row.definition.fields.get(column.spec.path)
+        if spec is None:
+            return Markup("")
+        state = RenderState(row.definition, PRINT, row.data, context=row.context, hidden=row.hidden)
+        return state.field(spec, column.widget if spec.kind == column.spec.kind else None, row.data, "", None, True)
+
+
+@dataclass
+class LedgerRow:
+    """One record in a ledger print: the version of the form it was made with, its answers, its context
+    values and the fields the reader may not see."""
+
+    definition: Definition
+    data: dict
+    context: dict[str, str]
+    hidden: frozenset[str] = frozenset()
+
 
 class _EmptyInputCache:
     """Per definition and locale, the HTML of inputs with nothing in them (most of a new form)."""
@@ -315,6 +337,12 @@ def render_layout(definition: Definition, mode: str, data: dict | None = None, *
                   hidden: frozenset[str] = frozenset()) -> Markup:
     state = RenderState(definition, mode, data or {}, errors or {}, context or {}, blank, refresh_url, hidden)
     return skeleton_for(definition, mode, blank).fill(state)
+
+
+def render_ledger(definition: Definition, rows: list[LedgerRow], *, context: dict[str, str]) -> Markup:
+    """The layout of a ledger form (`Definition.ledger_block`) with one row per record, on paper."""
+    state = RenderState(definition, PRINT, {}, context=context, ledger=rows)
+    return Markup(layout_macros().render(state, plan_for(definition)))
 
 
 def restricted_notice() -> str:

@@ -18,7 +18,7 @@ from weasyprint import HTML
 from weasyprint.urls import URLFetcher
 
 from renderers.environment import render
-from renderers.forms import PRINT, render_layout
+from renderers.forms import PRINT, LedgerRow, render_layout, render_ledger
 from renderers.plan import plan_for
 from server.definitions import Definition
 from server.settings import STATIC_DIR
@@ -76,6 +76,15 @@ def print_html(definition: Definition, data: dict | None = None, *, context: dic
     plan = plan_for(definition)
     body = render_layout(definition, PRINT, data or {}, context=context or {}, blank=blank, hidden=hidden)
     return render("print.html", plan=plan, body=body, context=context or {}, blank=blank,
+                  css=Markup(print_css()), css_string=css_string, counter_css=counter_css)
+
+
+def ledger_print_html(definition: Definition, rows: list[LedgerRow], *, context: dict[str, str], note: str = "") -> str:
+    """A ledger form (台账) as the handbook keeps it: one table, a row per record, headings on every page;
+    `note` says which records it holds (the list's filters)."""
+    plan = plan_for(definition)
+    body = render_ledger(definition, rows, context=context)
+    return render("print.html", plan=plan, body=body, context=context, blank=False, note=note,
                   css=Markup(print_css()), css_string=css_string, counter_css=counter_css)
 
 

@@ -102,6 +102,8 @@ def check_definition(form_id: str, schema: Any, layout: Any, examples: dict[str,
     problems += check_answer_rules(fields, schema, schema_file)
     problems += check_create_limits(schema, schema_file)
     problems += check_disposal(fields, schema, schema_file)
+    problems += check_formula_titles(schema, schema_file)
+    problems += check_record_date(fields, schema, schema_file)
     if problems:
         return problems
     validator = Definition(form_id=form_id, schema=schema, layout=layout).validator
@@ -129,6 +131,35 @@ def check_schema(schema: Any, file: str) -> Iterator[Problem]:
                                    and all(isinstance(g, int) and not isinstance(g, bool) and 1 <= g <= 12 for g in grades)):
         yield Problem(file, "/x-grades", _("x-grades must list grades 1 to 12, each once."))
     yield from check_refs_and_patterns(schema, file, [])
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet runs as a formula (server.tabular)
+
+
+def check_formula_titles(node: Any, file: str, path: list | None = None) -> Iterator[Problem]:
+    """Titles become the headers of CSV and Excel exports: one a spreadsheet would run as a formula is refused."""
+    path = path or []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "title" and isinstance(value, str) and value.startswith(FORMULA_STARTS):
+                yield Problem(file, pointer([*path, key]), _("A title may not start with =, +, -, @ or a tab: a spreadsheet "
+                                                            "would run it as a formula when the records are exported: %(text)s",
+                                                            text=value[:60]))
+            elif isinstance(value, (dict, list)):
+                yield from check_formula_titles(value, file, [*path, key])
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from check_formula_titles(value, file, [*path, index])
+
+
+def check_record_date(fields: dict[str, FieldSpec], schema: dict, file: str) -> Iterator[Problem]:
+    """`x-record-date`: the date field that says which day a record is about (a session's date, not its save)."""
+    path = schema.get("x-record-date")
+    if path is None:
+        return
+    spec = fields.get(path) if isinstance(path, str) else None
+    if spec is None or spec.type != "string" or spec.schema.get("format") != "date":
+        yield Problem(file, "/x-record-date", _("x-record-date must name a date field of the form (not one inside repeating rows)."))
 
 
 def check_risk_levels(fields: dict[str, FieldSpec], file: str) -> Iterator[Problem]:

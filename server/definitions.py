@@ -7,6 +7,7 @@ array of objects is one field whose items have fields of their own (`sessions` �
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -218,6 +219,25 @@ class Definition:
     @property
     def list_config(self) -> dict:
         return self.layout.get("list", {})
+
+    @property
+    def record_date_field(self) -> str | None:
+        """`x-record-date`: the field holding the day a record is about (a session's date, not the day it was saved)."""
+        path = self.schema.get("x-record-date")
+        return path if isinstance(path, str) and path in self.fields else None
+
+    def record_date(self, data: dict) -> dt.date | None:
+        """The day a record is about, when the definition declares it and the record gives it."""
+        value = get_path(data, self.record_date_field) if self.record_date_field else None
+        try:
+            return dt.date.fromisoformat(value) if isinstance(value, str) else None
+        except ValueError:
+            return None
+
+    @property
+    def ledger_block(self) -> dict | None:
+        """A form whose layout is a ledger row (台账) also prints as one ledger of many records."""
+        return next((b for b in self.layout.get("blocks", []) if b.get("type") == "ledger_row"), None)
 
     def field(self, path: str, within: str | None = None) -> FieldSpec | None:
         if within:

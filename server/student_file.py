@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from renderers.archive import ArchiveEntry, ArchivePart, archive_html
+from renderers.forms import LedgerRow
 from renderers.environment import fmt_date
 from server.access import Actor, can, hidden_fields, records_filter
 from server.context import subject_context
 from server.definitions import Definition
-from server.i18n import gettext as _, local_today, to_local
+from server.i18n import gettext as _, local_today, ngettext, to_local
 from server.models import Record, School, Student
 from server.records import record_number
 from server.registry import Registry
@@ -48,8 +49,26 @@ class StudentFile:
 
     @property
     def timeline(self) -> list[tuple[Record, Definition]]:
+        """Newest first by the day each record is about (its save date when the form declares none)."""
         rows = [(r, f.definition) for part in self.parts for f in part.forms for r in f.records]
-        return sorted(rows, key=lambda pair: pair[0].created_at, reverse=True)
+        return sorted(rows, key=lambda pair: (record_day(pair[1], pair[0])[0], pair[0].created_at), reverse=True)
+
+    @staticmethod
+    def day(definition: Definition, record: Record) -> tuple[dt.date, bool]:
+        return record_day(definition, record)
+
+
+def record_day(definition: Definition, record: Record) -> tuple[dt.date, bool]:
+    """The day a record is about (`x-record-date`) and True; or, when the form declares none or the record
+    leaves it empty, the day it was first saved and False (pages mark that date as a save date)."""
+    declared = definition.record_date(record.data)
+    return (declared, True) if declared else (to_local(record.created_at).date(), False)
+
+
+def day_label(definition: Definition, record: Record) -> str:
+    """The record's day as the file's contents show it: a save date is marked as one."""
+    day, declared = record_day(definition, record)
+    return fmt_date(day) if declared else _("saved on %(day)s", day=fmt_date(day))
 
 
 def expected_state(definition: Definition, records: list[Record], today: dt.date) -> str:
@@ -90,6 +109,7 @@ async def student_file(registry: Registry, actor: Actor, student: Student) -> St
                 if scope is not None:
                     query = query.filter(scope)
                 records = list(await query.order_by("-created_at").distinct())
+                records.sort(key=lambda r: (record_day(definition, r)[0], r.created_at), reverse=True)
                 level = _newer_level(level, definition, records, actor)
             state = expected_state(definition, records, today) if readable else "none"
             view.forms.append(FormState(definition, records, state, can(actor, definition, "create")))
@@ -126,16 +146,27 @@ async def archive_parts(actor: Actor, found: StudentFile, form_id: str | None = 
             scope = await records_filter(actor, definition, "print")
             allowed = {r.id for r in form.records} if scope is None else \
                 set(await Record.filter(scope, id__in=[r.id for r in form.records]).values_list("id", flat=True))
-            for record in sorted((r for r in form.records if r.id in allowed), key=lambda r: r.created_at):
+            entries, days = [], []
+            for record in sorted((r for r in form.records if r.id in allowed), key=lambda r: (record_day(definition, r)[0], r.created_at)):
                 students = list(await record.students.all().select_related("klass"))
-                label = f"{record_number(record)} · {fmt_date(to_local(record.created_at).date())}"
                 made_with = await found.forms.at(record.form_id, record.form_version) or definition
-                printed.entries.append(ArchiveEntry(made_with, record.id, label, record.data,
-                                                    subject_context(school, students, record),
-                                                    hidden_fields(actor, made_with)))
+                days.append(day_label(made_with, record))
+                label = f"{record_number(record)} · {days[-1]}"
+                entries.append(ArchiveEntry(made_with, record.id, label, record.data, subject_context(school, students, record),
+                                            hidden_fields(actor, made_with)))
+            if definition.ledger_block and len(entries) > 1:
+                entries = [_one_ledger(definition, entries, days[0], days[-1])]  # a ledger's records are rows of one table, as on paper
+            printed.entries += entries
         if printed.entries:
             parts.append(printed)
     return parts
+
+
+def _one_ledger(definition: Definition, entries: list[ArchiveEntry], first: str, last: str) -> ArchiveEntry:
+    """A ledger form's records in the file: one ledger with a row each, labelled with their count and first and last days."""
+    rows = [LedgerRow(e.definition, e.data, e.context, e.hidden) for e in entries]
+    label = ngettext("%(num)d record", "%(num)d records", len(entries)) + f" · {first}～{last}"
+    return ArchiveEntry(definition, entries[0].record_id, label, {}, entries[-1].context, entries[-1].hidden, rows)
 
 
 def archive_student_line(student: Student) -> dict[str, str]:
@@ -150,4 +181,4 @@ async def student_archive(registry: Registry, actor: Actor, student: Student, sc
     definition = registry.get(form_id) if form_id else None
     html = archive_html(title=definition.title if definition else _("Student mental-health file"), school_name=school.name,
                         student=archive_student_line(student), parts=parts, printed_on=local_today(), cover=definition is None)
-    return html, sum(len(part.entries) for part in parts)
+    return html, sum(len(entry.ledger) if entry.ledger else 1 for part in parts for entry in part.entries)

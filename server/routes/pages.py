@@ -12,18 +12,18 @@ from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.response import Redirect
 
-from renderers.forms import ENTRY, VIEW, render_layout, restricted_notice
+from renderers.forms import ENTRY, VIEW, LedgerRow, render_layout, restricted_notice
 from renderers.widgets import choices, form_value
 from renderers.plan import field_positions
-from renderers.pdf import html_to_pdf, print_html
+from renderers.pdf import html_to_pdf, ledger_print_html, print_html
 from server.definitions import Definition, get_path
-from server.i18n import gettext as _, to_local
+from server.i18n import gettext as _, ngettext, to_local
 from server.models import Record, RecordRevision, School, Student
 from server.records import (ListQuery, VersionConflict, check_files_open, create_record, effective_sort, list_records, once_only_records,
                             record_number, sortable_keys, student_choices, students_of, update_record)
 from server.validation import (apply_row_action, carry_unposted, create_limit_errors, field_title, form_text, parse_form,
                                row_index_errors, small_int, validate)
-from server.tabular import export_rows, list_columns, row_cells, to_csv, to_xlsx, value_text
+from server.tabular import codebook, export_rows, list_columns, row_cells, to_csv, to_xlsx, value_text
 from server.context import GRADE_NAMES, subject_context
 from server.record_upgrade import UpgradePlan, plan_upgrade
 from server import audit
@@ -33,6 +33,7 @@ from server.disposal import IN_PROGRESS, keep_decided, panel_for
 from server.web import definition_or_404, form_for, is_htmx, page, pdf_response, record_for, registry, school_of
 
 MAX_STUDENT_CHOICES = 3000
+MAX_LEDGER_ROWS = 1000  # about 100 pages, a minute or two of rendering; more: filter first
 MAX_ID = 2**31 - 1
 
 
@@ -85,7 +86,9 @@ class FormPages(Controller):
         if current == query.sort:
             kept["sort"] = current
         return page(request, "pages/list.html", definition=definition, columns=columns, rows=rows, page=result,
-                    filters=filter_specs, search=query.search, query_string=urlencode(kept))
+                    filters=filter_specs, search=query.search, query_string=urlencode(kept),
+                    ledger_url=f"/forms/{form_id}/ledger.pdf" + (f"?{urlencode(kept)}" if kept else "")
+                    if definition.ledger_block and can(actor, definition, "print") else "")
 
     @get("/forms/{form_id:str}/new")
     async def new(self, request: Request, form_id: str) -> Response:
@@ -210,6 +213,44 @@ class FormPages(Controller):
                           hidden=hidden_fields(actor, definition))
         pdf = await anyio.to_thread.run_sync(html_to_pdf, html)
         return pdf_response(pdf, f"{definition.title}-{record_number(record)}.pdf", f"record-{record.id}.pdf")
+
+    @get("/forms/{form_id:str}/ledger.pdf")
+    async def print_ledger(self, request: Request, form_id: str) -> Response:
+        """A ledger form's records as one ledger (台账), filtered, searched and sorted as the list is; oldest first
+        by the day each record is about unless the list was sorted otherwise."""
+        definition, actor = await form_for(request, form_id, "print")
+        if definition.ledger_block is None:
+            raise NotFoundException(_("This form is not a ledger."))
+        school = await school_of(request.user)
+        params = request.query_params
+        query = _list_query(params, MAX_LEDGER_ROWS)
+        query.page = 1
+        query.scope = await records_filter(actor, definition, "print")
+        query.hidden = hidden_fields(actor, definition)
+        if not query.sort and definition.record_date_field:
+            query.sort = definition.record_date_field
+        await audit.append("print", f"form:{form_id}", user=request.user, scope=request.scope,
+                           detail=_list_detail(definition, query, "ledger"))
+        result = await list_records(definition, school, query)
+        if result.total > MAX_LEDGER_ROWS:
+            return page(request, "pages/message.html", status_code=422, heading=_("Nothing was printed"),
+                        message=_("The ledger would hold %(count)s records, more than %(limit)s: filter the list first.",
+                                  count=result.total, limit=MAX_LEDGER_ROWS))
+        forms = await registry(request)
+        made_with: dict[int, tuple[Definition, frozenset[str]]] = {definition.version: (definition, query.hidden)}
+        rows = []
+        for record in result.records:
+            if record.form_version not in made_with:
+                old = await forms.at(definition.form_id, record.form_version) or definition
+                made_with[record.form_version] = (old, hidden_fields(actor, old))
+            own, hidden = made_with[record.form_version]
+            rows.append(LedgerRow(own, record.data, subject_context(school, list(record.students), record), hidden))
+        note = _ledger_note(definition, query, result.total)
+        # thousands of rows: the page is rendered, like its PDF, in a worker thread
+        pdf = await anyio.to_thread.run_sync(
+            lambda: html_to_pdf(ledger_print_html(definition, rows, context={"@school.name": school.name}, note=note)))
+        ledger = _("ledger")
+        return pdf_response(pdf, f"{definition.title}-{ledger}.pdf", f"{definition.form_id}-ledger.pdf")
 
     @get("/forms/{form_id:str}/blank.pdf")
     async def print_blank(self, request: Request, form_id: str) -> Response:
@@ -344,6 +385,26 @@ def _list_detail(definition: Definition, query: ListQuery, kind: str) -> str:
     return " ".join(parts)
 
 
+def _ledger_note(definition: Definition, query: ListQuery, total: int) -> str:
+    """Which records a printed ledger holds: the list's filters and search, and how many."""
+    parts = []
+    allowed = set(definition.list_config.get("filters", [])) - query.hidden
+    for path in definition.list_config.get("filters", []):
+        spec = definition.fields.get(path)
+        if spec is None or path not in allowed:
+            continue
+        if (value := query.filters.get(path)):
+            label = next((o.label for o in choices(spec) if form_value(o.value) == value), value)
+            parts.append(f"{spec.title}：{label}")
+        low, high = query.date_from.get(path, ""), query.date_to.get(path, "")
+        if low or high:
+            parts.append(f"{spec.title}：{low or '…'}～{high or '…'}")
+    if query.search.strip():
+        parts.append(_("search “%(words)s”", words=query.search.strip()))
+    counted = ngettext("%(num)d record", "%(num)d records", total)
+    return " · ".join([*parts, counted]) if parts else _("All records · %(count)s", count=counted)
+
+
 def _grades_note(definition: Definition) -> str:
     if not definition.grades:
         return ""
@@ -403,9 +464,9 @@ def _after_save(request: Request, record: Record) -> Response:
 
 
 EXPORT_TYPES = {
-    "json": ("application/json", None),
-    "csv": ("text/csv", lambda rows, title: to_csv(rows)),
-    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", to_xlsx),
+    "json": "application/json",
+    "csv": "text/csv",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 
 
@@ -424,7 +485,7 @@ def _list_query(params, page_size: int) -> ListQuery:
 
 async def _export(request: Request, definition: Definition, actor: Actor, school: School, kind: str, query: ListQuery) -> Response:
     """CSV, XLSX or JSON of every record the user may export, whichever version of the form each was made with."""
-    media_type, write = EXPORT_TYPES[kind]
+    media_type = EXPORT_TYPES[kind]
     query.page, query.page_size = 1, 100_000
     result = await list_records(definition, school, query)
     forms = await registry(request)
@@ -432,13 +493,20 @@ async def _export(request: Request, definition: Definition, actor: Actor, school
     for number in {r.form_version for r in result.records} - {definition.version}:
         if (old := await forms.at(definition.form_id, number)) is not None:
             versions[number] = (old, hidden_fields(actor, old))
-    if kind == "json":
-        body = orjson.dumps([{"number": record_number(r), "form_version": r.form_version, "version": r.version, "status": r.status,
+    records, hidden = result.records, query.hidden
+
+    def write() -> bytes:  # in a worker thread: a big export must not hold up other requests
+        if kind == "csv":
+            return to_csv(export_rows(definition, records, school, hidden, versions=versions))
+        if kind == "xlsx":
+            return to_xlsx(export_rows(definition, records, school, hidden, versions=versions, typed=True), definition.title,
+                           codebook(definition, hidden, versions=versions))
+        return orjson.dumps([{"number": record_number(r), "form_version": r.form_version, "version": r.version, "status": r.status,
                               "students": [{"name": s.name, "student_number": s.student_number} for s in r.students],
                               "created_at": to_local(r.created_at).isoformat(timespec="seconds"),
-                              "data": _exported_data(actor, definition, versions, r)} for r in result.records],
+                              "data": _exported_data(actor, definition, versions, r)} for r in records],
                             option=orjson.OPT_INDENT_2)
-    else:
-        body = write(export_rows(definition, result.records, school, query.hidden, versions=versions), definition.form_id)
+
+    body = await anyio.to_thread.run_sync(write)
     return Response(body, media_type=media_type,
                     headers={"Content-Disposition": f'attachment; filename="{definition.form_id}.{kind}"'})
