@@ -13,8 +13,8 @@ from server.definitions import Definition
 from server.disposal import keep_decided
 from server.i18n import gettext as _
 from server.models import Record, SchoolClass, Student
-from server.records import ListQuery, VersionConflict, create_record, list_records, students_of, update_record
-from server.validation import FieldError, field_title, validate
+from server.records import ListQuery, VersionConflict, checked_save, create_record, list_records, students_of, update_record
+from server.validation import FieldError, field_title
 from server import audit
 from server.access import Actor, actor_of, hidden_fields, keep_hidden, mask, record_reached, records_filter, classes_filter, roster_filter, students_filter
 from server.form_versions import (CriticalChanges, DefinitionRejected, VersionRace, audit_publish, change_json, history, may_confirm_critical,
@@ -141,7 +141,7 @@ class ApiController(Controller):
         if isinstance(data, dict):
             keep_hidden(actor, definition, {}, data)  # a field one may not read cannot be written either
             await keep_decided(definition, {}, data)
-        errors = validate(definition, data)
+        status, errors = checked_save(definition, data, body.get("status"), None)
         if students is None:
             errors.append(FieldError(("students",), _("Unknown student id.")))
         elif definition.subject == "student" and len(students) != 1:
@@ -152,7 +152,7 @@ class ApiController(Controller):
             errors.append(FieldError(("students",), _("A record of this form is not about students.")))
         if errors:
             return errors_response(errors, definition)
-        record = await create_record(definition, school, request.user, data, students, scope=request.scope, via=" api")
+        record = await create_record(definition, school, request.user, data, students, status, scope=request.scope, via=" api")
         return Response(record_json(record, [s.id for s in students], actor, definition), status_code=201)
 
     @get("/records/{record_id:int}")
@@ -173,11 +173,11 @@ class ApiController(Controller):
         if isinstance(data, dict):
             keep_hidden(actor, definition, record.data, data)
             await keep_decided(definition, record.data, data, record.id)
-        errors = validate(definition, data)
+        status, errors = checked_save(definition, data, body.get("status"), record.status)
         if errors:
             return errors_response(errors, definition)
         try:
-            record = await update_record(record, version, data, request.user, scope=request.scope, via=" api")
+            record = await update_record(record, version, data, request.user, scope=request.scope, via=" api", status=status)
         except VersionConflict as conflict:
             current = conflict.current
             return Response({"errors": [{"field": "/version", "message": _("The record was changed by someone else (now version %(version)s). Reload it and apply your change again.", version=current.version)}],

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 import anyio
 import orjson
 from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import FormMultiDict
 from litestar.exceptions import NotFoundException
 from litestar.response import Redirect
 
@@ -19,19 +20,19 @@ from renderers.pdf import html_to_pdf, print_html
 from server.definitions import Definition, get_path
 from server.i18n import gettext as _, to_local
 from server.models import Record, RecordRevision, School, Student
-from server.records import (ListQuery, VersionConflict, check_files_open, create_record, effective_sort, list_records, record_number, sortable_keys,
-                            student_choices, students_of, update_record)
-from server.validation import (apply_row_action, carry_unposted, field_title, form_text, parse_form, small_int,
-                               validate)
+from server.records import (DONE, DRAFT, ListQuery, VersionConflict, check_files_open, checked_save, create_record, effective_sort, list_records,
+                            record_number, sortable_keys, student_choices, students_of, update_record)
+from server.validation import apply_row_action, carry_unposted, field_title, form_text, parse_form, small_int
 from server.tabular import export_rows, list_columns, row_cells, to_csv, to_xlsx, value_text
 from server.context import GRADE_NAMES, subject_context
 from server.record_upgrade import UpgradePlan, plan_upgrade
-from server import audit
+from server import audit, unsaved_work
 from server.access import Actor, actor_of, can, hidden_fields, keep_hidden, mask, record_reached, records_filter, role_names, students_filter
 from server.disposal import IN_PROGRESS, keep_decided, panel_for
 from server.web import definition_or_404, form_for, is_htmx, page, pdf_response, record_for, registry, school_of
 
 MAX_STUDENT_CHOICES = 3000
+SAVE_ACTIONS = {"save": DONE, "draft": DRAFT}  # the entry page's two save buttons and the status each asks for
 MAX_ID = 2**31 - 1
 
 
@@ -97,7 +98,15 @@ class FormPages(Controller):
         check_files_open(definition, students)
         # the students chosen by the link stay chosen through every refresh of the form (the action keeps them)
         fixed = "?" + "&".join(f"student={s.id}" for s in students) if students else ""
-        return await _entry_page(request, school, definition, {}, {}, students, action=f"/forms/{form_id}{fixed}")
+        kept, restored = await _kept_work(request, f"/forms/{form_id}")
+        data: dict = {}
+        if kept is not None:  # the save that came after the session ended, back in the form
+            data = parse_form(definition, kept, keep_empty_rows=True)
+            keep_hidden(actor, definition, {}, data)
+            if not students and definition.subject in ("student", "students"):
+                picked = [v for v in kept.getall("_student", []) if v][: 1 if definition.subject == "student" else 500]
+                students = await students_of(school, picked, students_filter(actor, definition, "create")) or []
+        return await _entry_page(request, school, definition, data, {}, students, action=f"/forms/{form_id}{fixed}", restored=restored)
 
     @post("/forms/{form_id:str}", status_code=200)
     async def create(self, request: Request, form_id: str) -> Response:
@@ -105,19 +114,21 @@ class FormPages(Controller):
         school = await school_of(request.user)
         form = await request.form()
         action = form_text(form, "_action") or "save"
+        saving = action in SAVE_ACTIONS
         chosen = [v for v in form.getall("_student", []) if isinstance(v, str) and v]
         if definition.subject not in ("student", "students"):
             chosen = []  # a class's or the school's record links no student
         elif definition.subject == "student":
             chosen = chosen[:1]
         students = await students_of(school, chosen, students_filter(actor, definition, "create")) if chosen else []
-        data = parse_form(definition, form, keep_empty_rows=action != "save")
+        data = parse_form(definition, form, keep_empty_rows=not saving)
         keep_hidden(actor, definition, {}, data)  # a field one may not read cannot be written either
         await keep_decided(definition, {}, data)  # nor what a decision's reviewers and approvers write
-        if action != "save":
+        if not saving:
             apply_row_action(definition, data, action)
             return await _entry_page(request, school, definition, data, {}, students or [], action=_same_action(request))
-        errors = {e.name: e.message for e in validate(definition, data)}
+        status, problems = checked_save(definition, data, SAVE_ACTIONS[action], None, ("_status",))
+        errors = {e.name: e.message for e in problems}
         if definition.subject == "student" and not students:
             errors["_student"] = _("Please choose the student this record is about.")
         elif definition.subject == "students" and not students:
@@ -125,7 +136,7 @@ class FormPages(Controller):
         if errors:
             return await _entry_page(request, school, definition, data, errors, students or [], action=_same_action(request),
                                      status_code=422)
-        record = await create_record(definition, school, request.user, data, students or [], scope=request.scope)
+        record = await create_record(definition, school, request.user, data, students or [], status, scope=request.scope)
         return _after_save(request, record)
 
     @get("/records/{record_id:int}")
@@ -142,19 +153,31 @@ class FormPages(Controller):
 
     @get("/records/{record_id:int}/edit")
     async def edit(self, request: Request, record_id: int) -> Response:
-        school, record, definition, students, _actor = await _load(request, record_id, "edit")
+        school, record, definition, students, actor = await _load(request, record_id, "edit")
         current = (await registry(request)).get(record.form_id)
         newer = current.version if current is not None and current.version != record.form_version else None
-        return await _entry_page(request, school, definition, record.data, {}, students, action=f"/records/{record_id}",
-                                 record=record, version=record.version, newer=newer)
+        data, version = record.data, record.version
+        kept, restored = await _kept_work(request, f"/records/{record_id}")
+        if kept is not None:  # the edit posted after the session ended; saved against the version it began from
+            data = carry_unposted(definition, record.data, parse_form(definition, kept, keep_empty_rows=True))
+            keep_hidden(actor, definition, record.data, data)
+            version = small_int(form_text(kept, "_version")) or 0
+        return await _entry_page(request, school, definition, data, {}, students, action=f"/records/{record_id}",
+                                 record=record, version=version, newer=newer, restored=restored)
 
     @get("/records/{record_id:int}/upgrade")
     async def upgrade_page(self, request: Request, record_id: int) -> Response:
         """The record in the current version of its form: what is carried, renamed, dropped or to fill, before saving."""
         school, record, made_with, students, actor = await _load(request, record_id, "edit")
         current, plan = await _upgrade_plan(request, record, made_with, actor)
-        return await _entry_page(request, school, current, plan.carried, {}, students, action=f"/records/{record_id}/upgrade",
-                                 record=record, version=record.version, upgrade=plan, made_with=made_with)
+        data, version = plan.carried, record.version
+        kept, restored = await _kept_work(request, f"/records/{record_id}/upgrade")
+        if kept is not None:
+            data = parse_form(current, kept, keep_empty_rows=True)
+            keep_hidden(actor, current, plan.carried, data)
+            version = small_int(form_text(kept, "_version")) or 0
+        return await _entry_page(request, school, current, data, {}, students, action=f"/records/{record_id}/upgrade",
+                                 record=record, version=version, upgrade=plan, made_with=made_with, restored=restored)
 
     @post("/records/{record_id:int}/upgrade", status_code=200)
     async def upgrade(self, request: Request, record_id: int) -> Response:
@@ -178,7 +201,7 @@ class FormPages(Controller):
         school, record, definition, students, actor = await _load(request, record_id, "edit")
         form = await request.form()
         action = form_text(form, "_action") or "save"
-        data = carry_unposted(definition, record.data, parse_form(definition, form, keep_empty_rows=action != "save"))
+        data = carry_unposted(definition, record.data, parse_form(definition, form, keep_empty_rows=action not in SAVE_ACTIONS))
         keep_hidden(actor, definition, record.data, data)
         await keep_decided(definition, record.data, data, record.id)
         return await _save_edit(request, school, record, definition, students, form, data, {}, action=f"/records/{record_id}")
@@ -245,14 +268,16 @@ async def _save_edit(request: Request, school: School, record: Record, definitio
     saved against the row version the page was loaded with (409 page when someone saved meanwhile)."""
     version = small_int(form_text(form, "_version")) or 0  # no version: never overwrite blindly
     common = dict(record=record, version=version, **page_args)
-    if (form_text(form, "_action") or "save") != "save":
-        apply_row_action(definition, data, form_text(form, "_action"))
+    action = form_text(form, "_action") or "save"
+    if action not in SAVE_ACTIONS:
+        apply_row_action(definition, data, action)
         return await _entry_page(request, school, definition, data, {}, students, **common)
-    errors = {e.name: e.message for e in validate(definition, data)} | refusals
+    status, problems = checked_save(definition, data, SAVE_ACTIONS[action], record.status, ("_status",))
+    errors = {e.name: e.message for e in problems} | refusals
     if errors:
         return await _entry_page(request, school, definition, data, errors, students, status_code=422, **common)
     try:
-        record = await update_record(record, version, data, request.user, scope=request.scope, form_version=form_version)
+        record = await update_record(record, version, data, request.user, scope=request.scope, form_version=form_version, status=status)
     except VersionConflict as conflict:
         return await _conflict_page(request, school, definition, conflict.current, data, students)
     return _after_save(request, record)
@@ -296,10 +321,20 @@ async def _load(request: Request, record_id: int, action: str) -> tuple[School, 
     return await school_of(request.user), record, definition, students, actor
 
 
+async def _kept_work(request: Request, post_path: str) -> tuple[FormMultiDict | None, str]:
+    """What was posted to `post_path` after the session had ended (`?restore=KEY`), handed back once and only to
+    the user it was kept for: (the posted fields, "restored"), or (None, "missing") when there is none any more."""
+    key = request.query_params.get(unsaved_work.RESTORE_PARAM)
+    if not key:
+        return None, ""
+    found = await unsaved_work.take(request.app.state.settings.secret_key, request.user, key, post_path, scope=request.scope)
+    return (FormMultiDict(found[0]), "restored") if found else (None, "missing")
+
+
 async def _entry_page(request: Request, school: School, definition: Definition, data: dict, errors: dict[str, str], students: list[Student],
                       *, action: str, status_code: int = 200, record: Record | None = None, version: int | None = None,
                       conflict: dict | None = None, newer: int | None = None, upgrade: UpgradePlan | None = None,
-                      made_with: Definition | None = None) -> Response:
+                      made_with: Definition | None = None, restored: str = "") -> Response:
     actor = await actor_of(request.user)
     body = render_layout(definition, ENTRY, data, errors=errors, context=subject_context(school, students, record), refresh_url=action,
                          hidden=hidden_fields(actor, definition))
@@ -317,7 +352,10 @@ async def _entry_page(request: Request, school: School, definition: Definition, 
                 chosen_names=[f"{s.name}（{s.student_number}）" for s in students],
                 grades_note=_grades_note(definition),
                 cancel_url=f"/records/{record.id}" if record else f"/forms/{definition.form_id}", conflict=conflict,
-                newer=newer, upgrade=upgrade, made_with=made_with, made_version=record.form_version if record else None)
+                newer=newer, upgrade=upgrade, made_with=made_with, made_version=record.form_version if record else None,
+                owner_token=unsaved_work.owner_token(request.app.state.settings.secret_key, request.user.id, action.split("?", 1)[0]),
+                restored=restored, changed_meanwhile=bool(restored == "restored" and record and version != record.version),
+                is_draft=bool(record and record.status == DRAFT), may_draft=record is None or record.status == DRAFT)
 
 
 def _list_detail(definition: Definition, query: ListQuery, kind: str) -> str:
