@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import orjson
 
 from conftest import PASSWORD, light_password_hash
-from server.models import AuditEntry, Record, SessionEntry, UnsavedPost
+from server.models import AuditEntry, Record, SessionEntry
 
 COMPLAINT = "近两周晚上睡不着，上课注意力难以集中，和同桌发生过两次争执。" * 20  # a long 主诉, typed over an hour
 FORM = "/forms/individual_counseling"
@@ -33,6 +33,8 @@ async def delete_sessions() -> None:
 
 
 async def kept_rows() -> list[tuple[int, bytes, str]]:
+    from server.models import UnsavedPost
+
     return [(row.user_id, bytes(row.data), row.target) for row in await UnsavedPost.all()]
 
 
@@ -145,6 +147,8 @@ def test_a_post_without_a_valid_owner_token_keeps_nothing(logged_in):
 
 
 async def expire_all() -> None:
+    from server.models import UnsavedPost
+
     await UnsavedPost.all().update(expires_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1))
 
 
