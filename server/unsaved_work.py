@@ -174,6 +174,20 @@ async def keep_unsaved_post(connection: Any, receive: Any) -> str | None:
     return resume_url(path, query, key) if key else None
 
 
+async def waiting_for(user: User) -> list[dict[str, Any]]:
+    """This user's kept work not yet put back, newest first: where it goes (`url`), what it is for (`subject`,
+    "form:…" or "record:…"), when it was kept and until when (nothing of what was typed)."""
+    now = dt.datetime.now(dt.timezone.utc)
+    rows = await UnsavedPost.filter(user_id=user.id, expires_at__gt=now).order_by("-created_at") \
+        .values("key", "target", "created_at", "expires_at")
+    found = []
+    for row in rows:
+        path, _sep, query = row["target"].partition("?")
+        found.append({"url": resume_url(path, query, row["key"]), "subject": subject_of(path), "kept_at": row["created_at"],
+                      "expires_at": row["expires_at"]})
+    return found
+
+
 def resume_url(path: str, query: str, key: str) -> str:
     page = resume_page(path) or "/forms"
     params = [(k, v) for k, v in _query_pairs(query) if k == "student"] if page.endswith("/new") else []

@@ -220,3 +220,23 @@ def test_the_keep_alive_holds_off_the_idle_timeout_but_not_the_absolute_one(logg
     ended = client.post("/session/keepalive", headers={"x-csrftoken": world.csrf()}, follow_redirects=False)
     assert ended.status_code in (303, 401)
     assert client.get("/forms", follow_redirects=False).status_code in (302, 303, 401)
+
+
+def test_a_form_posted_while_another_account_is_signed_in_is_kept_for_its_opener(logged_in):
+    world, client = logged_in, logged_in.client
+    world.run(add_teacher, "xinli2")
+    page = client.get(f"{FORM}/new").text  # opened by admin, who then signs out; a colleague signs in on this browser
+    client.post("/logout", data={"_csrf_token": world.csrf()})
+    assert sign_in(world, "xinli2", "/forms").status_code == 303
+    refused = client.post(FORM, data=typed_post(world, page))
+    assert refused.status_code == 409 and "没有保存" in refused.text and "睡不着" not in refused.text
+    assert world.run(record_count) == 0  # nothing saved under the colleague's name
+    assert [row[0] for row in world.run(kept_rows)] == [1]
+    assert "暂存" not in client.get("/forms").text  # the colleague is not offered it
+    client.post("/logout", data={"_csrf_token": world.csrf()})
+    assert sign_in(world, "admin", "/forms").status_code == 303
+    catalog = client.get("/forms").text
+    assert "为你暂存" in catalog and "个别心理辅导全过程记录表" in catalog and "睡不着" not in catalog
+    link = html.unescape(re.search(r'<a href="(/forms/individual_counseling/new\?restore=[^"]+)"', catalog).group(1))
+    assert COMPLAINT in html.unescape(client.get(link).text)
+    assert "为你暂存" not in client.get("/forms").text  # handed back: no longer waiting

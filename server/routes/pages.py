@@ -50,7 +50,7 @@ class FormPages(Controller):
                             for d in part.forms if can(actor, d, "read") or can(actor, d, "create")]}
                  for part in (await registry(request)).parts]
         return page(request, "pages/catalog.html", parts=[part for part in parts if part["forms"]],
-                    is_admin=actor.is_admin)
+                    is_admin=actor.is_admin, kept=await _kept_list(request))
 
     @get("/forms/{form_id:str}")
     async def list_view(self, request: Request, form_id: str) -> Response:
@@ -113,6 +113,8 @@ class FormPages(Controller):
         definition, actor = await form_for(request, form_id, "create")
         school = await school_of(request.user)
         form = await request.form()
+        if (refused := await _opened_by_another_account(request, form)) is not None:
+            return refused
         action = form_text(form, "_action") or "save"
         saving = action in SAVE_ACTIONS
         chosen = [v for v in form.getall("_student", []) if isinstance(v, str) and v]
@@ -185,6 +187,8 @@ class FormPages(Controller):
         school, record, made_with, students, actor = await _load(request, record_id, "edit")
         definition, plan = await _upgrade_plan(request, record, made_with, actor)
         form = await request.form()
+        if (refused := await _opened_by_another_account(request, form)) is not None:
+            return refused
         action = form_text(form, "_action") or "save"
         data = parse_form(definition, form, keep_empty_rows=action != "save")
         keep_hidden(actor, definition, plan.carried, data)
@@ -200,6 +204,8 @@ class FormPages(Controller):
     async def update(self, request: Request, record_id: int) -> Response:
         school, record, definition, students, actor = await _load(request, record_id, "edit")
         form = await request.form()
+        if (refused := await _opened_by_another_account(request, form)) is not None:
+            return refused
         action = form_text(form, "_action") or "save"
         data = carry_unposted(definition, record.data, parse_form(definition, form, keep_empty_rows=action not in SAVE_ACTIONS))
         keep_hidden(actor, definition, record.data, data)
@@ -319,6 +325,44 @@ async def _load(request: Request, record_id: int, action: str) -> tuple[School, 
     record, definition, actor = await record_for(request, record_id, action)
     students = list(await record.students.all().select_related("klass"))
     return await school_of(request.user), record, definition, students, actor
+
+
+async def _kept_list(request: Request) -> list[dict]:
+    """The user's kept work (saves that came after a session ended), named by the form's title and whether it
+    is a new record or an edit; nothing of what was typed is shown before it is back in its form."""
+    kept = await unsaved_work.waiting_for(request.user)
+    if not kept:
+        return []
+    forms = await registry(request)
+    record_ids = [int(k["subject"].split(":")[1]) for k in kept if k["subject"].startswith("record:")]
+    record_forms = dict(await Record.filter(id__in=record_ids, school_id=request.user.school_id).values_list("id", "form_id")) if record_ids else {}
+    listed = []
+    for item in kept:
+        kind, _sep, ident = item["subject"].partition(":")
+        form_id = ident if kind == "form" else record_forms.get(int(ident))
+        definition = forms.get(form_id) if form_id else None
+        if definition is not None:
+            listed.append({**item, "title": definition.title, "new": kind == "form"})
+    return listed
+
+
+async def _opened_by_another_account(request: Request, form: Any) -> Response | None:
+    """A form opened by one account and posted while another is signed in on the browser (the first signed
+    out, the second signed in, the first's tab still open): nothing is saved under the wrong name, and what
+    was typed is kept for the account that opened the form, as when a session has ended."""
+    secret = request.app.state.settings.secret_key
+    token = form_text(form, unsaved_work.OWNER_FIELD)
+    owner = unsaved_work.owner_of(secret, token, request.url.path) if token else None
+    if owner is None or owner == request.user.id:
+        return None
+    kept = await unsaved_work.keep(secret, owner, request.url.path, request.url.query or "", unsaved_work.posted_pairs(form),
+                                   scope=request.scope)
+    heading = _("Not saved")
+    message = _("This form was opened by another account, which has since signed out of this browser. Nothing was saved. "
+                "What was typed is kept for that account: it comes back filled when its owner signs in again.") if kept else \
+        _("This form was opened by another account, which has since signed out of this browser. Nothing was saved.")
+    template = "pages/not_saved.html" if is_htmx(request) else "pages/message.html"
+    return page(request, template, status_code=409, heading=heading, message=message)
 
 
 async def _kept_work(request: Request, post_path: str) -> tuple[FormMultiDict | None, str]:

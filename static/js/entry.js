@@ -75,7 +75,8 @@
     leaving = !!(xhr && xhr.getResponseHeader("HX-Redirect"));
   });
   window.addEventListener("beforeunload", function (event) {
-    if (dirty && !leaving) {
+    var form = recordForm();
+    if (dirty && !leaving && form && form.tagName === "FORM") {  // a refusal that replaced the form leaves nothing to lose
       event.preventDefault();
       event.returnValue = "";
     }
