@@ -174,3 +174,35 @@ def test_a_homeroom_teacher_on_a_phone_saves_a_draft_and_gets_typing_back(server
             expect(page.locator(".status-draft")).to_have_count(0)
             page.screenshot(path=str(tmp / "phone-finished.png"), full_page=True)
         assert problems == []
+
+
+def test_typing_keeps_the_session_alive_at_most_every_few_minutes(server):
+    base, tmp = server["base"], server["tmp"]
+    with chromium() as browser:
+        problems: list[str] = []
+        page = new_page(browser, problems, 1280, 900)
+        with screenshot_on_failure(page, tmp / "keepalive-failure.png"):
+            sign_in(page, base, "psych")
+            page.clock.install()
+            page.goto(base + "/forms/individual_counseling/new")
+            pings: list[int] = []
+            page.on("response", lambda r: pings.append(r.status) if r.url.endswith("/session/keepalive") else None)
+            page.fill("#f-complaint", "刚开始写。")
+            page.wait_for_timeout(300)
+            assert pings == []  # the page was just loaded: no request yet
+            page.clock.fast_forward("10:00")  # ten quiet minutes: nothing is sent without typing
+            page.wait_for_timeout(300)
+            assert pings == []
+            with page.expect_response(lambda r: r.url.endswith("/session/keepalive")) as answer:
+                page.type("#f-complaint", "又想起一点")
+            assert answer.value.status == 200 and 0 < answer.value.json()["ends_in"] <= 8 * 3600
+            page.type("#f-complaint", "，再补一句")  # right after: no second request
+            page.clock.fast_forward("03:00")
+            page.type("#f-complaint", "。")
+            page.wait_for_timeout(300)
+            assert pings == [200]
+            page.clock.fast_forward("01:30")  # now more than 4 minutes since the last one
+            with page.expect_response(lambda r: r.url.endswith("/session/keepalive")):
+                page.type("#f-complaint", "好")
+            assert pings == [200, 200]
+        assert problems == []
