@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from urllib.parse import urlencode
 from contextlib import asynccontextmanager
@@ -19,7 +20,8 @@ from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from renderers.widgets import risk_levels
-from server.auth import AccountGateClosed, AuthMiddleware, PasswordChangeRequired, SecondFactorSetupRequired, is_api
+from server.auth import (ABSOLUTE_SECONDS, AccountGateClosed, AuthMiddleware, PasswordChangeRequired, SecondFactorSetupRequired,
+                         SessionEndedWorkKept, is_api)
 from server.batch_print import PrintRunner
 from server.db import close_database, open_database
 from server.disposal import SealedFileClosed
@@ -39,11 +41,12 @@ from server.routes.roster_pages import RosterPages
 from server.routes.student_pages import StudentPages
 from server.sessions import DatabaseSessionConfig, DatabaseStore, csrf_session_binding
 from server.settings import STATIC_DIR, Settings
+from server.unsaved_work import purge_now_and_then
 from server.web import AccessRefused, page
 
 log = logging.getLogger("xindang")
 MAX_BODY_BYTES = 2_000_000
-SESSION_MAX_AGE = 8 * 3600
+SESSION_MAX_AGE = ABSOLUTE_SECONDS
 
 SECURITY_HEADERS = [
     (b"content-security-policy", b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
@@ -125,6 +128,11 @@ def not_authorized(request: Request, exc: NotAuthorizedException) -> Response:
         return Redirect(target, status_code=303)
     if _wants_json(request):
         return Response({"errors": [{"field": "", "message": _("A valid API token is required.")}]}, status_code=401)
+    if isinstance(exc, SessionEndedWorkKept):  # what was typed waits for its owner to sign in again
+        login = "/login?" + urlencode({"next": exc.resume})
+        if request.headers.get("hx-request") == "true":
+            return Response("", status_code=401, headers={"HX-Redirect": login})
+        return Redirect(login, status_code=303)
     if request.headers.get("hx-request") == "true":
         return Response("", status_code=401, headers={"HX-Redirect": "/login"})
     if request.method != "GET":
@@ -184,9 +192,11 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Li
         await open_database(settings, migrate=migrate)
         app.state.print_runner = PrintRunner(settings, forms)
         await app.state.print_runner.open()
+        purging = asyncio.create_task(purge_now_and_then())
         try:
             yield
         finally:
+            purging.cancel()
             await app.state.print_runner.close()
             await close_database()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from contextvars import ContextVar
 from datetime import datetime, timedelta, timezone
 
 import anyio
@@ -13,17 +14,29 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from litestar.types import Receive, Scope, Send
 from tortoise.expressions import Q
 
 from server.models import ApiToken, User
 from server.i18n import gettext as _
 from server.passwords import normalized
+from server.unsaved_work import keep_unsaved_post
 
 PASSWORD_HASHER = PasswordHasher()  # argon2id with the library's current parameters
 _DUMMY_HASH = PASSWORD_HASHER.hash("not a real password")
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
-IDLE_SECONDS = 30 * 60  # a page session unused this long ends (the absolute limit is the session's max age)
+IDLE_SECONDS = 30 * 60  # a page session unused this long ends
+ABSOLUTE_SECONDS = 8 * 3600  # and any page session this long after its sign-in, however busy (keep-alives included)
 SEEN_RESOLUTION = 60
+
+
+class SessionEndedWorkKept(NotAuthorizedException):
+    """The session had ended when a form was saved: what was posted is kept (server.unsaved_work) and
+    `resume` gives the form back filled once its owner has signed in again."""
+
+    def __init__(self, resume: str):
+        super().__init__("需要登录")
+        self.resume = resume
 
 
 class PasswordChangeRequired(NotAuthorizedException):
@@ -141,9 +154,19 @@ def is_api_description(path: str) -> bool:
     return path == "/schema" or path.startswith("/schema/")
 
 
+_request_receive: ContextVar[Receive | None] = ContextVar("request_receive", default=None)
+
+
 class AuthMiddleware(AbstractAuthenticationMiddleware):
     """Every route requires a user: pages from the session, `/api/` from a bearer token only, the API's
     description from either."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        token = _request_receive.set(receive)  # a save that comes with no session is read here, to be kept
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            _request_receive.reset(token)
 
     async def _check_agreement(self, connection: ASGIConnection, user: User, session: dict | None = None) -> None:
         """An account the school opens only on a recorded confidentiality agreement closes as soon as the
@@ -175,10 +198,13 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
         user_id = session.get("user_id")
         user = await User.get_or_none(id=user_id, is_active=True).select_related("school") if user_id else None
         now = int(time.time())
-        if user is not None and now - int(session.get("seen", 0)) > IDLE_SECONDS:
-            connection.scope["session"] = {}  # idle too long: the session ends here
+        if user is not None and (now - int(session.get("seen", 0)) > IDLE_SECONDS or now - int(session.get("since", now)) > ABSOLUTE_SECONDS):
+            connection.scope["session"] = {}  # idle too long, or signed in too long ago: the session ends here
             user = None
         if user is None:
+            receive = _request_receive.get()
+            if connection.scope["method"] == "POST" and receive and (resume := await keep_unsaved_post(connection, receive)):
+                raise SessionEndedWorkKept(resume)
             raise NotAuthorizedException("需要登录")
         if now - int(session.get("seen", 0)) > SEEN_RESOLUTION:
             session["seen"] = now  # at most one session write a minute

@@ -109,6 +109,22 @@ class SessionEntry(Model):
         table = "session_entry"
 
 
+class UnsavedPost(Model):
+    """A save posted after its session had ended, kept for the user who opened the form (AES-GCM encrypted,
+    server.unsaved_work) until they sign in again and get the form back filled, or until it expires."""
+
+    key = fields.CharField(max_length=64, primary_key=True)
+    user_id = fields.IntField(db_index=True)  # whose it is: only they see it again
+    school_id = fields.IntField()
+    target = fields.CharField(max_length=300)  # where it was posted (path and query)
+    data = fields.BinaryField()  # nonce + ciphertext of the posted fields
+    created_at = fields.DatetimeField(auto_now_add=True)
+    expires_at = fields.DatetimeField(db_index=True)
+
+    class Meta:
+        table = "unsaved_post"
+
+
 class Record(Model):
     id = fields.IntField(primary_key=True)
     school = fields.ForeignKeyField("models.School", related_name="records", on_delete=fields.RESTRICT)

@@ -19,6 +19,7 @@ from server import audit
 from server.access import AccessRefused
 from server.definitions import Definition
 from server.i18n import gettext as _
+from server.validation import FieldError, validate
 from server.models import Disposal, Record, RecordRevision, School, Student, User
 
 
@@ -34,6 +35,39 @@ def field_diff(before: dict | None, after: dict) -> dict[str, list]:
     """{field: [before, after]} for every top-level field that changed."""
     before = before or {}
     return {key: [before.get(key), after.get(key)] for key in sorted(set(before) | set(after)) if before.get(key) != after.get(key)}
+
+
+DONE, DRAFT = "done", "draft"  # a record's status: finished, or a 草稿 saved without its required answers
+
+
+class StatusRefused(ValueError):
+    """A status a record cannot take (unknown, or a finished record sent back to draft)."""
+
+
+def next_status(requested: Any, current: str | None) -> str:
+    """The status a save gives a record: "draft" (only a new record or a draft stays one) or "done" (finished:
+    everything required). Nothing asked keeps the record's status (a new record is finished). Pages and the API
+    both ask here, and validate with `draft=` the answer's being DRAFT (server.validation.DRAFT_MAY_SKIP)."""
+    if requested is None or requested == "":
+        return current or DONE
+    if requested not in (DONE, DRAFT):
+        raise StatusRefused(_("The status must be done or draft."))
+    if requested == DRAFT and current == DONE:
+        raise StatusRefused(_("A finished record cannot go back to being a draft."))
+    return requested
+
+
+def checked_save(definition: Definition, data: Any, requested: Any, current: str | None,
+                 status_field: tuple = ("status",)) -> tuple[str, list[FieldError]]:
+    """The status a save gives the record and the problems of its data for that status: a draft may skip its
+    required answers (server.validation.DRAFT_MAY_SKIP), a finished record needs everything. The one rule the
+    entry pages and the API both follow; a refused status is a problem under `status_field`."""
+    try:
+        status = next_status(requested, current)
+    except StatusRefused as refused:
+        status = current or DONE
+        return status, [FieldError(status_field, str(refused)), *validate(definition, data, draft=status == DRAFT)]
+    return status, validate(definition, data, draft=status == DRAFT)
 
 
 IN_PROGRESS = ("applied", "reviewed")  # a decision (server/disposal.py) being reviewed and approved: locked
@@ -68,20 +102,24 @@ async def create_record(definition: Definition, school: School, user: User, data
             await record.students.add(*students)
         await RecordRevision.create(record=record, version=1, action="create", form_version=definition.version, data_before=None, data_after=data,
                                     diff=field_diff(None, data), changed_by=user)
-        await log.append("create", f"record:{record.id}", user=user, detail=f"form:{definition.form_id}{via}", scope=scope)
+        await log.append("create", f"record:{record.id}", user=user, detail=f"form:{definition.form_id}{via}{' draft' if status == DRAFT else ''}",
+                         scope=scope)
     return record
 
 
 async def update_record(record: Record, expected_version: int, data: dict, user: User, *, scope: dict | None = None,
-                        via: str = "", deciding: bool = False, form_version: int | None = None) -> Record:
+                        via: str = "", deciding: bool = False, form_version: int | None = None, status: str | None = None) -> Record:
     """A conditional UPDATE on the row version, the revision and the audit entry, in one transaction.
     `deciding`: the disposal workflow writes its opinions into a decision that is locked for everyone else.
-    `form_version`: the record is carried to that version of its form (an "upgrade" revision)."""
+    `form_version`: the record is carried to that version of its form (an "upgrade" revision).
+    `status`: the record's new status (see `next_status`); None keeps it."""
     await check_writable(record, deciding)
     if form_version is None and data == record.data and expected_version == record.version:
         return record  # a save that changes nothing writes no revision and keeps the version
     async with audit.transaction() as log:
         carried = {"form_version": form_version} if form_version is not None else {}
+        if status is not None:
+            carried["status"] = status
         updated = await Record.filter(id=record.id, version=expected_version, sealed=False).update(
             data=data, version=expected_version + 1, updated_by_id=user.id, updated_at=datetime.now(timezone.utc), **carried)
         if updated != 1:
@@ -89,12 +127,14 @@ async def update_record(record: Record, expected_version: int, data: dict, user:
             if current.sealed:  # sealed between the page's load and this save
                 raise FileSealed(_("This record belongs to a sealed file: it is read-only."))
             raise VersionConflict(current)
-        await RecordRevision.create(record_id=record.id, version=expected_version + 1, action="upgrade" if carried else "update",
-                                    form_version=form_version if carried else record.form_version,
+        await RecordRevision.create(record_id=record.id, version=expected_version + 1, action="upgrade" if form_version is not None else "update",
+                                    form_version=form_version if form_version is not None else record.form_version,
                                     data_before=record.data, data_after=data, diff=field_diff(record.data, data),
                                     changed_by=user)
-        upgraded = f" form_version:{record.form_version}→{form_version}" if carried else ""
-        await log.append("update", f"record:{record.id}", user=user, detail=f"version:{expected_version + 1}{via}{upgraded}", scope=scope)
+        upgraded = f" form_version:{record.form_version}→{form_version}" if form_version is not None else ""
+        status_change = f" status:{record.status}→{status}" if status is not None and status != record.status else ""
+        await log.append("update", f"record:{record.id}", user=user, detail=f"version:{expected_version + 1}{via}{upgraded}{status_change}",
+                         scope=scope)
     return await Record.get(id=record.id)
 
 

@@ -143,9 +143,14 @@ def drop_hidden(definition: Definition, data: dict) -> set[str]:
         hidden |= now
 
 
-def validate(definition: Definition, data: Any) -> list[FieldError]:
+DRAFT_MAY_SKIP = frozenset({"required", "dependentRequired"})  # a 草稿 may leave out answers, never give wrong ones
+
+
+def validate(definition: Definition, data: Any, *, draft: bool = False) -> list[FieldError]:
     """Every problem, one per field, in Chinese; hidden fields are removed from `data` first.
-    When there is none, the definition's scores are computed into `data`."""
+    When there is none, the definition's scores are computed into `data`.
+    `draft`: a half-filled record (草稿) may skip what DRAFT_MAY_SKIP names (its required answers); types,
+    lengths, options and patterns still apply. Its scores are computed when it is finished, not from a part."""
     if not isinstance(data, dict):
         return [FieldError((), _("The data must be a JSON object."))]
     normalise_line_endings(data)
@@ -157,13 +162,15 @@ def validate(definition: Definition, data: Any) -> list[FieldError]:
     add_group_objects(definition.schema, data)
     errors: dict[tuple, FieldError] = {}
     for error in definition.validator.iter_errors(data):
+        if draft and error.validator in DRAFT_MAY_SKIP:
+            continue
         for found in _explain(definition, error):
             if not _under(found.path, hidden):  # neither shown nor validated
                 errors.setdefault(found.path, found)
     for found in answer_rule_errors(definition, data):
         errors.setdefault(found.path, found)
     if not errors:
-        return computed_errors(definition, data)
+        return [] if draft else computed_errors(definition, data)
     return list(errors.values())
 
 

@@ -20,7 +20,7 @@ CLASS_BOUND = {"homeroom_teacher", "subject_teacher"}
 SECRET = "只给心理教师看的转介原因"
 OTHER_CLASS_NAME = "吴在别班"
 # routes without an id: reachable by every signed-in user (or refused by their own guard); a new one must be placed here
-UNSCOPED = {"/", "/forms", "/login", "/login/code", "/logout", "/language", "/account/password", "/account/totp", "/account/totp/setup",
+UNSCOPED = {"/", "/forms", "/login", "/login/code", "/logout", "/language", "/session/keepalive", "/account/password", "/account/totp", "/account/totp/setup",
             "/account/totp/off", "/handbook.pdf", "/admin/handbook", "/admin/audit", "/admin/users", "/admin/users/new", "/admin/sessions",
             "/admin/sessions/end", "/admin/security", "/roster", "/roster/classes", "/students", "/prints", "/disposals", "/roster/import", "/roster/import/preview", "/roster/import/confirm", "/roster/promote", "/admin/forms", "/admin/forms/new", "/admin/forms/import", "/api/forms", "/api/classes", "/api/students", "/schema", "/schema/openapi.json",
             "/favicon.ico"}

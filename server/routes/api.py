@@ -13,8 +13,9 @@ from server.definitions import Definition
 from server.disposal import keep_decided
 from server.i18n import gettext as _
 from server.models import Record, SchoolClass, Student
-from server.records import ListQuery, VersionConflict, create_record, list_records, once_only_records, record_number, students_of, update_record
-from server.validation import FieldError, create_limit_errors, field_title, validate
+from server.records import (ListQuery, VersionConflict, checked_save, create_record, list_records, once_only_records, record_number,
+                            students_of, update_record)
+from server.validation import FieldError, create_limit_errors, field_title
 from server import audit
 from server.access import (Actor, actor_of, hidden_fields, keep_hidden, keep_hidden_on_create, mask, record_reached, records_filter, classes_filter,
                            roles_for, roster_filter, students_filter)
@@ -142,7 +143,8 @@ class ApiController(Controller):
         if isinstance(data, dict):
             keep_hidden_on_create(actor, definition, data)  # a field one may not read (nor fill in) cannot be written
             await keep_decided(definition, {}, data)
-        errors = validate(definition, data) + create_limit_errors(definition, roles_for(actor, definition, "create"), data)
+        status, errors = checked_save(definition, data, body.get("status"), None)
+        errors += create_limit_errors(definition, roles_for(actor, definition, "create"), data)
         if students is None:
             errors.append(FieldError(("students",), _("Unknown student id.")))
         elif definition.subject == "student" and len(students) != 1:
@@ -157,7 +159,7 @@ class ApiController(Controller):
                 "\"confirm_duplicate\": true to create a second record anyway.", numbers="、".join(record_number(r) for r in existing))))
         if errors:
             return errors_response(errors, definition)
-        record = await create_record(definition, school, request.user, data, students, scope=request.scope, via=" api")
+        record = await create_record(definition, school, request.user, data, students, status, scope=request.scope, via=" api")
         return Response(record_json(record, [s.id for s in students], actor, definition), status_code=201)
 
     @get("/records/{record_id:int}")
@@ -178,11 +180,11 @@ class ApiController(Controller):
         if isinstance(data, dict):
             keep_hidden(actor, definition, record.data, data)
             await keep_decided(definition, record.data, data, record.id)
-        errors = validate(definition, data)
+        status, errors = checked_save(definition, data, body.get("status"), record.status)
         if errors:
             return errors_response(errors, definition)
         try:
-            record = await update_record(record, version, data, request.user, scope=request.scope, via=" api")
+            record = await update_record(record, version, data, request.user, scope=request.scope, via=" api", status=status)
         except VersionConflict as conflict:
             current = conflict.current
             return Response({"errors": [{"field": "/version", "message": _("The record was changed by someone else (now version %(version)s). Reload it and apply your change again.", version=current.version)}],

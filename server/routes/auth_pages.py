@@ -9,7 +9,7 @@ from litestar.response import Redirect
 
 from server import audit, second_factor
 from server.accounts import agreement_missing, agreement_words
-from server.auth import authenticate_password, hash_password
+from server.auth import ABSOLUTE_SECONDS, authenticate_password, hash_password
 from server.models import ApiToken, User
 from server.passwords import password_problem
 from server.sessions import end_sessions, rotate_session
@@ -28,6 +28,13 @@ class AuthPages(Controller):
     @get("/login")
     async def login_page(self, request: Request, next: str = "/forms") -> Response:
         return page(request, "pages/login.html", next=safe_next(next), error="", username="")
+
+    @post("/session/keepalive", status_code=200)
+    async def keep_alive(self, request: Request) -> Response:
+        """Typing on an entry page keeps its session from idling out (static/js/entry.js asks at most every few
+        minutes, and only while someone types); the absolute limit still ends it. Says how long is left."""
+        now = int(time.time())
+        return Response({"ends_in": max(0, ABSOLUTE_SECONDS - (now - int(request.session.get("since", now))))})
 
     @post("/login", status_code=200)
     async def login(self, request: Request) -> Response:
@@ -54,7 +61,8 @@ class AuthPages(Controller):
         return await self._signed_in(request, user, target)
 
     async def _signed_in(self, request: Request, user: User, target: str) -> Response:
-        rotate_session(request, {"user_id": user.id, "seen": int(time.time())})
+        now = int(time.time())
+        rotate_session(request, {"user_id": user.id, "seen": now, "since": now})
         await audit.append("login", f"user:{user.id}", user=user, scope=request.scope)
         return Redirect(target, status_code=303)
 
@@ -111,7 +119,8 @@ class AuthPages(Controller):
         await User.filter(id=user.id).update(password_hash=hash_password(new), must_change_password=False)
         await end_sessions(user.id)
         await ApiToken.filter(user_id=user.id).delete()  # a token made with the old password stops working too
-        rotate_session(request, {"user_id": user.id, "seen": int(time.time())})
+        now = int(time.time())
+        rotate_session(request, {"user_id": user.id, "seen": now, "since": int(request.session.get("since", now))})
         await audit.append("password", f"user:{user.id}", user=user, scope=request.scope)
         return Redirect("/forms", status_code=303)
 

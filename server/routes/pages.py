@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 import anyio
 import orjson
 from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import FormMultiDict
 from litestar.exceptions import NotFoundException
 from litestar.response import Redirect
 
@@ -19,14 +20,13 @@ from renderers.pdf import html_to_pdf, ledger_print_html, print_html
 from server.definitions import Definition, get_path
 from server.i18n import gettext as _, ngettext, to_local
 from server.models import Record, RecordRevision, School, Student
-from server.records import (ListQuery, VersionConflict, check_files_open, create_record, effective_sort, list_records, once_only_records,
-                            record_number, sortable_keys, student_choices, students_of, update_record)
-from server.validation import (apply_row_action, carry_unposted, create_limit_errors, field_title, form_text, parse_form,
-                               row_index_errors, small_int, validate)
+from server.records import (DONE, DRAFT, ListQuery, VersionConflict, check_files_open, checked_save, create_record, effective_sort,
+                            list_records, once_only_records, record_number, sortable_keys, student_choices, students_of, update_record)
+from server.validation import apply_row_action, carry_unposted, create_limit_errors, field_title, form_text, parse_form, row_index_errors, small_int
 from server.tabular import codebook, export_rows, list_columns, row_cells, to_csv, to_xlsx, value_text
 from server.context import GRADE_NAMES, subject_context
 from server.record_upgrade import UpgradePlan, plan_upgrade
-from server import audit
+from server import audit, unsaved_work
 from server.access import (Actor, actor_of, can, hidden_fields, hidden_on_create, keep_hidden, keep_hidden_on_create, mask, record_reached,
                            records_filter, role_names, roles_for, students_filter)
 from server.disposal import IN_PROGRESS, keep_decided, panel_for
@@ -34,6 +34,7 @@ from server.web import definition_or_404, form_for, is_htmx, page, pdf_response,
 
 MAX_STUDENT_CHOICES = 3000
 MAX_LEDGER_ROWS = 1000  # about 100 pages, a minute or two of rendering; more: filter first
+SAVE_ACTIONS = {"save": DONE, "draft": DRAFT}  # the entry page's two save buttons and the status each asks for
 MAX_ID = 2**31 - 1
 
 
@@ -51,7 +52,7 @@ class FormPages(Controller):
                             for d in part.forms if can(actor, d, "read") or can(actor, d, "create")]}
                  for part in (await registry(request)).parts]
         return page(request, "pages/catalog.html", parts=[part for part in parts if part["forms"]],
-                    is_admin=actor.is_admin)
+                    is_admin=actor.is_admin, kept=await _kept_list(request))
 
     @get("/forms/{form_id:str}")
     async def list_view(self, request: Request, form_id: str) -> Response:
@@ -101,27 +102,39 @@ class FormPages(Controller):
         check_files_open(definition, students)
         # the students chosen by the link stay chosen through every refresh of the form (the action keeps them)
         fixed = "?" + "&".join(f"student={s.id}" for s in students) if students else ""
-        return await _entry_page(request, school, definition, {}, {}, students, action=f"/forms/{form_id}{fixed}")
+        kept, restored = await _kept_work(request, f"/forms/{form_id}")
+        data: dict = {}
+        if kept is not None:  # the save that came after the session ended, back in the form
+            data = parse_form(definition, kept, keep_empty_rows=True)
+            keep_hidden(actor, definition, {}, data)
+            if not students and definition.subject in ("student", "students"):
+                picked = [v for v in kept.getall("_student", []) if v][: 1 if definition.subject == "student" else 500]
+                students = await students_of(school, picked, students_filter(actor, definition, "create")) or []
+        return await _entry_page(request, school, definition, data, {}, students, action=f"/forms/{form_id}{fixed}", restored=restored)
 
     @post("/forms/{form_id:str}", status_code=200)
     async def create(self, request: Request, form_id: str) -> Response:
         definition, actor = await form_for(request, form_id, "create")
         school = await school_of(request.user)
         form = await request.form()
+        if (refused := await _opened_by_another_account(request, form)) is not None:
+            return refused
         action = form_text(form, "_action") or "save"
+        saving = action in SAVE_ACTIONS
         chosen = [v for v in form.getall("_student", []) if isinstance(v, str) and v]
         if definition.subject not in ("student", "students"):
             chosen = []  # a class's or the school's record links no student
         elif definition.subject == "student":
             chosen = chosen[:1]
         students = await students_of(school, chosen, students_filter(actor, definition, "create")) if chosen else []
-        data = parse_form(definition, form, keep_empty_rows=action != "save")
+        data = parse_form(definition, form, keep_empty_rows=not saving)
         keep_hidden_on_create(actor, definition, data)  # a field one may not read cannot be written either, unless
         await keep_decided(definition, {}, data)  # the field lets them fill it in; nor what a decision's reviewers write
-        if action != "save":
+        if not saving:
             apply_row_action(definition, data, action)
             return await _entry_page(request, school, definition, data, {}, students or [], action=_same_action(request))
-        errors = {e.name: e.message for e in row_index_errors(definition, form) + validate(definition, data)
+        status, problems = checked_save(definition, data, SAVE_ACTIONS[action], None, ("_status",))
+        errors = {e.name: e.message for e in row_index_errors(definition, form) + problems
                   + create_limit_errors(definition, roles_for(actor, definition, "create"), data)}
         if definition.subject == "student" and not students:
             errors["_student"] = _("Please choose the student this record is about.")
@@ -133,7 +146,7 @@ class FormPages(Controller):
         if errors:
             return await _entry_page(request, school, definition, data, errors, students or [], action=_same_action(request),
                                      status_code=422)
-        record = await create_record(definition, school, request.user, data, students or [], scope=request.scope)
+        record = await create_record(definition, school, request.user, data, students or [], status, scope=request.scope)
         return _after_save(request, record)
 
     @get("/records/{record_id:int}")
@@ -150,19 +163,31 @@ class FormPages(Controller):
 
     @get("/records/{record_id:int}/edit")
     async def edit(self, request: Request, record_id: int) -> Response:
-        school, record, definition, students, _actor = await _load(request, record_id, "edit")
+        school, record, definition, students, actor = await _load(request, record_id, "edit")
         current = (await registry(request)).get(record.form_id)
         newer = current.version if current is not None and current.version != record.form_version else None
-        return await _entry_page(request, school, definition, record.data, {}, students, action=f"/records/{record_id}",
-                                 record=record, version=record.version, newer=newer)
+        data, version = record.data, record.version
+        kept, restored = await _kept_work(request, f"/records/{record_id}")
+        if kept is not None:  # the edit posted after the session ended; saved against the version it began from
+            data = carry_unposted(definition, record.data, parse_form(definition, kept, keep_empty_rows=True))
+            keep_hidden(actor, definition, record.data, data)
+            version = small_int(form_text(kept, "_version")) or 0
+        return await _entry_page(request, school, definition, data, {}, students, action=f"/records/{record_id}",
+                                 record=record, version=version, newer=newer, restored=restored)
 
     @get("/records/{record_id:int}/upgrade")
     async def upgrade_page(self, request: Request, record_id: int) -> Response:
         """The record in the current version of its form: what is carried, renamed, dropped or to fill, before saving."""
         school, record, made_with, students, actor = await _load(request, record_id, "edit")
         current, plan = await _upgrade_plan(request, record, made_with, actor)
-        return await _entry_page(request, school, current, plan.carried, {}, students, action=f"/records/{record_id}/upgrade",
-                                 record=record, version=record.version, upgrade=plan, made_with=made_with)
+        data, version = plan.carried, record.version
+        kept, restored = await _kept_work(request, f"/records/{record_id}/upgrade")
+        if kept is not None:
+            data = parse_form(current, kept, keep_empty_rows=True)
+            keep_hidden(actor, current, plan.carried, data)
+            version = small_int(form_text(kept, "_version")) or 0
+        return await _entry_page(request, school, current, data, {}, students, action=f"/records/{record_id}/upgrade",
+                                 record=record, version=version, upgrade=plan, made_with=made_with, restored=restored)
 
     @post("/records/{record_id:int}/upgrade", status_code=200)
     async def upgrade(self, request: Request, record_id: int) -> Response:
@@ -170,6 +195,8 @@ class FormPages(Controller):
         school, record, made_with, students, actor = await _load(request, record_id, "edit")
         definition, plan = await _upgrade_plan(request, record, made_with, actor)
         form = await request.form()
+        if (refused := await _opened_by_another_account(request, form)) is not None:
+            return refused
         action = form_text(form, "_action") or "save"
         data = parse_form(definition, form, keep_empty_rows=action != "save")
         keep_hidden(actor, definition, plan.carried, data)
@@ -185,8 +212,10 @@ class FormPages(Controller):
     async def update(self, request: Request, record_id: int) -> Response:
         school, record, definition, students, actor = await _load(request, record_id, "edit")
         form = await request.form()
+        if (refused := await _opened_by_another_account(request, form)) is not None:
+            return refused
         action = form_text(form, "_action") or "save"
-        data = carry_unposted(definition, record.data, parse_form(definition, form, keep_empty_rows=action != "save"))
+        data = carry_unposted(definition, record.data, parse_form(definition, form, keep_empty_rows=action not in SAVE_ACTIONS))
         keep_hidden(actor, definition, record.data, data)
         await keep_decided(definition, record.data, data, record.id)
         return await _save_edit(request, school, record, definition, students, form, data, {}, action=f"/records/{record_id}")
@@ -291,14 +320,16 @@ async def _save_edit(request: Request, school: School, record: Record, definitio
     saved against the row version the page was loaded with (409 page when someone saved meanwhile)."""
     version = small_int(form_text(form, "_version")) or 0  # no version: never overwrite blindly
     common = dict(record=record, version=version, **page_args)
-    if (form_text(form, "_action") or "save") != "save":
-        apply_row_action(definition, data, form_text(form, "_action"))
+    action = form_text(form, "_action") or "save"
+    if action not in SAVE_ACTIONS:
+        apply_row_action(definition, data, action)
         return await _entry_page(request, school, definition, data, {}, students, **common)
-    errors = {e.name: e.message for e in row_index_errors(definition, form) + validate(definition, data)} | refusals
+    status, problems = checked_save(definition, data, SAVE_ACTIONS[action], record.status, ("_status",))
+    errors = {e.name: e.message for e in row_index_errors(definition, form) + problems} | refusals
     if errors:
         return await _entry_page(request, school, definition, data, errors, students, status_code=422, **common)
     try:
-        record = await update_record(record, version, data, request.user, scope=request.scope, form_version=form_version)
+        record = await update_record(record, version, data, request.user, scope=request.scope, form_version=form_version, status=status)
     except VersionConflict as conflict:
         return await _conflict_page(request, school, definition, conflict.current, data, students)
     return _after_save(request, record)
@@ -342,10 +373,58 @@ async def _load(request: Request, record_id: int, action: str) -> tuple[School, 
     return await school_of(request.user), record, definition, students, actor
 
 
+async def _kept_list(request: Request) -> list[dict]:
+    """The user's kept work (saves that came after a session ended), named by the form's title and whether it
+    is a new record or an edit; nothing of what was typed is shown before it is back in its form."""
+    kept = await unsaved_work.waiting_for(request.user)
+    if not kept:
+        return []
+    forms = await registry(request)
+    record_ids = [int(k["subject"].split(":")[1]) for k in kept if k["subject"].startswith("record:")]
+    record_forms = dict(await Record.filter(id__in=record_ids, school_id=request.user.school_id).values_list("id", "form_id")) if record_ids else {}
+    listed = []
+    for item in kept:
+        kind, _sep, ident = item["subject"].partition(":")
+        form_id = ident if kind == "form" else record_forms.get(int(ident))
+        definition = forms.get(form_id) if form_id else None
+        if definition is not None:
+            listed.append({**item, "title": definition.title, "new": kind == "form"})
+    return listed
+
+
+async def _opened_by_another_account(request: Request, form: Any) -> Response | None:
+    """A form opened by one account and posted while another is signed in on the browser (the first signed
+    out, the second signed in, the first's tab still open): nothing is saved under the wrong name, and what
+    was typed is kept for the account that opened the form, as when a session has ended."""
+    secret = request.app.state.settings.secret_key
+    token = form_text(form, unsaved_work.OWNER_FIELD)
+    owner = unsaved_work.owner_of(secret, token, request.url.path) if token else None
+    if owner is None or owner == request.user.id:
+        return None
+    kept = await unsaved_work.keep(secret, owner, request.url.path, request.url.query or "", unsaved_work.posted_pairs(form),
+                                   scope=request.scope)
+    heading = _("Not saved")
+    message = _("This form was opened by another account, which has since signed out of this browser. Nothing was saved. "
+                "What was typed is kept for that account: it comes back filled when its owner signs in again.") if kept else \
+        _("This form was opened by another account, which has since signed out of this browser. Nothing was saved.")
+    template = "pages/not_saved.html" if is_htmx(request) else "pages/message.html"
+    return page(request, template, status_code=409, heading=heading, message=message)
+
+
+async def _kept_work(request: Request, post_path: str) -> tuple[FormMultiDict | None, str]:
+    """What was posted to `post_path` after the session had ended (`?restore=KEY`), handed back once and only to
+    the user it was kept for: (the posted fields, "restored"), or (None, "missing") when there is none any more."""
+    key = request.query_params.get(unsaved_work.RESTORE_PARAM)
+    if not key:
+        return None, ""
+    found = await unsaved_work.take(request.app.state.settings.secret_key, request.user, key, post_path, scope=request.scope)
+    return (FormMultiDict(found[0]), "restored") if found else (None, "missing")
+
+
 async def _entry_page(request: Request, school: School, definition: Definition, data: dict, errors: dict[str, str], students: list[Student],
                       *, action: str, status_code: int = 200, record: Record | None = None, version: int | None = None,
                       conflict: dict | None = None, newer: int | None = None, upgrade: UpgradePlan | None = None,
-                      made_with: Definition | None = None) -> Response:
+                      made_with: Definition | None = None, restored: str = "") -> Response:
     actor = await actor_of(request.user)
     body = render_layout(definition, ENTRY, data, errors=errors, context=subject_context(school, students, record), refresh_url=action,
                          hidden=hidden_on_create(actor, definition) if record is None else hidden_fields(actor, definition))
@@ -370,7 +449,10 @@ async def _entry_page(request: Request, school: School, definition: Definition, 
                 grades_note=_grades_note(definition),
                 cancel_url=f"/records/{record.id}" if record else f"/forms/{definition.form_id}", conflict=conflict,
                 newer=newer, upgrade=upgrade, made_with=made_with, made_version=record.form_version if record else None,
-                duplicates=duplicates, write_only=write_only)
+                duplicates=duplicates, write_only=write_only,
+                owner_token=unsaved_work.owner_token(request.app.state.settings.secret_key, request.user.id, action.split("?", 1)[0]),
+                restored=restored, changed_meanwhile=bool(restored == "restored" and record and version != record.version),
+                is_draft=bool(record and record.status == DRAFT), may_draft=record is None or record.status == DRAFT)
 
 
 def _list_detail(definition: Definition, query: ListQuery, kind: str) -> str:
