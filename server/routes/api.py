@@ -16,7 +16,7 @@ from server.models import Record, SchoolClass, Student
 from server.records import ListQuery, VersionConflict, create_record, list_records, students_of, update_record
 from server.validation import FieldError, field_title, validate
 from server import audit
-from server.access import Actor, actor_of, hidden_fields, keep_hidden, mask, record_reached, records_filter, classes_filter, roster_filter, students_filter
+from server.access import Actor, actor_of, hidden_fields, keep_hidden, mask, record_reached, records_filter, classes_filter, roster_filter, students_filter, choosable_class
 from server.form_versions import (CriticalChanges, DefinitionRejected, VersionRace, audit_publish, change_json, history, may_confirm_critical,
                                   version_json)
 from server.web import definition_or_404, form_editors, form_for, record_for, registry, school_of
@@ -27,7 +27,7 @@ MAX_JSON_BYTES = 1_000_000
 def record_json(record: Record, student_ids: list[int], actor: Actor, definition: Definition) -> dict:
     """A record as the API sends it: without the fields this user may not read."""
     return {"id": record.id, "form_id": record.form_id, "form_version": record.form_version, "version": record.version,
-            "students": student_ids, "status": record.status, "data": mask(actor, definition, record.data),
+            "students": student_ids, "class": record.klass_id, "status": record.status, "data": mask(actor, definition, record.data),
             "created_at": record.created_at.isoformat() if record.created_at else None,
             "updated_at": record.updated_at.isoformat() if record.updated_at else None}
 
@@ -150,9 +150,13 @@ class ApiController(Controller):
             errors.append(FieldError(("students",), _("Please choose the students who took part.")))
         elif definition.subject not in ("student", "students") and students:
             errors.append(FieldError(("students",), _("A record of this form is not about students.")))
+        given_class = body.get("class")  # a record about a class: the class's id (optional, as before the link existed)
+        klass = await choosable_class(actor, definition, given_class) if type(given_class) is int else None
+        if given_class is not None and klass is None:
+            errors.append(FieldError(("class",), _("Unknown class id, or not a class this record can be about.")))
         if errors:
             return errors_response(errors, definition)
-        record = await create_record(definition, school, request.user, data, students, scope=request.scope, via=" api")
+        record = await create_record(definition, school, request.user, data, students, scope=request.scope, via=" api", klass=klass)
         return Response(record_json(record, [s.id for s in students], actor, definition), status_code=201)
 
     @get("/records/{record_id:int}")
