@@ -171,7 +171,7 @@ async def search_students(school: School, text: str, reachable: Q | None = None,
         found = await base.filter(in_class).annotate(count=Count("id")).group_by("klass_id", "klass__name") \
             .values("klass_id", "klass__name", "count")
         classes = sorted(({"id": c["klass_id"], "name": c["klass__name"], "count": c["count"]} for c in found if c["klass_id"]),
-                         key=lambda c: c["name"])
+                         key=lambda c: c["name"])[:limit]
     return StudentSearch([{"id": r["id"], "name": r["name"], "number": r["student_number"], "klass": r["klass"] or ""} for r in rows],
                          total, classes)
 

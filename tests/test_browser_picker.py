@@ -120,7 +120,8 @@ def test_a_psychology_teacher_builds_a_group_from_2000_students(big_school):
             linked = page.locator(".linked-students")
             expect(linked).to_contain_text(f"参与学生（{class_size}名学生）")
             expect(linked).to_contain_text(name)
-            expect(linked.locator("tbody tr").first).to_contain_text("4")
+            expect(linked.locator("tbody tr").first).to_contain_text(name)  # in the order of the form's table
+            expect(linked.locator("tbody tr").first.locator("td").last).to_have_text("4")  # its 出勤次数
             assert removed not in linked.inner_text()
             page.screenshot(path=str(tmp / "picker-saved.png"), full_page=True)
         assert not problems, problems

@@ -264,3 +264,38 @@ def test_the_api_links_a_class_record_to_its_class(school):
     # as before the link existed: a script that gives no class still saves (the record is linked to none)
     response = client.post("/api/forms/intake_screening/records", json={"data": example("intake_screening"), "students": []}, headers=headers)
     assert response.status_code == 201 and response.json()["class"] is None
+    # a record about a class made before the link existed stays readable, on screen and on paper
+    legacy = response.json()["id"]
+    page = client.get(f"/records/{legacy}")
+    assert page.status_code == 200 and "年级/班级" in text_of(page)
+    assert client.get(f"/records/{legacy}/print.pdf").status_code == 200
+
+
+async def add_namesake(class_id: int) -> int:
+    from server.models import Student
+
+    twin = await Student.create(school_id=(await Student.get(student_number="T0001")).school_id, klass_id=class_id,
+                                student_number="T0005", name="林小雨", gender="女")
+    return twin.id
+
+
+def test_two_students_with_one_name_each_have_their_row(school):
+    world, ids, client = school, school.ids, school.client
+    twin = world.run(add_namesake, ids["class_a"])
+    base = {"_csrf_token": [world.csrf()], "group_name": ["同名测试"]}
+    response = client.post("/forms/group_counseling", data={**base, "_action": [f"pick-class:{ids['class_a']}"]})
+    assert set(picked(response)) == {ids["lin"], ids["zhou"], twin}
+    names = re.findall(r'name="members\.\d+\.name"[^>]*value="([^"]*)"', response.text)
+    assert sorted(names) == ["周明轩", "林小雨", "林小雨"], names
+    # one of them taken off: one row of that name stays, with what was typed in the other kept
+    fields = {**base, "_student": [str(s) for s in picked(response)], "_action": [f"unpick-student:{twin}"]}
+    for index, name in enumerate(names):
+        fields[f"members.{index}.name"] = [name]
+        fields[f"members.{index}.class_name"] = ["七年级(1)班"]
+    first_lin = names.index("林小雨")
+    fields[f"members.{first_lin}.attended"] = ["2"]
+    response = client.post("/forms/group_counseling", data=fields)
+    assert set(picked(response)) == {ids["lin"], ids["zhou"]}
+    names = re.findall(r'name="members\.\d+\.name"[^>]*value="([^"]*)"', response.text)
+    assert sorted(names) == ["周明轩", "林小雨"], names
+    assert re.search(r'name="members\.\d+\.attended"[^>]*value="2"', response.text)

@@ -130,9 +130,10 @@ class FormPages(Controller):
             if action.startswith(PICKER_ACTIONS):
                 before = students or []
                 students, note = await _pick(school, definition, actor, action, before)
-                add_rows(definition, data, [s for s in students if s not in before])  # the form's row per student
-                for gone in [s for s in before if s not in students]:
-                    drop_untouched_row(definition, data, gone)
+                for gone in [s for s in before if s.id not in {k.id for k in students}]:
+                    drop_untouched_row(definition, data, gone, students)
+                if {s.id for s in students} - {s.id for s in before}:
+                    add_rows(definition, data, students)  # the form's row per student
                 query = query if action == "find-students" else ""  # a pick closes the suggestions
             else:
                 apply_row_action(definition, data, action)
