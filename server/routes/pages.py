@@ -138,7 +138,7 @@ class FormPages(Controller):
             else:
                 apply_row_action(definition, data, action)
             return await _entry_page(request, school, definition, data, {}, students or [], action=_same_action(request),
-                                     student_query=query, picker_note=note, klass=klass)
+                                     student_query=query, picker_note=note, klass=klass, picker_focus=action.startswith(PICKER_ACTIONS))
         errors = {e.name: e.message for e in validate(definition, data)}
         if definition.subject == "student" and not students:
             errors["_student"] = _("Please choose the student this record is about.")
@@ -343,7 +343,7 @@ async def _entry_page(request: Request, school: School, definition: Definition, 
                       *, action: str, status_code: int = 200, record: Record | None = None, version: int | None = None,
                       conflict: dict | None = None, newer: int | None = None, upgrade: UpgradePlan | None = None,
                       made_with: Definition | None = None, student_query: str = "", picker_note: str = "",
-                      klass: SchoolClass | None = None) -> Response:
+                      klass: SchoolClass | None = None, picker_focus: bool = False) -> Response:
     actor = await actor_of(request.user)
     klass = klass or (getattr(record, "_klass", None) if record is not None else None)
     body = render_layout(definition, ENTRY, data, errors=errors, context=subject_context(school, students, record, klass), refresh_url=action,
@@ -353,6 +353,7 @@ async def _entry_page(request: Request, school: School, definition: Definition, 
     if picks_students and record is None and not (students and "_student" not in errors and request.query_params.get("student")):
         found = await _search(school, definition, actor, student_query) if student_query.strip() else None
         picker = _picker(definition, student_query, found, picker_note, {s.id for s in students})
+        picker["focus"] = picker_focus  # after a pick, the search box again (keyboard users go on typing)
     class_choices = None
     if definition.subject == "class" and record is None:
         class_choices = await _class_choices(school, definition, actor)
