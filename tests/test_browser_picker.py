@@ -156,3 +156,31 @@ def test_a_homeroom_teacher_on_a_phone_finds_only_the_own_class(big_school):
             expect(page.locator(".student-pick .chip")).to_have_count(1)
             page.screenshot(path=str(tmp / "phone-chosen.png"), full_page=False)
         assert not problems, problems
+
+
+def test_without_javascript_the_picker_works_by_plain_posts(big_school):
+    from playwright.sync_api import expect
+
+    school, tmp = big_school, big_school["tmp"]
+    with chromium() as browser:
+        problems: list[str] = []
+        page = new_page(browser, problems, 1280, 1200, java_script_enabled=False)
+        with screenshot_on_failure(page, tmp / "nojs-failure.png"):
+            sign_in(page, school, "xinli")
+            page.goto(school["base"] + "/forms/theme_activity/new")
+            page.fill("#f-_student_q", "五年级(1")
+            with page.expect_navigation():
+                page.get_by_role("button", name="查找").click()
+            whole = page.locator("button.whole-class", has_text="五年级(1)班")
+            expect(whole).to_be_visible()
+            with page.expect_navigation():
+                whole.click()
+            chips = page.locator(".student-pick .chip")
+            count = chips.count()
+            assert count >= 40, count
+            first = chips.first.locator("span").inner_text().split()[-1].split("（")[0]
+            with page.expect_navigation():
+                page.get_by_role("button", name=f"移除{first}").first.click()
+            expect(chips).to_have_count(count - 1)
+            page.screenshot(path=str(tmp / "nojs-chips.png"))
+        assert not problems, problems
