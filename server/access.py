@@ -218,16 +218,21 @@ def classes_to_choose(actor: Actor, definition: Definition, action: str = "creat
     return Q(id__in=list(found.class_ids) or [-1])
 
 
-async def choosable_class(actor: Actor, definition: Definition, class_id: int | None) -> SchoolClass | None:
-    """The class a new record about a class is about, when it is one this user may choose (pages and API)."""
-    if definition.subject != "class" or not class_id or not 0 < class_id < 2**31:
-        return None
-    query = SchoolClass.filter(school_id=actor.school_id, id=class_id)
+def choosable_classes(actor: Actor, definition: Definition):
+    """The classes a new record about a class may be about: the user's (or the school's) within the form's grades."""
+    query = SchoolClass.filter(school_id=actor.school_id)
     if (allowed := classes_to_choose(actor, definition)) is not None:
         query = query.filter(allowed)
     if definition.grades:
         query = query.filter(grade__in=definition.grades)
-    return await query.first()
+    return query
+
+
+async def choosable_class(actor: Actor, definition: Definition, class_id: int | None) -> SchoolClass | None:
+    """The class a new record about a class is about, when it is one this user may choose (pages and API)."""
+    if definition.subject != "class" or not class_id or not 0 < class_id < 2**31:
+        return None
+    return await choosable_classes(actor, definition).filter(id=class_id).first()
 
 
 def students_filter(actor: Actor, definition: Definition, action: str) -> Q | None:

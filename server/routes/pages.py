@@ -27,7 +27,7 @@ from server.tabular import export_rows, list_columns, row_cells, to_csv, to_xlsx
 from server.context import GRADE_NAMES, subject_context
 from server.record_upgrade import UpgradePlan, plan_upgrade
 from server import audit
-from server.access import Actor, actor_of, can, hidden_fields, keep_hidden, mask, record_reached, records_filter, role_names, students_filter, classes_to_choose, classes_filter, choosable_class
+from server.access import Actor, actor_of, can, hidden_fields, keep_hidden, mask, record_reached, records_filter, role_names, students_filter, classes_filter, choosable_class, choosable_classes
 from server.disposal import IN_PROGRESS, keep_decided, panel_for
 from server.linked_students import add_rows, drop_untouched_row, linked_list
 from server.web import definition_or_404, form_for, is_htmx, page, pdf_response, record_for, registry, school_of
@@ -356,7 +356,7 @@ async def _entry_page(request: Request, school: School, definition: Definition, 
         picker["focus"] = picker_focus  # after a pick, the search box again (keyboard users go on typing)
     class_choices = None
     if definition.subject == "class" and record is None:
-        class_choices = await _class_choices(school, definition, actor)
+        class_choices = await _class_choices(definition, actor)
     template = "pages/record_form.html" if is_htmx(request) else "pages/entry.html"
     # after a refused save, htmx shows the top of the form, where the summary lists every problem
     headers = {"HX-Reswap": "outerHTML show:top"} if errors or conflict else None
@@ -388,15 +388,9 @@ async def _list_classes(school: School, definition: Definition, actor: Actor) ->
     return [{"id": r["id"], "label": r["name"] if len(years) == 1 else f'{r["name"]}（{r["school_year"]}）'} for r in rows]
 
 
-async def _class_choices(school: School, definition: Definition, actor: Actor) -> list[dict]:
-    """The classes a new record about a class may be about: this user's (or the school's), newest school year
-    first, within the form's grades (`x-grades`)."""
-    query = SchoolClass.filter(school_id=school.id)
-    if (allowed := classes_to_choose(actor, definition)) is not None:
-        query = query.filter(allowed)
-    if definition.grades:
-        query = query.filter(grade__in=definition.grades)
-    rows = await query.order_by("-school_year", "grade", "name").values("id", "name", "school_year")
+async def _class_choices(definition: Definition, actor: Actor) -> list[dict]:
+    """The classes a new record about a class may be about, newest school year first."""
+    rows = await choosable_classes(actor, definition).order_by("-school_year", "grade", "name").values("id", "name", "school_year")
     return [{"id": r["id"], "label": f'{r["name"]}（{r["school_year"]}）'} for r in rows]
 
 
