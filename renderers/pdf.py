@@ -72,10 +72,11 @@ def counter_css(template: str) -> str:
 
 
 def print_html(definition: Definition, data: dict | None = None, *, context: dict[str, str] | None = None,
-               blank: bool = False, hidden: frozenset[str] = frozenset()) -> str:
+               blank: bool = False, hidden: frozenset[str] = frozenset(), linked: dict | None = None) -> str:
+    """`linked`: the students a group record is linked to (server.linked_students.linked_list), listed after the form."""
     plan = plan_for(definition)
     body = render_layout(definition, PRINT, data or {}, context=context or {}, blank=blank, hidden=hidden)
-    return render("print.html", plan=plan, body=body, context=context or {}, blank=blank,
+    return render("print.html", plan=plan, body=body, context=context or {}, blank=blank, linked=linked,
                   css=Markup(print_css()), css_string=css_string, counter_css=counter_css)
 
 

@@ -20,7 +20,7 @@ from tortoise.expressions import Q
 
 from server.definitions import Definition, delete_path, get_path, set_path
 from server.i18n import gettext as _
-from server.models import Record, Student, User
+from server.models import Record, SchoolClass, Student, User
 
 class AccessRefused(PermissionDeniedException):
     """403 with a message for the user (other 403s are failed security checks such as CSRF)."""
@@ -186,10 +186,17 @@ async def record_reached(actor: Actor, definition: Definition, record: Record, a
         found = reach(actor, definition, each)
         if found.whole_school or (found.own_records and record.created_by_id == actor.user_id):
             continue
-        classes = await student_classes(record) if found.class_ids else set()
+        classes = await subject_classes(record) if found.class_ids else set()
         if not (classes and classes <= found.class_ids):
             return False
     return True
+
+
+async def subject_classes(record: Record) -> set[int | None]:
+    """The classes a record is about: its class (a record about a class) or its students' classes."""
+    if record.klass_id is not None:
+        return {record.klass_id}
+    return await student_classes(record)
 
 
 async def student_classes(record: Record) -> set[int | None]:
@@ -213,7 +220,33 @@ async def records_filter(actor: Actor, definition: Definition, action: str) -> Q
                                         students__id__isnull=False).values_list("id", flat=True))
         if inside - outside:
             condition |= Q(id__in=list(inside - outside))
+        condition |= Q(klass_id__in=list(found.class_ids))  # a record about one of the user's classes
     return condition
+
+
+def classes_to_choose(actor: Actor, definition: Definition, action: str = "create") -> Q | None:
+    """Which of the school's classes a new record about a class may be about: None for all of them."""
+    found = reach(actor, definition, action)
+    if found.whole_school:
+        return None
+    return Q(id__in=list(found.class_ids) or [-1])
+
+
+def choosable_classes(actor: Actor, definition: Definition):
+    """The classes a new record about a class may be about: the user's (or the school's) within the form's grades."""
+    query = SchoolClass.filter(school_id=actor.school_id)
+    if (allowed := classes_to_choose(actor, definition)) is not None:
+        query = query.filter(allowed)
+    if definition.grades:
+        query = query.filter(grade__in=definition.grades)
+    return query
+
+
+async def choosable_class(actor: Actor, definition: Definition, class_id: int | None) -> SchoolClass | None:
+    """The class a new record about a class is about, when it is one this user may choose (pages and API)."""
+    if definition.subject != "class" or not class_id or not 0 < class_id < 2**31:
+        return None
+    return await choosable_classes(actor, definition).filter(id=class_id).first()
 
 
 def students_filter(actor: Actor, definition: Definition, action: str) -> Q | None:

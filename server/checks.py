@@ -104,6 +104,7 @@ def check_definition(form_id: str, schema: Any, layout: Any, examples: dict[str,
     problems += check_disposal(fields, schema, schema_file)
     problems += check_formula_titles(schema, schema_file)
     problems += check_record_date(fields, schema, schema_file)
+    problems += check_linked_students(fields, schema, schema_file)
     if problems:
         return problems
     validator = Definition(form_id=form_id, schema=schema, layout=layout).validator
@@ -221,6 +222,30 @@ def check_create_limits(schema: dict, file: str) -> Iterator[Problem]:
             yield Problem(file, f"/x-create-when/{role}", _("x-create-when names a role that may not create this form's records."))
         for error in Draft202012Validator(Draft202012Validator.META_SCHEMA).iter_errors(rule):
             yield Problem(file, pointer(["x-create-when", role, *error.absolute_path]), _("Not a valid JSON Schema: %(error)s", error=error.message))
+
+
+def check_linked_students(fields: dict[str, FieldSpec], schema: dict, file: str) -> Iterator[Problem]:
+    """`x-linked-students`: the table with a row per taking-part student (server.linked_students), on a form
+    about several students; `rows` an array of objects, `name` and `class` its text columns, `attendance` a column."""
+    rule = schema.get("x-linked-students")
+    if rule is None:
+        return
+    rows = fields.get(rule.get("rows")) if isinstance(rule, dict) and isinstance(rule.get("rows"), str) else None
+    if schema.get("x-subject") != "students" or rows is None or not rows.item_fields or not isinstance(rule.get("name"), str) \
+            or set(rule) - {"rows", "name", "class", "attendance"}:
+        yield Problem(file, "/x-linked-students", _("x-linked-students maps rows (a table of the form), name and optionally class "
+                                                    "and attendance (its columns), on a form about several students."))
+        return
+    for key in ("name", "class", "attendance"):
+        column = rule.get(key)
+        if column is None:
+            continue
+        spec = rows.item_fields.get(column) if isinstance(column, str) else None
+        if spec is None or (key != "attendance" and spec.type != "string"):
+            yield Problem(file, f"/x-linked-students/{key}",
+                          _("x-linked-students: %(column)s is not a text column of %(rows)s.", column=str(column), rows=rows.path)
+                          if key != "attendance" else
+                          _("x-linked-students: %(column)s is not a column of %(rows)s.", column=str(column), rows=rows.path))
 
 
 def check_disposal(fields: dict[str, FieldSpec], schema: dict, file: str) -> Iterator[Problem]:

@@ -47,12 +47,15 @@ def main() -> None:
 @click.option("--admin-user", default=None, help="Administrator user name (default: admin).")
 @click.option("--admin-password", default=None, help="Administrator password (generated when omitted).")
 @click.option("--school-name", default=None, help="The school's name.")
-def init(demo: bool, admin_user: str | None, admin_password: str | None, school_name: str | None) -> None:
+@click.option("--students", "students", default=48, type=click.IntRange(4, 20000),
+              help="With --demo: how many students (48 in four classes; e.g. 2000 for a school of real size).")
+def init(demo: bool, admin_user: str | None, admin_password: str | None, school_name: str | None, students: int) -> None:
     """Create and migrate the database and the administrator; with --demo, load demo data."""
-    _run(_init(Settings.from_env(), demo, admin_user, admin_password, school_name))
+    _run(_init(Settings.from_env(), demo, admin_user, admin_password, school_name, students))
 
 
-async def _init(settings: Settings, demo: bool, admin_user: str | None, admin_password: str | None, school_name: str | None) -> None:
+async def _init(settings: Settings, demo: bool, admin_user: str | None, admin_password: str | None, school_name: str | None,
+                students: int = 48) -> None:
     from server.auth import hash_password
     from server.db import close_database, open_database
     from server.demo import DEMO_SCHOOL, ensure_demo_users, ensure_school, load_demo
@@ -81,7 +84,7 @@ async def _init(settings: Settings, demo: bool, admin_user: str | None, admin_pa
             await user.save(update_fields=["password_hash"])
         demo_users = []
         if demo:
-            await load_demo(await school_forms(settings, user.school_id), user)
+            await load_demo(await school_forms(settings, user.school_id), user, students)
             demo_users = await ensure_demo_users(user, settings.data_dir / "demo-password.txt")
         click.echo(_("Database: %(url)s", url=settings.database_url.split('?')[0]))
         click.echo(_("Administrator account: %(username)s", username=username))

@@ -6,15 +6,21 @@ from __future__ import annotations
 
 from renderers.environment import fmt_date
 from server.i18n import local_today, to_local
-from server.models import Record, School, Student
+from server.models import Record, School, SchoolClass, Student
 from server.records import record_number
 
 GRADE_NAMES = {1: "一年级", 2: "二年级", 3: "三年级", 4: "四年级", 5: "五年级", 6: "六年级", 7: "七年级", 8: "八年级", 9: "九年级"}
 
 
-def subject_context(school: School, students: list[Student], record: Record | None = None) -> dict[str, str]:
-    """Context values (`@student.name`, …) that layouts show but records do not store."""
+def subject_context(school: School, students: list[Student], record: Record | None = None,
+                    klass: SchoolClass | None = None) -> dict[str, str]:
+    """Context values (`@student.name`, …) that layouts show but records do not store. `klass`: the class a
+    record about a class is about (`@class.name`); else the record's own, when it was fetched with it."""
     context = {"@school.name": school.name, "@today": fmt_date(local_today())}
+    if klass is None and record is not None and record.klass_id is not None:
+        klass = getattr(record, "_klass", None)  # set when fetched with the record (select/prefetch_related)
+    if isinstance(klass, SchoolClass):
+        context.update({"@class.name": klass.name, "@class.grade": GRADE_NAMES.get(klass.grade, "")})
     if students:
         student = students[0]
         klass = getattr(student, "klass", None)

@@ -21,6 +21,22 @@ DEMO_SCHOOL = {"code": "demo", "name": "示例市第一实验学校（九年一�
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = ["子涵", "欣怡", "梓轩", "雨桐", "浩然", "一诺", "思远", "佳琪", "宇航", "诗涵", "俊熙", "若曦", "明哲", "可馨", "嘉怡", "天佑"]
 DEMO_CLASSES = [(3, "三年级(1)班"), (5, "五年级(2)班"), (7, "七年级(1)班"), (8, "八年级(3)班")]
+CLASS_SIZE = 45  # a school of real size: classes of up to 45 students in grades 1 to 9
+GRADE_WORDS = "一二三四五六七八九"
+GIVEN_FIRST = "子欣梓雨浩一思佳宇诗俊若明可嘉天晨语沐书奕铭雅博"
+GIVEN_SECOND = "涵怡轩桐然诺远琪航熙曦哲馨佑阳萱辰瑶泽琳宁杰彤"
+
+
+def school_classes(students: int) -> list[tuple[int, str, int]]:
+    """(grade, name, size) of a demo school of this many students: the four demo classes when it is small,
+    else enough classes of up to 45 in every grade (the demo classes among them, so each keeps its 班主任)."""
+    if students <= len(DEMO_CLASSES) * CLASS_SIZE:
+        size, extra = divmod(students, len(DEMO_CLASSES))
+        return [(grade, name, size + (index < extra)) for index, (grade, name) in enumerate(DEMO_CLASSES)]
+    per_grade = max(3, -(-students // (CLASS_SIZE * 9)))
+    classes = [(grade, f"{GRADE_WORDS[grade - 1]}年级({n})班") for grade in range(1, 10) for n in range(1, per_grade + 1)]
+    size, extra = divmod(students, len(classes))
+    return [(grade, name, size + (index < extra)) for index, (grade, name) in enumerate(classes)]
 
 
 def school_year(today: dt.date | None = None) -> str:
@@ -34,23 +50,29 @@ async def ensure_school(name: str | None = None, code: str = "main") -> School:
     return school or await School.create(code=code, name=name or "我的学校")
 
 
-async def load_demo(registry: Registry, admin: User, students_per_class: int = 12) -> School:
+async def load_demo(registry: Registry, admin: User, students: int = 48) -> School:
+    """The demo school: 48 students in four classes, or (`students`, e.g. 2,000) a school of real size."""
     school = await School.get(id=admin.school_id)
     if await Student.filter(school=school).exists():
         return school
     rng = random.Random(20261129)
     year = school_year()
     number = 1
-    for grade, name in DEMO_CLASSES:
+    large = students > len(DEMO_CLASSES) * CLASS_SIZE
+    for grade, name, size in school_classes(students):
         klass = await SchoolClass.create(school=school, grade=grade, name=name, school_year=year)
-        for _ in range(students_per_class):
+        rows = []
+        for _ in range(size):
             birth_year = local_today().year - grade - 6
-            await Student.create(
+            surname = rng.choice(SURNAMES)  # drawn in the same order as ever: the small demo keeps its names
+            given = rng.choice(GIVEN_FIRST) + rng.choice(GIVEN_SECOND) if large else rng.choice(GIVEN)
+            rows.append(Student(
                 school=school, klass=klass, student_number=f"DEMO{number:05d}",
-                name=rng.choice(SURNAMES) + rng.choice(GIVEN), gender=rng.choice(["男", "女"]),
+                name=surname + given, gender=rng.choice(["男", "女"]),
                 birth_date=dt.date(birth_year, rng.randint(1, 12), rng.randint(1, 28)),
-                enrolled_on=dt.date(birth_year + 6 + (0 if grade < 7 else 6), 9, 1))
+                enrolled_on=dt.date(birth_year + 6 + (0 if grade < 7 else 6), 9, 1)))
             number += 1
+        await Student.bulk_create(rows)
     students = await Student.filter(school=school).order_by("id").prefetch_related("klass")
     for index, definition in enumerate(registry.forms.values()):
         meant_for = [s for s in students if not definition.grades or s.klass.grade in definition.grades] or students
@@ -87,7 +109,10 @@ async def ensure_demo_users(admin: User, password_file) -> list[tuple[str, str, 
         password_file.write_text(secrets.token_urlsafe(9) + "\n", encoding="utf-8")
         password_file.chmod(0o600)
     password_hash = None
-    classes = await SchoolClass.filter(school_id=admin.school_id).order_by("grade", "name")
+    by_name = {klass.name: klass for klass in await SchoolClass.filter(school_id=admin.school_id)}
+    # the four demo classes first (banzhuren1…4 as the README says), then every other class of a large demo
+    classes = [by_name[name] for _grade, name in DEMO_CLASSES if name in by_name] + \
+        sorted((k for k in by_name.values() if k.name not in dict((n, g) for g, n in DEMO_CLASSES)), key=lambda k: (k.grade, k.name))
     staff = list(DEMO_STAFF) + [(f"banzhuren{n}", f"{klass.name}班主任", ["homeroom_teacher"]) for n, klass in enumerate(classes, 1)]
     names = role_names()
     listed = [(admin.username, admin.display_name, names["admin"])]

@@ -135,6 +135,9 @@ class Record(Model):
     version = fields.IntField(default=1)
     sealed = fields.BooleanField(default=False, db_default=False)  # about a sealed file: read-only, read with a reason
     students = fields.ManyToManyField("models.Student", related_name="records", through="record_student")
+    # the class a record about a class (x-subject: class) is about; none for other records and for class records
+    # made before the link existed (they stay readable by the whole-school roles, as they were)
+    klass = fields.ForeignKeyField("models.SchoolClass", related_name="records", null=True, on_delete=fields.RESTRICT)
     created_by = fields.ForeignKeyField("models.User", related_name="records_created", on_delete=fields.RESTRICT)
     updated_by = fields.ForeignKeyField("models.User", related_name="records_updated", on_delete=fields.RESTRICT)
     created_at = fields.DatetimeField(auto_now_add=True)

@@ -13,14 +13,15 @@ from datetime import datetime, timezone
 from typing import Any
 
 from tortoise import connections
-from tortoise.expressions import Q, RawSQL
+from tortoise.expressions import Q, RawSQL, Subquery
+from tortoise.functions import Count
 
 from server import audit
 from server.access import AccessRefused
 from server.definitions import Definition
 from server.i18n import gettext as _
 from server.validation import FieldError, validate
-from server.models import Disposal, Record, RecordRevision, School, Student, User
+from server.models import Disposal, Record, RecordRevision, School, SchoolClass, Student, User
 
 
 class VersionConflict(Exception):
@@ -92,12 +93,13 @@ async def check_writable(record: Record, deciding: bool = False) -> None:
 
 
 async def create_record(definition: Definition, school: School, user: User, data: dict, students: list[Student],
-                        status: str = "done", *, scope: dict | None = None, via: str = "") -> Record:
-    """The record, its first revision and its audit entry commit together (or not at all)."""
+                        status: str = "done", *, scope: dict | None = None, via: str = "", klass: SchoolClass | None = None) -> Record:
+    """The record, its first revision and its audit entry commit together (or not at all).
+    `klass`: the class a record about a class is about."""
     check_files_open(definition, students)
     async with audit.transaction() as log:
         record = await Record.create(school=school, form_id=definition.form_id, form_version=definition.version,
-                                     data=data, status=status, version=1, created_by=user, updated_by=user)
+                                     data=data, status=status, version=1, created_by=user, updated_by=user, klass=klass)
         if students:
             await record.students.add(*students)
         await RecordRevision.create(record=record, version=1, action="create", form_version=definition.version, data_before=None, data_after=data,
@@ -162,19 +164,85 @@ async def students_of(school: School, ids: list[Any], reachable: Q | None = None
     return list(found) if len(found) == len(wanted) else None
 
 
-async def student_choices(school: School, limit: int = 3000, grades: list[int] | None = None,
-                          chosen: list[int] | None = None, reachable: Q | None = None, with_left: bool = False) -> list[dict]:
-    """Students a new record can be about (a picker), as plain rows: no model objects to build.
-    With `grades`, only students of those grades (and any already chosen); never beyond `reachable`.
-    `with_left`: students who left too, whose files are not destroyed (a decision on their files)."""
-    query = Student.filter(school=school).exclude(file_state="destroyed") if with_left else Student.filter(school=school, left_on__isnull=True)
+def pickable_students(school: School, reachable: Q | None = None, grades: list[int] | None = None,
+                      chosen: list[int] | None = None, with_left: bool = False):
+    """The students a new record can be about: the one rule behind the picker, its search and a whole class.
+    At school with an open file (a closed file takes no new record); `with_left`: students who left
+    too, whose files are not destroyed (a decision on their files). With `grades`, only students of
+    those grades (and any already chosen); never beyond `reachable`."""
+    query = Student.filter(school=school).exclude(file_state="destroyed") if with_left \
+        else Student.filter(school=school, left_on__isnull=True, file_state="open")
     if reachable is not None:
         query = query.filter(reachable)
     if grades:
         query = query.filter(Q(klass__grade__in=grades) | Q(id__in=chosen or []))
-    rows = await query.order_by("klass__grade", "klass__name", "name") \
+    return query
+
+
+async def student_choices(school: School, limit: int = 3000, grades: list[int] | None = None,
+                          chosen: list[int] | None = None, reachable: Q | None = None, with_left: bool = False) -> list[dict]:
+    """Students a new record can be about (a picker), as plain rows: no model objects to build."""
+    rows = await pickable_students(school, reachable, grades, chosen, with_left).order_by("klass__grade", "klass__name", "name") \
         .limit(limit).values("id", "name", "student_number", klass="klass__name")
     return [{"id": r["id"], "name": r["name"], "number": r["student_number"], "klass": r["klass"] or ""} for r in rows]
+
+
+PICKER_LIMIT = 20  # suggestions shown for one search: more words narrow it down
+
+
+def _class_name_variants(text: str) -> set[str]:
+    """Class names are typed with full-width or ASCII brackets: 七年级（1）班 finds 七年级(1)班 and back."""
+    return {text, text.replace("（", "(").replace("）", ")"), text.replace("(", "（").replace(")", "）")}
+
+
+@dataclass
+class StudentSearch:
+    students: list[dict]  # {"id", "name", "number", "klass"}
+    total: int  # all the students that matched (only PICKER_LIMIT are listed)
+    classes: list[dict]  # {"id", "name", "count"}: whole classes whose name matched, with their pickable students
+
+
+async def search_students(school: School, text: str, reachable: Q | None = None, grades: list[int] | None = None,
+                          with_left: bool = False, with_classes: bool = False, limit: int = PICKER_LIMIT) -> StudentSearch:
+    """Students a new record can be about whose name, 学籍号 or class contains the text (three queries whatever
+    the school's size: count, first rows, and the matching classes when a whole class may be chosen)."""
+    text = text.strip()[:50]
+    if not text:
+        return StudentSearch([], 0, [])
+    in_class = Q()
+    for variant in _class_name_variants(text):
+        in_class |= Q(klass__name__icontains=variant)
+    base = pickable_students(school, reachable, grades, None, with_left)
+    query = base.filter(Q(name__icontains=text) | Q(student_number__icontains=text) | in_class)
+    total = await query.count()
+    rows = await query.order_by("klass__grade", "klass__name", "name", "id").limit(limit) \
+        .values("id", "name", "student_number", klass="klass__name")
+    classes = []
+    if with_classes:
+        found = await base.filter(in_class).annotate(count=Count("id")).group_by("klass_id", "klass__name") \
+            .values("klass_id", "klass__name", "count")
+        classes = sorted(({"id": c["klass_id"], "name": c["klass__name"], "count": c["count"]} for c in found if c["klass_id"]),
+                         key=lambda c: c["name"])[:limit]
+    return StudentSearch([{"id": r["id"], "name": r["name"], "number": r["student_number"], "klass": r["klass"] or ""} for r in rows],
+                         total, classes)
+
+
+async def pickable(school: School, ids: list[int], reachable: Q | None = None, grades: list[int] | None = None,
+                   with_left: bool = False) -> list[Student]:
+    """Those of these students a new record can be about (a pick checked with the suggestions' own rule)."""
+    ids = [i for i in ids if isinstance(i, int) and 0 < i < 2**31]
+    if not ids:
+        return []
+    return list(await pickable_students(school, reachable, grades, None, with_left).filter(id__in=ids).select_related("klass"))
+
+
+async def class_students(school: School, class_id: int, reachable: Q | None = None, grades: list[int] | None = None,
+                         with_left: bool = False) -> list[Student]:
+    """The students of one class a new record can be about (a whole class chosen in one step)."""
+    if not 0 < class_id < 2**31:
+        return []
+    query = pickable_students(school, reachable, grades, None, with_left).filter(klass_id=class_id)
+    return list(await query.order_by("name", "id").select_related("klass"))
 
 
 # --- list queries -----------------------------------------------------------------
@@ -190,6 +258,7 @@ class ListQuery:
     date_to: dict[str, str] = field(default_factory=dict)  # date field → last day shown (ISO)
     scope: Q | None = None  # the records the user reaches (server.access.records_filter); None: all the school's
     hidden: frozenset[str] = frozenset()  # fields the user may not read: neither filtered, searched nor sorted by
+    class_id: int | None = None  # records about this class's students (or about the class itself)
 
 
 @dataclass
@@ -237,8 +306,11 @@ async def list_records(definition: Definition, school: School, query: ListQuery)
             if path in allowed and is_iso_date(day):  # ISO dates compare as text
                 alias = f"d{lookup}{index}"
                 qs = qs.annotate(**{alias: RawSQL(_as_text(json_value_sql(path, dialect)))}).filter(**{f"{alias}__{lookup}": day})
+    if query.class_id:
+        qs = qs.filter(in_class(definition, school, query.class_id))
     if query.search.strip():
-        qs = qs.filter(id__in=await _search_ids(definition, school, query.search.strip(), dialect, query.hidden))
+        annotations, condition = _search_condition(definition, school, query.search.strip(), dialect, query.hidden)
+        qs = qs.annotate(**annotations).filter(condition)
     total = await qs.count()
     sort = effective_sort(definition, query.sort, query.hidden)
     descending = sort.startswith("-")
@@ -255,7 +327,7 @@ async def list_records(definition: Definition, school: School, query: ListQuery)
         qs = qs.order_by("sort_missing", ("-" if descending else "") + "sort_key", "-id")
     pages = max(1, -(-total // query.page_size))
     page = min(max(1, query.page), pages)
-    records = await qs.offset((page - 1) * query.page_size).limit(query.page_size).prefetch_related("students__klass")
+    records = await qs.offset((page - 1) * query.page_size).limit(query.page_size).prefetch_related("students__klass", "klass")
     return ListPage(records=list(records), total=total, page=page, pages=pages)
 
 
@@ -301,19 +373,32 @@ def is_iso_date(text: str) -> bool:
     return len(text) == 10
 
 
-async def _search_ids(definition: Definition, school: School, text: str, dialect: str, hidden: frozenset[str]) -> list[int]:
-    """Records whose search fields (or their student's name, 学籍号, class) contain the text."""
+def _search_condition(definition: Definition, school: School, text: str, dialect: str,
+                      hidden: frozenset[str]) -> tuple[dict[str, RawSQL], Q]:
+    """Records whose search fields, or whose students' name, 学籍号 or class (or, for a record about a class,
+    its class) contain the text: annotations and one condition, so the list stays one query."""
     paths = [p for p in definition.list_config.get("search", ["@student.name"]) if p not in hidden]
-    ids: set[int] = set()
-    mine = Record.filter(school=school, form_id=definition.form_id)
-    for path in paths:
-        if path in STUDENT_SEARCH:
-            ids.update(await mine.filter(**{f"{STUDENT_SEARCH[path]}__icontains": text}).values_list("id", flat=True))
-    for path in (p for p in paths if not p.startswith("@")):
-        found = await mine.annotate(
-            s=RawSQL(_as_text(json_value_sql(path, dialect)))).filter(s__icontains=text).values_list("id", flat=True)
-        ids.update(found)
-    return list(ids)
+    condition = Q(id=-1)
+    if definition.subject in ("student", "students") or any(p in STUDENT_SEARCH for p in paths):
+        about = Q(students__name__icontains=text) | Q(students__student_number__icontains=text)
+        for variant in _class_name_variants(text):
+            about |= Q(students__klass__name__icontains=variant)
+        mine = Record.filter(school=school, form_id=definition.form_id).filter(about)
+        condition |= Q(id__in=Subquery(mine.values("id")))
+    if definition.subject == "class":
+        for variant in _class_name_variants(text):
+            condition |= Q(klass__name__icontains=variant)
+    annotations = {}
+    for index, path in enumerate(p for p in paths if not p.startswith("@")):
+        annotations[f"s{index}"] = RawSQL(_as_text(json_value_sql(path, dialect)))
+        condition |= Q(**{f"s{index}__icontains": text})
+    return annotations, condition
+
+
+def in_class(definition: Definition, school: School, class_id: int) -> Q:
+    """Records about a class's students (their class today), or about the class itself."""
+    about = Record.filter(school=school, form_id=definition.form_id, students__klass_id=class_id)
+    return Q(klass_id=class_id) | Q(id__in=Subquery(about.values("id")))
 
 
 def record_number(record: Record) -> str:

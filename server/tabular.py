@@ -32,6 +32,7 @@ def spreadsheet_safe(text: str) -> str:
 def context_labels() -> dict[str, str]:
     return {"@student.name": _("Student"), "@student.class": _("Class"), "@student.number": _("Student number"),
             "@student.gender": _("Gender"), "@student.grade": _("Grade"), "@student.birth_date": _("Date of birth"),
+            "@class.name": _("Class"), "@class.grade": _("Grade"),
             "@school.name": _("School"), "@record.number": _("Record"), "@record.created_on": _("Created"),
             "@today": _("Date")}
 

@@ -114,14 +114,14 @@ def test_entry_error_then_save(server):
 
             # A new 综合登记表: choose a student, fill everything but the required 建档日期.
             page.goto(base + "/forms/registration/new")
-            student = page.locator("#f-_student")
-            options = student.locator("option").all()
-            chosen = next(o for o in options if o.get_attribute("value"))
-            student_id = chosen.get_attribute("value")
+            # the picker: part of a 学籍号 typed, a suggestion chosen (one htmx round trip fills the header in)
+            page.fill("#f-_student_q", "DEMO0000")
+            chosen = page.locator("#student-suggestions button.suggestion").first
+            expect(chosen).to_be_visible()
+            student_id = chosen.get_attribute("value").split(":")[1]
             student_name = chosen.inner_text().split()[-1].split("（")[0]  # "七年级(1)班 何梓轩（DEMO00005）"
-            # choosing the student re-renders the form (one htmx round trip) with the header filled in
             with page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/forms/registration")):
-                student.select_option(student_id)
+                chosen.click()
             expect(page.locator("td.context").first).not_to_be_empty()
             page.fill("#f-basic-ethnicity", "汉族")
             page.fill("#f-basic-interests", "绘画、羽毛球")
@@ -169,7 +169,7 @@ def test_entry_error_then_save(server):
             assert page.input_value("#f-basic-ethnicity") == "汉族"
             assert page.input_value("#f-family-guardian") == "王丽（母亲）"
             assert page.is_checked("input[name='family.structure'][value='双亲']")
-            assert page.input_value("#f-_student") == student_id
+            assert page.locator("#f-_student input[name='_student']").get_attribute("value") == student_id
 
             # Fix the mistake and save: the browser lands on the new record.
             page.fill("#f-established_on", "2024-09-05")

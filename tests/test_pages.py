@@ -32,8 +32,16 @@ def valid_post(world, form_id: str, data: dict | None = None) -> dict:
     d = definition(form_id)
     fields = form_fields(d, example(form_id) if data is None else data)
     fields["_student"] = [str(world.student_ids[0])]
+    if d.subject == "class":  # a record about a class is linked to it (the fixture's 七年级(1)班)
+        fields["_class"] = [str(world.run(fixture_class_id))]
     fields["_csrf_token"] = [world.csrf()]
     return fields
+
+
+async def fixture_class_id() -> int:
+    from server.models import SchoolClass
+
+    return (await SchoolClass.get(school__code="t1", name="七年级(1)班")).id
 
 
 def first_required(form_id: str) -> str:
@@ -84,8 +92,10 @@ def test_entry_page_and_invalid_post(logged_in, form_id):
     for value in text_values(d, example(form_id)):
         if value != get_path(example(form_id), broken):
             assert html.escape(value, quote=True) in response.text or html.escape(value, quote=False) in response.text, value
-    if about_students(form_id):
-        assert f'<option value="{world.student_ids[0]}" selected' in response.text
+    if about_students(form_id):  # the chosen student stays chosen (a chip holding the id)
+        assert f'<input type="hidden" name="_student" value="{world.student_ids[0]}">' in response.text
+    if d.subject == "class":
+        assert f'<option value="{fields["_class"][0]}" selected' in response.text
     assert world.run(count_records) == 0
 
 

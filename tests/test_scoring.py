@@ -318,14 +318,15 @@ def test_unanswered_questions_are_one_line_of_the_error_summary_in_page_order(lo
 
 def test_a_scale_offers_the_students_of_its_grades(logged_in):
     world, client = logged_in, logged_in.client  # the test school's students are in 七年级
-    secondary = client.get("/forms/scale_mssmhs/new").text
-    assert f'<option value="{world.student_ids[0]}"' in secondary and "本表适用于七年级、八年级、九年级" in secondary
-    primary = client.get("/forms/scale_mhrsp/new").text
-    assert f'<option value="{world.student_ids[0]}"' not in primary and "本表适用于一年级" in primary
-    # a student chosen anyway (a link, a refused save) stays listed and chosen
+    offered = f'value="pick-student:{world.student_ids[0]}"'  # the picker's suggestion of the first student
+    assert "本表适用于七年级、八年级、九年级" in client.get("/forms/scale_mssmhs/new").text
+    assert offered in client.get("/forms/scale_mssmhs/students?q=T000").text
+    assert "本表适用于一年级" in client.get("/forms/scale_mhrsp/new").text
+    assert offered not in client.get("/forms/scale_mhrsp/students?q=T000").text
+    # a student chosen anyway (a link, a refused save) stays chosen
     answers = {f"answers.q{n}": "0" for n in range(1, 81)}
     refused = client.post("/forms/scale_mhrsp", data={**answers, "_student": str(world.student_ids[0]), "_csrf_token": world.csrf()})
-    assert refused.status_code == 422 and f'<option value="{world.student_ids[0]}" selected' in refused.text
+    assert refused.status_code == 422 and f'<input type="hidden" name="_student" value="{world.student_ids[0]}">' in refused.text
 
 
 @pytest.mark.parametrize("grades", [[], [0], [7, 7], ["七"], [True], 7])

@@ -17,8 +17,8 @@ from server.records import (ListQuery, VersionConflict, checked_save, create_rec
                             students_of, update_record)
 from server.validation import FieldError, create_limit_errors, field_title
 from server import audit
-from server.access import (Actor, actor_of, hidden_fields, keep_hidden, keep_hidden_on_create, mask, record_reached, records_filter, classes_filter,
-                           roles_for, roster_filter, students_filter)
+from server.access import (Actor, actor_of, choosable_class, classes_filter, hidden_fields, keep_hidden, keep_hidden_on_create, mask, record_reached,
+                           records_filter, roles_for, roster_filter, students_filter)
 from server.form_versions import (CriticalChanges, DefinitionRejected, VersionRace, audit_publish, change_json, history, may_confirm_critical,
                                   version_json)
 from server.web import definition_or_404, form_editors, form_for, record_for, registry, school_of
@@ -29,7 +29,7 @@ MAX_JSON_BYTES = 1_000_000
 def record_json(record: Record, student_ids: list[int], actor: Actor, definition: Definition) -> dict:
     """A record as the API sends it: without the fields this user may not read."""
     return {"id": record.id, "form_id": record.form_id, "form_version": record.form_version, "version": record.version,
-            "students": student_ids, "status": record.status, "data": mask(actor, definition, record.data),
+            "students": student_ids, "class": record.klass_id, "status": record.status, "data": mask(actor, definition, record.data),
             "created_at": record.created_at.isoformat() if record.created_at else None,
             "updated_at": record.updated_at.isoformat() if record.updated_at else None}
 
@@ -157,9 +157,13 @@ class ApiController(Controller):
             errors.append(FieldError(("students",), _(
                 "This form is kept once per student and one already exists (%(numbers)s): update it, or send "
                 "\"confirm_duplicate\": true to create a second record anyway.", numbers="、".join(record_number(r) for r in existing))))
+        given_class = body.get("class")  # a record about a class: the class's id (optional, as before the link existed)
+        klass = await choosable_class(actor, definition, given_class) if type(given_class) is int else None
+        if given_class is not None and klass is None:
+            errors.append(FieldError(("class",), _("Unknown class id, or not a class this record can be about.")))
         if errors:
             return errors_response(errors, definition)
-        record = await create_record(definition, school, request.user, data, students, status, scope=request.scope, via=" api")
+        record = await create_record(definition, school, request.user, data, students, status, scope=request.scope, via=" api", klass=klass)
         return Response(record_json(record, [s.id for s in students], actor, definition), status_code=201)
 
     @get("/records/{record_id:int}")

@@ -19,20 +19,23 @@ from renderers.plan import field_positions
 from renderers.pdf import html_to_pdf, ledger_print_html, print_html
 from server.definitions import Definition, get_path
 from server.i18n import gettext as _, ngettext, to_local
-from server.models import Record, RecordRevision, School, Student
-from server.records import (DONE, DRAFT, ListQuery, VersionConflict, check_files_open, checked_save, create_record, effective_sort,
-                            list_records, once_only_records, record_number, sortable_keys, student_choices, students_of, update_record)
+from server.models import Record, RecordRevision, School, SchoolClass, Student
+from server.records import (DONE, DRAFT, ListQuery, VersionConflict, check_files_open, checked_save, class_students, create_record,
+                            effective_sort, list_records, once_only_records, pickable, record_number, search_students, sortable_keys,
+                            students_of, update_record)
 from server.validation import apply_row_action, carry_unposted, create_limit_errors, field_title, form_text, parse_form, row_index_errors, small_int
 from server.tabular import codebook, export_rows, list_columns, row_cells, to_csv, to_xlsx, value_text
 from server.context import GRADE_NAMES, subject_context
 from server.record_upgrade import UpgradePlan, plan_upgrade
 from server import audit, unsaved_work
-from server.access import (Actor, actor_of, can, hidden_fields, hidden_on_create, keep_hidden, keep_hidden_on_create, mask, record_reached,
-                           records_filter, role_names, roles_for, students_filter)
+from server.access import (Actor, actor_of, can, choosable_class, choosable_classes, classes_filter, hidden_fields, hidden_on_create, keep_hidden,
+                           keep_hidden_on_create, mask, record_reached, records_filter, role_names, roles_for, students_filter)
 from server.disposal import IN_PROGRESS, keep_decided, panel_for
+from server.linked_students import add_rows, drop_untouched_row, linked_list
 from server.web import definition_or_404, form_for, is_htmx, page, pdf_response, record_for, registry, school_of
 
-MAX_STUDENT_CHOICES = 3000
+MAX_CHOSEN_STUDENTS = 500  # a group record's students (a whole grade at most)
+PICKER_ACTIONS = ("pick-student:", "unpick-student:", "pick-class:", "find-students")
 MAX_LEDGER_ROWS = 1000  # about 100 pages, a minute or two of rendering; more: filter first
 SAVE_ACTIONS = {"save": DONE, "draft": DRAFT}  # the entry page's two save buttons and the status each asks for
 MAX_ID = 2**31 - 1
@@ -63,6 +66,8 @@ class FormPages(Controller):
         query = _list_query(params, request.app.state.settings.page_size)
         query.scope = await records_filter(actor, definition, "export" if exporting else "read")
         query.hidden = hidden_fields(actor, definition)
+        class_options = await _list_classes(school, definition, actor)
+        query.class_id = query.class_id if query.class_id in {c["id"] for c in class_options} else None
         await audit.append("export" if exporting else "list", f"form:{form_id}", user=request.user, scope=request.scope,
                            detail=_list_detail(definition, query, params.get("format", "")))
         if exporting:
@@ -72,6 +77,8 @@ class FormPages(Controller):
         keys = [c["key"] for c in columns]
         rows = [{"record": r, "cells": row_cells(definition, r, keys, school)} for r in result.records]
         kept = {k: v for k, v in params.items() if k == "q" or k.startswith(FILTER_PREFIXES)}
+        if query.class_id:
+            kept["class"] = str(query.class_id)
         sortable = sortable_keys(definition, query.hidden)
         current = effective_sort(definition, query.sort, query.hidden)
         for column in columns:
@@ -88,6 +95,7 @@ class FormPages(Controller):
             kept["sort"] = current
         return page(request, "pages/list.html", definition=definition, columns=columns, rows=rows, page=result,
                     filters=filter_specs, search=query.search, query_string=urlencode(kept),
+                    class_options=class_options, class_id=query.class_id,
                     ledger_url=f"/forms/{form_id}/ledger.pdf" + (f"?{urlencode(kept)}" if kept else "")
                     if definition.ledger_block and can(actor, definition, "print") else "")
 
@@ -126,13 +134,28 @@ class FormPages(Controller):
             chosen = []  # a class's or the school's record links no student
         elif definition.subject == "student":
             chosen = chosen[:1]
+        chosen = list(dict.fromkeys(chosen))[:MAX_CHOSEN_STUDENTS]
         students = await students_of(school, chosen, students_filter(actor, definition, "create")) if chosen else []
+        klass = await choosable_class(actor, definition, small_int(form_text(form, "_class")))
+        if students:
+            students.sort(key=lambda s: chosen.index(str(s.id)) if str(s.id) in chosen else len(chosen))  # as chosen
         data = parse_form(definition, form, keep_empty_rows=not saving)
         keep_hidden_on_create(actor, definition, data)  # a field one may not read cannot be written either, unless
         await keep_decided(definition, {}, data)  # the field lets them fill it in; nor what a decision's reviewers write
         if not saving:
-            apply_row_action(definition, data, action)
-            return await _entry_page(request, school, definition, data, {}, students or [], action=_same_action(request))
+            query, note = form_text(form, "_student_q") or "", ""
+            if action.startswith(PICKER_ACTIONS):
+                before = students or []
+                students, note = await _pick(school, definition, actor, action, before)
+                for gone in [s for s in before if s.id not in {k.id for k in students}]:
+                    drop_untouched_row(definition, data, gone, students)
+                if {s.id for s in students} - {s.id for s in before}:
+                    add_rows(definition, data, students)  # the form's row per student
+                query = query if action == "find-students" else ""  # a pick closes the suggestions
+            else:
+                apply_row_action(definition, data, action)
+            return await _entry_page(request, school, definition, data, {}, students or [], action=_same_action(request),
+                                     student_query=query, picker_note=note, klass=klass, picker_focus=action.startswith(PICKER_ACTIONS))
         status, problems = checked_save(definition, data, SAVE_ACTIONS[action], None, ("_status",))
         errors = {e.name: e.message for e in row_index_errors(definition, form) + problems
                   + create_limit_errors(definition, roles_for(actor, definition, "create"), data)}
@@ -140,14 +163,33 @@ class FormPages(Controller):
             errors["_student"] = _("Please choose the student this record is about.")
         elif definition.subject == "students" and not students:
             errors["_student"] = _("Please choose the students who took part.")
+        elif definition.subject == "class" and klass is None:
+            errors["_class"] = _("Please choose the class this record is about.")
         if await once_only_records(definition, students or []) and form_text(form, "_confirm_duplicate") != "yes":
             errors["_confirm_duplicate"] = _("This form is kept once per student and one already exists: open it to update it, "
                                              "or tick the box to create a second record anyway.")
         if errors:
             return await _entry_page(request, school, definition, data, errors, students or [], action=_same_action(request),
-                                     status_code=422)
-        record = await create_record(definition, school, request.user, data, students or [], status, scope=request.scope)
+                                     status_code=422, student_query=form_text(form, "_student_q") or "", klass=klass)
+        record = await create_record(definition, school, request.user, data, students or [], status, scope=request.scope, klass=klass)
         return _after_save(request, record)
+
+    @get("/forms/{form_id:str}/students")
+    async def student_search(self, request: Request, form_id: str) -> Response:
+        """Suggestions for the student picker (an htmx fragment): only students this user may make this
+        form's record about (classes, the form's grades, files open or, for a decision, left school).
+        Audited as a search, never with the words typed."""
+        definition, actor = await form_for(request, form_id, "create")
+        if definition.subject not in ("student", "students"):
+            raise NotFoundException(_("This form is not about students."))
+        school = await school_of(request.user)
+        params = request.query_params
+        text = (params.get("q") or params.get("_student_q") or "")[:50]
+        chosen = {small_int(v) for v in params.getall("_student", [])[:MAX_CHOSEN_STUDENTS]}
+        found = await _search(school, definition, actor, text)
+        if text.strip():
+            await audit.append("search", f"form:{form_id}", user=request.user, scope=request.scope, detail="students")
+        return page(request, "pages/student_suggestions.html", picker=_picker(definition, text, found, "", chosen))
 
     @get("/records/{record_id:int}")
     async def view(self, request: Request, record_id: int) -> Response:
@@ -155,7 +197,7 @@ class FormPages(Controller):
         disposal = await panel_for(definition, record, actor)
         body = render_layout(definition, VIEW, record.data, context=subject_context(school, students, record),
                              hidden=hidden_fields(actor, definition))
-        return page(request, "pages/record.html", definition=definition, record=record, body=body,
+        return page(request, "pages/record.html", definition=definition, record=record, body=body, linked=_linked(definition, record, students),
                     record_number=record_number(record), saved=request.query_params.get("saved") == "1",
                     may_edit=not record.sealed and await record_reached(actor, definition, record, "edit")
                     and not (disposal and disposal.disposal and disposal.disposal.state in IN_PROGRESS),
@@ -239,7 +281,7 @@ class FormPages(Controller):
     async def print_record(self, request: Request, record_id: int) -> Response:
         school, record, definition, students, actor = await _load(request, record_id, "print")
         html = print_html(definition, record.data, context=subject_context(school, students, record),
-                          hidden=hidden_fields(actor, definition))
+                          hidden=hidden_fields(actor, definition), linked=_linked(definition, record, students))
         pdf = await anyio.to_thread.run_sync(html_to_pdf, html)
         return pdf_response(pdf, f"{definition.title}-{record_number(record)}.pdf", f"record-{record.id}.pdf")
 
@@ -370,6 +412,8 @@ def _same_action(request: Request) -> str:
 async def _load(request: Request, record_id: int, action: str) -> tuple[School, Record, Definition, list[Student], Actor]:
     record, definition, actor = await record_for(request, record_id, action)
     students = list(await record.students.all().select_related("klass"))
+    if record.klass_id is not None:
+        await record.fetch_related("klass")  # the class a record about a class is about (@class.name)
     return await school_of(request.user), record, definition, students, actor
 
 
@@ -424,15 +468,21 @@ async def _kept_work(request: Request, post_path: str) -> tuple[FormMultiDict | 
 async def _entry_page(request: Request, school: School, definition: Definition, data: dict, errors: dict[str, str], students: list[Student],
                       *, action: str, status_code: int = 200, record: Record | None = None, version: int | None = None,
                       conflict: dict | None = None, newer: int | None = None, upgrade: UpgradePlan | None = None,
-                      made_with: Definition | None = None, restored: str = "") -> Response:
+                      made_with: Definition | None = None, restored: str = "", student_query: str = "", picker_note: str = "",
+                      klass: SchoolClass | None = None, picker_focus: bool = False) -> Response:
     actor = await actor_of(request.user)
-    body = render_layout(definition, ENTRY, data, errors=errors, context=subject_context(school, students, record), refresh_url=action,
+    klass = klass or (getattr(record, "_klass", None) if record is not None else None)
+    body = render_layout(definition, ENTRY, data, errors=errors, context=subject_context(school, students, record, klass), refresh_url=action,
                          hidden=hidden_on_create(actor, definition) if record is None else hidden_fields(actor, definition))
-    choices = None
+    picker = None
     picks_students = definition.subject in ("student", "students")
     if picks_students and record is None and not (students and "_student" not in errors and request.query_params.get("student")):
-        choices = await student_choices(school, MAX_STUDENT_CHOICES, definition.grades, [s.id for s in students],
-                                        students_filter(actor, definition, "create"), with_left=bool(definition.schema.get("x-disposal")))
+        found = await _search(school, definition, actor, student_query) if student_query.strip() else None
+        picker = _picker(definition, student_query, found, picker_note, {s.id for s in students})
+        picker["focus"] = picker_focus  # after a pick, the search box again (keyboard users go on typing)
+    class_choices = None
+    if definition.subject == "class" and record is None:
+        class_choices = await _class_choices(definition, actor)
     # a form kept once per student: the records the chosen student already has, linked when the user may read them
     duplicates = [{"number": record_number(r), "url": f"/records/{r.id}" if await record_reached(actor, definition, r, "read") else ""}
                   for r in (await once_only_records(definition, students) if record is None else [])]
@@ -443,8 +493,8 @@ async def _entry_page(request: Request, school: School, definition: Definition, 
     # after a refused save, htmx shows the top of the form, where the summary lists every problem
     headers = {"HX-Reswap": "outerHTML show:top"} if errors or conflict else None
     return page(request, template, status_code=status_code, headers=headers, definition=definition, body=body, action=action,
-                errors=errors, error_items=_error_items(definition, errors), version=version, student_choices=choices,
-                chosen_students=[s.id for s in students], many_students=definition.subject == "students",
+                errors=errors, error_items=_error_items(definition, errors), version=version, picker=picker, class_choices=class_choices, klass=klass,
+                chosen=students, chosen_students=[s.id for s in students], many_students=definition.subject == "students",
                 chosen_names=[f"{s.name}（{s.student_number}）" for s in students],
                 grades_note=_grades_note(definition),
                 cancel_url=f"/records/{record.id}" if record else f"/forms/{definition.form_id}", conflict=conflict,
@@ -455,6 +505,69 @@ async def _entry_page(request: Request, school: School, definition: Definition, 
                 is_draft=bool(record and record.status == DRAFT), may_draft=record is None or record.status == DRAFT)
 
 
+def _linked(definition: Definition, record: Record, students: list[Student]) -> dict | None:
+    """The students a group record is linked to, for its page and paper (a decision on files shows them in its own panel)."""
+    if definition.subject != "students" or definition.schema.get("x-disposal") or not students:
+        return None
+    return linked_list(definition, record.data, students)
+
+
+async def _list_classes(school: School, definition: Definition, actor: Actor) -> list[dict]:
+    """The classes a list of records about students (or classes) can be filtered by: those the user reaches."""
+    if definition.subject not in ("student", "students", "class"):
+        return []
+    query = SchoolClass.filter(school_id=school.id)
+    if (visible := classes_filter(actor)) is not None:
+        query = query.filter(visible)
+    rows = await query.order_by("-school_year", "grade", "name").values("id", "name", "school_year")
+    years = {r["school_year"] for r in rows}
+    return [{"id": r["id"], "label": r["name"] if len(years) == 1 else f'{r["name"]}（{r["school_year"]}）'} for r in rows]
+
+
+async def _class_choices(definition: Definition, actor: Actor) -> list[dict]:
+    """The classes a new record about a class may be about, newest school year first."""
+    rows = await choosable_classes(actor, definition).order_by("-school_year", "grade", "name").values("id", "name", "school_year")
+    return [{"id": r["id"], "label": f'{r["name"]}（{r["school_year"]}）'} for r in rows]
+
+
+async def _search(school: School, definition: Definition, actor: Actor, text: str):
+    return await search_students(school, text, students_filter(actor, definition, "create"), definition.grades,
+                                 with_left=bool(definition.schema.get("x-disposal")), with_classes=definition.subject == "students")
+
+
+def _picker(definition: Definition, query: str, found: Any, note: str, chosen: set) -> dict:
+    """What the student picker shows: the words typed, the suggestions (chosen ones marked), a note."""
+    return {"form_id": definition.form_id, "query": query, "found": found, "note": note, "chosen": chosen,
+            "many": definition.subject == "students", "grades_note": _grades_note(definition)}
+
+
+async def _pick(school: School, definition: Definition, actor: Actor, action: str, students: list[Student]) -> tuple[list[Student], str]:
+    """A picker button pressed (with or without JavaScript): a student added or removed, or a whole class added.
+    Every student added passes the same rule as the suggestions; a single-student form keeps the last one chosen."""
+    verb, _sep, value = action.partition(":")
+    number = small_int(value) or 0
+    reachable = students_filter(actor, definition, "create")
+    with_left = bool(definition.schema.get("x-disposal"))
+    if verb == "unpick-student":
+        return [s for s in students if s.id != number], ""
+    if verb == "pick-student":
+        found = await pickable(school, [number], reachable, definition.grades, with_left)
+        if not found:
+            return students, _("This student cannot be chosen for this form.")
+        if definition.subject == "student":
+            return found, ""
+        return students + [s for s in found if s.id not in {c.id for c in students}], ""
+    if verb == "pick-class" and definition.subject == "students":
+        added = [s for s in await class_students(school, number, reachable, definition.grades, with_left)
+                 if s.id not in {c.id for c in students}]
+        if not added and not any(s.klass_id == number for s in students):
+            return students, _("This class has no students who can be chosen for this form.")
+        kept = (students + added)[:MAX_CHOSEN_STUDENTS]
+        return kept, _("%(count)s students of %(klass)s added.", count=len(kept) - len(students),
+                       klass=added[0].klass.name if added and added[0].klass else "") if added else ""
+    return students, ""
+
+
 def _list_detail(definition: Definition, query: ListQuery, kind: str) -> str:
     """What shaped a list, in known values only: the export kind, whether there was a search (never its
     words: they may be a student's name) and the form's own filters (a made-up key or kind could carry a
@@ -462,6 +575,8 @@ def _list_detail(definition: Definition, query: ListQuery, kind: str) -> str:
     parts = [kind] if kind in EXPORT_TYPES else []
     if query.search.strip():
         parts.append("search")
+    if query.class_id:
+        parts.append(f"class:{query.class_id}")
     allowed = set(definition.list_config.get("filters", [])) - query.hidden
     parts += [f"filter:{path}" for path, value in sorted(query.filters.items()) if value and path in allowed]
     return " ".join(parts)
@@ -500,8 +615,8 @@ def _error_items(definition: Definition, errors: dict[str, str]) -> list[dict[st
     positions = field_positions(definition)
 
     def place(name: str) -> tuple[int, int, int]:
-        if name == "_student":
-            return (-1, -1, 0)  # the student picker heads the page
+        if name in ("_student", "_class"):
+            return (-1, -1, 0)  # the student (or class) picker heads the page
         parts = name.split(".")
         for cut in range(len(parts), 0, -1):
             found = positions.get(".".join(parts[:cut]))
@@ -514,7 +629,7 @@ def _error_items(definition: Definition, errors: dict[str, str]) -> list[dict[st
     for name in sorted(errors, key=place):
         message, (_position, matrix, _row) = errors[name], place(name)
         path = tuple(int(p) if p.isdigit() else p for p in name.split("."))
-        title = _("Student") if name == "_student" else _("Confirmation") if name.startswith("_") else field_title(definition, path)
+        title = _("Student") if name == "_student" else _("Class") if name == "_class" else _("Confirmation") if name.startswith("_") else field_title(definition, path)
         last = items[-1] if items else None
         if last and matrix != -1 and last["matrix"] == matrix and last["message"] == message:
             last["count"] += 1
@@ -561,7 +676,7 @@ def _list_query(params, page_size: int) -> ListQuery:
         return {key[len(prefix):]: value[:100] for key, value in params.items() if key.startswith(prefix)}
 
     return ListQuery(filters=prefixed("f."), date_from=prefixed("from."), date_to=prefixed("to."),
-                     search=params.get("q", "")[:100], sort=params.get("sort", "")[:100],
+                     search=params.get("q", "")[:100], sort=params.get("sort", "")[:100], class_id=small_int(params.get("class", "")),
                      page=small_int(params.get("page", "1")) or 1, page_size=page_size)
 
 
