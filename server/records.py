@@ -49,6 +49,23 @@ def check_files_open(definition: Definition, students: list[Student]) -> None:
         raise FileSealed(_("This student's file is sealed (or was transferred or destroyed): no records can be added to it."))
 
 
+class StudentsRefused(AccessRefused):
+    """Students a record of this form may not be about (`x-students`: only students who have left school)."""
+
+
+def students_refusal(definition: Definition, students: list[Student]) -> str | None:
+    """Why these students cannot be the ones a record of this form is about (None: they can). One rule for the
+    entry page, the API, the save itself and every step of a decision (server/disposal.py)."""
+    if definition.students_rule.get("left_school"):
+        staying = [s for s in students if s.left_on is None]
+        if staying:
+            klass = {s.id: getattr(getattr(s, "klass", None), "name", "") for s in staying}
+            names = "、".join(f"{s.name}（{' '.join(filter(None, (klass[s.id], s.student_number)))}）" for s in staying)
+            return _("Only students who have left school can be chosen here; still at school: %(names)s. "
+                     "Record their leaving in the roster first.", names=names)
+    return None
+
+
 async def check_writable(record: Record, deciding: bool = False) -> None:
     """A record of a sealed file is read-only; a decision under review is locked but to the workflow (`deciding`)."""
     if record.sealed:
@@ -61,6 +78,8 @@ async def create_record(definition: Definition, school: School, user: User, data
                         status: str = "done", *, scope: dict | None = None, via: str = "") -> Record:
     """The record, its first revision and its audit entry commit together (or not at all)."""
     check_files_open(definition, students)
+    if (refused := students_refusal(definition, students)) is not None:
+        raise StudentsRefused(refused)
     async with audit.transaction() as log:
         record = await Record.create(school=school, form_id=definition.form_id, form_version=definition.version,
                                      data=data, status=status, version=1, created_by=user, updated_by=user)
@@ -112,11 +131,15 @@ async def students_of(school: School, ids: list[Any], reachable: Q | None = None
 
 
 async def student_choices(school: School, limit: int = 3000, grades: list[int] | None = None,
-                          chosen: list[int] | None = None, reachable: Q | None = None, with_left: bool = False) -> list[dict]:
+                          chosen: list[int] | None = None, reachable: Q | None = None, with_left: bool = False,
+                          only_left: bool = False) -> list[dict]:
     """Students a new record can be about (a picker), as plain rows: no model objects to build.
     With `grades`, only students of those grades (and any already chosen); never beyond `reachable`.
-    `with_left`: students who left too, whose files are not destroyed (a decision on their files)."""
-    query = Student.filter(school=school).exclude(file_state="destroyed") if with_left else Student.filter(school=school, left_on__isnull=True)
+    `with_left`: students who left too, whose files are not destroyed (a decision on their files);
+    `only_left`: those alone."""
+    query = Student.filter(school=school).exclude(file_state="destroyed") if with_left or only_left else Student.filter(school=school, left_on__isnull=True)
+    if only_left:
+        query = query.filter(left_on__isnull=False)
     if reachable is not None:
         query = query.filter(reachable)
     if grades:

@@ -149,9 +149,31 @@ def validate(definition: Definition, data: Any) -> list[FieldError]:
         for found in _explain(definition, error):
             if not _under(found.path, hidden):  # neither shown nor validated
                 errors.setdefault(found.path, found)
+    for found in date_order_errors(definition, data):
+        if not _under(found.path, hidden):
+            errors.setdefault(found.path, found)
     if not errors:
         return computed_errors(definition, data)
     return list(errors.values())
+
+
+def date_order_errors(definition: Definition, data: dict) -> list[FieldError]:
+    """`x-after` on a top-level date field: it must be later than the date of the field named (e.g. a sealing's
+    end after the application). JSON Schema cannot compare two answers, so the definition declares it."""
+    wrong = []
+    for path, spec in definition.fields.items():
+        earlier = spec.schema.get("x-after")
+        if not earlier or "." in path:
+            continue
+        value, before = data.get(path), data.get(earlier)
+        if isinstance(value, str) and isinstance(before, str) and _iso_day(value) and _iso_day(before) and value <= before:
+            wrong.append(FieldError((path,), _("Must be after %(field)s (%(date)s).", field=field_title(definition, (earlier,)),
+                                                date=before)))
+    return wrong
+
+
+def _iso_day(text: str) -> bool:
+    return bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", text))
 
 
 def computed_errors(definition: Definition, data: dict) -> list[FieldError]:

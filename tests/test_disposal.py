@@ -4,6 +4,7 @@ database file and keeps a tombstone; a transfer needs the guardian's consent and
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import zipfile
@@ -37,6 +38,8 @@ async def seed(decision: str, name: str = "full") -> dict:
                                             password_hash=light_password_hash(PASSWORD))
     registry = shipped_registry()
     student = await Student.get(student_number="T0001")
+    student.left_on, student.left_reason = dt.date(2026, 7, 3), "毕业"  # a decision is about a leaver
+    await student.save()
     await create_record(registry.get("registration"), school, admin, example("registration"), [student])
     record = await create_record(registry.get("family_interview"), school, admin, example("family_interview"), [student])
     record = await update_record(record, 1, {**record.data, "purpose": MARKER}, admin)  # in the record and in its revisions

@@ -13,7 +13,7 @@ from server.definitions import Definition
 from server.disposal import keep_decided
 from server.i18n import gettext as _
 from server.models import Record, SchoolClass, Student
-from server.records import ListQuery, VersionConflict, create_record, list_records, students_of, update_record
+from server.records import ListQuery, VersionConflict, create_record, list_records, students_of, students_refusal, update_record
 from server.validation import FieldError, field_title, validate
 from server import audit
 from server.access import Actor, actor_of, hidden_fields, keep_hidden, mask, record_reached, records_filter, classes_filter, roster_filter, students_filter
@@ -140,7 +140,7 @@ class ApiController(Controller):
         students = await students_of(school, given, reachable) if isinstance(given, list) and len(given) <= 200 else None
         if isinstance(data, dict):
             keep_hidden(actor, definition, {}, data)  # a field one may not read cannot be written either
-            await keep_decided(definition, {}, data)
+            await keep_decided(definition, {}, data, students=students or [])
         errors = validate(definition, data)
         if students is None:
             errors.append(FieldError(("students",), _("Unknown student id.")))
@@ -150,6 +150,8 @@ class ApiController(Controller):
             errors.append(FieldError(("students",), _("Please choose the students who took part.")))
         elif definition.subject not in ("student", "students") and students:
             errors.append(FieldError(("students",), _("A record of this form is not about students.")))
+        elif refused := students_refusal(definition, students):
+            errors.append(FieldError(("students",), refused))
         if errors:
             return errors_response(errors, definition)
         record = await create_record(definition, school, request.user, data, students, scope=request.scope, via=" api")
@@ -172,7 +174,7 @@ class ApiController(Controller):
         data = body.get("data")
         if isinstance(data, dict):
             keep_hidden(actor, definition, record.data, data)
-            await keep_decided(definition, record.data, data, record.id)
+            await keep_decided(definition, record.data, data, record.id, students=list(await record.students.all().select_related("klass")))
         errors = validate(definition, data)
         if errors:
             return errors_response(errors, definition)

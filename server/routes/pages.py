@@ -20,7 +20,7 @@ from server.definitions import Definition, get_path
 from server.i18n import gettext as _, to_local
 from server.models import Record, RecordRevision, School, Student
 from server.records import (ListQuery, VersionConflict, check_files_open, create_record, effective_sort, list_records, record_number, sortable_keys,
-                            student_choices, students_of, update_record)
+                            student_choices, students_of, students_refusal, update_record)
 from server.validation import (apply_row_action, carry_unposted, field_title, form_text, parse_form, small_int,
                                validate)
 from server.tabular import export_rows, list_columns, row_cells, to_csv, to_xlsx, value_text
@@ -113,7 +113,7 @@ class FormPages(Controller):
         students = await students_of(school, chosen, students_filter(actor, definition, "create")) if chosen else []
         data = parse_form(definition, form, keep_empty_rows=action != "save")
         keep_hidden(actor, definition, {}, data)  # a field one may not read cannot be written either
-        await keep_decided(definition, {}, data)  # nor what a decision's reviewers and approvers write
+        await keep_decided(definition, {}, data, students=students or [])  # nor what a decision's reviewers and approvers write
         if action != "save":
             apply_row_action(definition, data, action)
             return await _entry_page(request, school, definition, data, {}, students or [], action=_same_action(request))
@@ -122,6 +122,8 @@ class FormPages(Controller):
             errors["_student"] = _("Please choose the student this record is about.")
         elif definition.subject == "students" and not students:
             errors["_student"] = _("Please choose the students who took part.")
+        elif students and (refused := students_refusal(definition, students)):
+            errors["_student"] = refused
         if errors:
             return await _entry_page(request, school, definition, data, errors, students or [], action=_same_action(request),
                                      status_code=422)
@@ -180,7 +182,7 @@ class FormPages(Controller):
         action = form_text(form, "_action") or "save"
         data = carry_unposted(definition, record.data, parse_form(definition, form, keep_empty_rows=action != "save"))
         keep_hidden(actor, definition, record.data, data)
-        await keep_decided(definition, record.data, data, record.id)
+        await keep_decided(definition, record.data, data, record.id, students=students)
         return await _save_edit(request, school, record, definition, students, form, data, {}, action=f"/records/{record_id}")
 
     @get("/records/{record_id:int}/history")
@@ -307,13 +309,15 @@ async def _entry_page(request: Request, school: School, definition: Definition, 
     picks_students = definition.subject in ("student", "students")
     if picks_students and record is None and not (students and "_student" not in errors and request.query_params.get("student")):
         choices = await student_choices(school, MAX_STUDENT_CHOICES, definition.grades, [s.id for s in students],
-                                        students_filter(actor, definition, "create"), with_left=bool(definition.schema.get("x-disposal")))
+                                        students_filter(actor, definition, "create"), with_left=bool(definition.schema.get("x-disposal")),
+                                        only_left=bool(definition.students_rule.get("left_school")))
     template = "pages/record_form.html" if is_htmx(request) else "pages/entry.html"
     # after a refused save, htmx shows the top of the form, where the summary lists every problem
     headers = {"HX-Reswap": "outerHTML show:top"} if errors or conflict else None
     return page(request, template, status_code=status_code, headers=headers, definition=definition, body=body, action=action,
                 errors=errors, error_items=_error_items(definition, errors), version=version, student_choices=choices,
                 chosen_students=[s.id for s in students], many_students=definition.subject == "students",
+                students_label=definition.students_rule.get("label") or "",
                 chosen_names=[f"{s.name}（{s.student_number}）" for s in students],
                 grades_note=_grades_note(definition),
                 cancel_url=f"/records/{record.id}" if record else f"/forms/{definition.form_id}", conflict=conflict,
