@@ -162,6 +162,14 @@ def check_students_rule(fields: dict[str, FieldSpec], schema: dict, file: str) -
         elif schema.get("x-subject", "student") not in ("student", "students"):
             yield Problem(file, "/x-students", _("x-students belongs on a form about students."))
     for path, spec in fields.items():
+        column = spec.schema.get("x-student-rows")
+        if column is not None and not ("." not in path and spec.item_fields and isinstance(column, str) and column in spec.item_fields
+                                       and spec.item_fields[column].type == "string"
+                                       and schema.get("x-subject", "student") in ("student", "students")):
+            yield Problem(file, "/properties/" + path.replace(".", "/properties/") + "/x-student-rows",
+                          _("x-student-rows belongs on a top-level table of a form about students and names its text column "
+                            "holding the student's name."))
+    for path, spec in fields.items():
         earlier = spec.schema.get("x-after")
         if earlier is None:
             continue

@@ -241,7 +241,9 @@ async def carry_out(registry: Registry, disposal: Disposal, record: Record, defi
               if r.form_id not in kept_forms]
     if disposal.action in ("seal", "transfer"):
         until = _date(record.data.get(spec.get("seal_until", ""))) if disposal.action == "seal" else None
-        await Record.filter(id__in=[r.id for r in linked]).update(sealed=True)
+        closed = set(ids) | {s.id for r in linked for s in r.students if s.file_state in CLOSED_STATES}
+        # a record about these files alone is sealed; a group record stays for the others, these students' part hidden
+        await Record.filter(id__in=[r.id for r in linked if {s.id for s in r.students} <= closed]).update(sealed=True)
         await Student.filter(id__in=ids).update(file_state="sealed" if disposal.action == "seal" else "transferred", sealed_until=until)
         for student in students:
             await audit.append(disposal.action, f"student:{student.id}", user=user, scope=scope,
@@ -306,6 +308,66 @@ def _date(value: Any) -> dt.date | None:
 
 
 # Opening a sealed file: a reason, recorded, for a while, in this session only.
+
+def shown_here(session: dict | None, students: list[Student]) -> set[int]:
+    """The closed files among these that this session opened with a reason (shown as before)."""
+    return {s.id for s in students if s.file_state in CLOSED_STATES and session is not None and opened(session, [s])}
+
+
+def hide_closed_students(definition: Definition, record: Record, students: list[Student], shown: set[int] = frozenset()) -> None:
+    """A group record shared with a sealed or transferred file stays for the others: in memory only (never saved),
+    that student is named 「已封存学生」 wherever the record shows them (their own Student object, names in the
+    answers) and their own rows (`x-student-rows` tables: attendance, notes about them) are closed. A decision on
+    files (x-disposal) keeps the names: it is read by those who decide and carry it out. `shown`: opened files."""
+    closed = [s for s in students if s.name in hidden_names(definition, students, shown)]
+    if not closed:
+        return
+    record.data = closed_answers(definition, record.data, {s.name for s in closed})
+    label = _("Sealed student")
+    for student in closed:
+        student.name, student.student_number, student.gender, student.birth_date = label, "", "", None
+        student.klass = None
+
+
+def hidden_names(definition: Definition, students: list[Student], shown: set[int] = frozenset()) -> set[str]:
+    """The names hide_closed_students masks in a record of this form about these students."""
+    if spec_of(definition):
+        return set()
+    return {s.name for s in students if s.file_state in CLOSED_STATES and s.id not in shown and s.name}
+
+
+def closed_answers(definition: Definition, data: dict, names: set[str]) -> dict:
+    """A copy of the answers with these students' rows closed and their names masked in every text."""
+    label = _("Sealed student")
+    data = json.loads(json.dumps(data))  # a deep copy of JSON data
+    for path, spec in definition.fields.items():
+        column = spec.schema.get("x-student-rows")
+        rows = data.get(path) if "." not in path else None
+        if spec.item_fields and column and isinstance(rows, list):
+            data[path] = [{column: label} if isinstance(row, dict) and str(row.get(column, "")).strip() in names else row for row in rows]
+    ordered = sorted(names, key=len, reverse=True)
+
+    def masked(value: Any) -> Any:
+        if isinstance(value, str):
+            for name in ordered:
+                value = value.replace(name, label)
+            return value
+        if isinstance(value, list):
+            return [masked(v) for v in value]
+        if isinstance(value, dict):
+            return {k: masked(v) for k, v in value.items()}
+        return value
+    return masked(data)
+
+
+async def hide_closed_in(registry: Registry, records: list[Record], session: dict | None = None) -> None:
+    """hide_closed_students for records listed with their students prefetched (lists, exports, the API)."""
+    for record in records:
+        students = list(record.students)
+        if any(s.file_state in CLOSED_STATES for s in students):
+            definition = await registry.at(record.form_id, record.form_version)
+            if definition is not None:
+                hide_closed_students(definition, record, students, shown_here(session, students))
 
 def opened(session: dict, students: list[Student]) -> bool:
     grants = session.get("opened_files") or {}

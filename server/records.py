@@ -70,6 +70,9 @@ async def check_writable(record: Record, deciding: bool = False) -> None:
     """A record of a sealed file is read-only; a decision under review is locked but to the workflow (`deciding`)."""
     if record.sealed:
         raise FileSealed(_("This record belongs to a sealed file: it is read-only."))
+    if not await Disposal.filter(record_id=record.id).exists() and \
+            await Student.filter(records__id=record.id, file_state__in=("sealed", "transferred")).exists():
+        raise FileSealed(_("A student in this group record has a sealed file: the record is kept for the others and can no longer be changed."))
     if not deciding and await Disposal.filter(record_id=record.id, state__in=IN_PROGRESS).exists():
         raise FileSealed(_("This decision is being reviewed and approved: it cannot be changed now. The reviewer can return it to the applicant."))
 
@@ -279,8 +282,9 @@ async def _search_ids(definition: Definition, school: School, text: str, dialect
     ids: set[int] = set()
     mine = Record.filter(school=school, form_id=definition.form_id)
     for path in paths:
-        if path in STUDENT_SEARCH:
-            ids.update(await mine.filter(**{f"{STUDENT_SEARCH[path]}__icontains": text}).values_list("id", flat=True))
+        if path in STUDENT_SEARCH:  # a sealed file's student is not found by their name in a group record
+            ids.update(await mine.filter(**{f"{STUDENT_SEARCH[path]}__icontains": text, "students__file_state": "open"})
+                       .values_list("id", flat=True))
     for path in (p for p in paths if not p.startswith("@")):
         found = await mine.annotate(
             s=RawSQL(_as_text(json_value_sql(path, dialect)))).filter(s__icontains=text).values_list("id", flat=True)

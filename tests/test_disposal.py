@@ -307,31 +307,6 @@ def test_a_broken_x_disposal_is_a_definition_problem(broken):
                                    shipped_registry().get("archive_disposal").schema, "schema.json"))
 
 
-def test_a_group_record_shared_with_a_sealed_file_is_not_shown_or_printed_in_a_classmates_file(logged_in):
-    world = logged_in
-    ids = world.run(seed, "封存")
-
-    async def group() -> int:
-        from server.models import School, Student, User
-        from server.records import create_record
-
-        both = list(await Student.filter(id__in=[ids["student"], ids["other"]]))
-        record = await create_record(shipped_registry().get("group_counseling"), await School.get(code="t1"),
-                                     await User.get(username="admin"), {**example("group_counseling"), "goals": MARKER}, both)
-        return record.id
-    group_id = world.run(group)
-    decide(world, ids)
-    as_user(world, "xinli")
-    page = world.client.get(f"/students/{ids['other']}")
-    assert page.status_code == 200 and f'href="/records/{group_id}"' not in page.text
-    archive = world.client.get(f"/students/{ids['other']}/archive.pdf")
-    from pypdf import PdfReader
-
-    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(archive.content)).pages)
-    assert archive.status_code == 200 and MARKER not in text
-    assert world.client.get(f"/records/{group_id}").status_code == 403  # opened from the sealed file, with a reason
-
-
 def test_the_dashboard_lists_files_due_and_applies_for_a_batch(logged_in):
     world = logged_in
     ids = world.run(seed, "封存")

@@ -28,7 +28,8 @@ from server.context import GRADE_NAMES, subject_context
 from server.record_upgrade import UpgradePlan, plan_upgrade
 from server import audit
 from server.access import Actor, actor_of, can, hidden_fields, keep_hidden, mask, record_reached, records_filter, role_names, students_filter
-from server.disposal import IN_PROGRESS, keep_decided, panel_for
+from server.disposal import (IN_PROGRESS, closed_answers, hidden_names, hide_closed_in, hide_closed_students, keep_decided, panel_for,
+                             shown_here)
 from server.web import definition_or_404, form_for, is_htmx, page, pdf_response, record_for, registry, school_of
 
 MAX_STUDENT_CHOICES = 3000
@@ -65,6 +66,7 @@ class FormPages(Controller):
         if exporting:
             return await _export(request, definition, actor, school, params["format"], query)
         result = await list_records(definition, school, query)
+        await hide_closed_in(await registry(request), result.records, request.session)
         columns = list_columns(definition, query.hidden)
         keys = [c["key"] for c in columns]
         rows = [{"record": r, "cells": row_cells(definition, r, keys, school)} for r in result.records]
@@ -190,6 +192,11 @@ class FormPages(Controller):
         """Who changed what, when: every revision, field by field (fields the user may not read stay hidden)."""
         _school, record, definition, _students, actor = await _load(request, record_id, "read")
         revisions = list(await RecordRevision.filter(record_id=record.id).order_by("version").select_related("changed_by"))
+        linked = list(await record.students.all())
+        if closed := hidden_names(definition, linked, shown_here(request.session, linked)):  # what a sealed student's part was stays closed in the history too
+            for revision in revisions:
+                revision.data_before = closed_answers(definition, revision.data_before, closed) if revision.data_before else None
+                revision.data_after = closed_answers(definition, revision.data_after, closed)
         forms = await registry(request)
         items, made_with = [], None
         for revision in revisions:  # each side read with the version of the form it was made with, under today's access rules
@@ -295,6 +302,7 @@ def _same_action(request: Request) -> str:
 async def _load(request: Request, record_id: int, action: str) -> tuple[School, Record, Definition, list[Student], Actor]:
     record, definition, actor = await record_for(request, record_id, action)
     students = list(await record.students.all().select_related("klass"))
+    hide_closed_students(definition, record, students, shown_here(request.session, students))
     return await school_of(request.user), record, definition, students, actor
 
 
@@ -419,6 +427,7 @@ async def _export(request: Request, definition: Definition, actor: Actor, school
     query.page, query.page_size = 1, 100_000
     result = await list_records(definition, school, query)
     forms = await registry(request)
+    await hide_closed_in(forms, result.records, request.session)
     versions = {}
     for number in {r.form_version for r in result.records} - {definition.version}:
         if (old := await forms.at(definition.form_id, number)) is not None:
