@@ -223,7 +223,9 @@ async def take_step(registry: Registry, settings: Settings, record: Record, defi
             disposal.outcome = await carry_out(registry, disposal, record, definition, students, user, scope)
             await disposal.save()
     if disposal.state == "approved":
-        await withdraw(settings, {s.id for s in students}, _("A file in this print was sealed, transferred or destroyed meanwhile."))
+        why = {"seal": _("a student's file was sealed"), "transfer": _("a student's file was transferred"),
+               "destroy": _("a student's file was destroyed")}[disposal.action]
+        await withdraw(settings, {s.id for s in students}, why)
         if disposal.action == "destroy":
             try:
                 await erase_freed_space()
