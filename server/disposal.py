@@ -33,7 +33,7 @@ from server.i18n import gettext as _, local_today
 from server.batch_print import withdraw
 from server.models import Disposal, FileTombstone, Record, RecordRevision, Student, User
 from server.records import IN_PROGRESS, students_refusal, update_record  # noqa: F401  (IN_PROGRESS: the pages import it from here)
-from server.validation import field_title, validate
+from server.validation import date_order_errors, field_title
 from server.registry import Registry
 from server.settings import Settings
 
@@ -200,7 +200,7 @@ async def take_step(registry: Registry, settings: Settings, record: Record, defi
                 data.pop(name, None)
             data.update(stamp)
             fill_students_table(definition, data, students)
-            if problems := validate(definition, data):  # e.g. a sealing that would end before today's application
+            if problems := date_order_errors(definition, data):  # e.g. a sealing that would end before today's application
                 raise DisposalRefused(_("The record does not hold as submitted today: %(problems)s Correct it first.",
                                         problems=" ".join(f"{field_title(definition, p.path)}：{p.message}" for p in problems)))
         else:
