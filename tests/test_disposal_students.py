@@ -164,3 +164,31 @@ async def api_token() -> str:
     from server.models import User
 
     return await create_token(await User.get(username="xinli"), days=1)
+
+
+@pytest.mark.parametrize("where, broken", [
+    ("x-students", {"label": "", "left_school": "yes"}),
+    ("x-after", "no_such_field"),
+    ("students_table", {"field": "students", "columns": {"name": "favourite_colour"}}),
+    ("x-student-rows", "no_such_column"),
+])
+def test_a_broken_students_rule_is_a_definition_problem(where, broken):
+    import copy
+
+    from _formdata import CJK
+    from server.checks import check_definition
+
+    d = shipped_registry().get("archive_disposal")
+    schema, layout = copy.deepcopy(d.schema), copy.deepcopy(d.layout)
+    if where == "x-students":
+        schema["x-students"] = broken
+    elif where == "x-after":
+        schema["properties"]["seal_until"]["x-after"] = broken
+    elif where == "students_table":
+        schema["x-disposal"]["students_table"] = broken
+    else:
+        schema["properties"]["students"]["x-student-rows"] = broken
+    problems = check_definition("archive_disposal", schema, layout)
+    assert problems and all(CJK.search(p.message) for p in problems), problems
+    assert any(where in p.pointer for p in problems), problems
+    assert not check_definition("archive_disposal", d.schema, d.layout)
