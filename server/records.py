@@ -72,7 +72,8 @@ async def check_writable(record: Record, deciding: bool = False) -> None:
         raise FileSealed(_("This record belongs to a sealed file: it is read-only."))
     if not await Disposal.filter(record_id=record.id).exists() and \
             await Student.filter(records__id=record.id, file_state__in=("sealed", "transferred")).exists():
-        raise FileSealed(_("A student in this group record has a sealed file: the record is kept for the others and can no longer be changed."))
+        raise FileSealed(_("A student in this group record has a sealed file: "
+                           "the record is kept for the others and can no longer be changed."))
     if not deciding and await Disposal.filter(record_id=record.id, state__in=IN_PROGRESS).exists():
         raise FileSealed(_("This decision is being reviewed and approved: it cannot be changed now. The reviewer can return it to the applicant."))
 
@@ -140,7 +141,8 @@ async def student_choices(school: School, limit: int = 3000, grades: list[int] |
     With `grades`, only students of those grades (and any already chosen); never beyond `reachable`.
     `with_left`: students who left too, whose files are not destroyed (a decision on their files);
     `only_left`: those alone."""
-    query = Student.filter(school=school).exclude(file_state="destroyed") if with_left or only_left else Student.filter(school=school, left_on__isnull=True)
+    query = Student.filter(school=school).exclude(file_state="destroyed") if with_left or only_left \
+        else Student.filter(school=school, left_on__isnull=True)
     if only_left:
         query = query.filter(left_on__isnull=False)
     if reachable is not None:

@@ -26,7 +26,8 @@ async def deciders_and_leaver() -> dict:
 
     school = await School.get(code="t1")
     for username, role in (("xinli", "psych_teacher"), ("deyu", "moral_education"), ("xiaozhang", "leader")):
-        await User.create(school=school, username=username, display_name=username, roles=[role], password_hash=light_password_hash(PASSWORD))
+        await User.create(school=school, username=username, display_name=username, roles=[role],
+                          password_hash=light_password_hash(PASSWORD))
     await Student.filter(student_number="T0001").update(left_on=dt.date(2026, 7, 3), left_reason="毕业")
     return {"left": (await Student.get(student_number="T0001")).id, "staying": (await Student.get(student_number="T0002")).id}
 

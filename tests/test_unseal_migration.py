@@ -22,7 +22,8 @@ def test_migration_unseals_group_records_shared_with_open_files(tmp_path):
             await seed()
             school, admin = await School.get(code="t1"), await User.get(username="admin")
             sealed, other = await Student.filter(school=school).order_by("student_number")
-            group = await create_record(shipped_registry().get("group_counseling"), school, admin, example("group_counseling"), [sealed, other])
+            group = await create_record(shipped_registry().get("group_counseling"), school, admin, example("group_counseling"),
+                                        [sealed, other])
             alone = await create_record(shipped_registry().get("registration"), school, admin, example("registration"), [sealed])
             await Student.filter(id=sealed.id).update(file_state="sealed")
             await Record.filter(id__in=[group.id, alone.id]).update(sealed=True)  # what sealing did before

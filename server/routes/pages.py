@@ -193,7 +193,8 @@ class FormPages(Controller):
         _school, record, definition, _students, actor = await _load(request, record_id, "read")
         revisions = list(await RecordRevision.filter(record_id=record.id).order_by("version").select_related("changed_by"))
         linked = list(await record.students.all())
-        if closed := hidden_names(definition, linked, shown_here(request.session, linked)):  # what a sealed student's part was stays closed in the history too
+        # what a sealed student's part of a group record was stays closed in its history too
+        if closed := hidden_names(definition, linked, shown_here(request.session, linked)):
             for revision in revisions:
                 revision.data_before = closed_answers(definition, revision.data_before, closed) if revision.data_before else None
                 revision.data_after = closed_answers(definition, revision.data_after, closed)
