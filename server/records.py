@@ -18,7 +18,7 @@ from tortoise.expressions import Q, RawSQL
 from server import audit
 from server.access import AccessRefused
 from server.definitions import Definition
-from server.i18n import gettext as _
+from server.i18n import gettext as _, local_today
 from server.models import Disposal, Record, RecordRevision, School, Student, User
 
 
@@ -57,7 +57,8 @@ def students_refusal(definition: Definition, students: list[Student]) -> str | N
     """Why these students cannot be the ones a record of this form is about (None: they can). One rule for the
     entry page, the API, the save itself and every step of a decision (server/disposal.py)."""
     if definition.students_rule.get("left_school"):
-        staying = [s for s in students if s.left_on is None]
+        today = local_today()
+        staying = [s for s in students if s.left_on is None or s.left_on > today]  # a leaving date ahead: not left yet
         if staying:
             klass = {s.id: getattr(getattr(s, "klass", None), "name", "") for s in staying}
             names = "、".join(f"{s.name}（{' '.join(filter(None, (klass[s.id], s.student_number)))}）" for s in staying)
@@ -144,7 +145,7 @@ async def student_choices(school: School, limit: int = 3000, grades: list[int] |
     query = Student.filter(school=school).exclude(file_state="destroyed") if with_left or only_left \
         else Student.filter(school=school, left_on__isnull=True)
     if only_left:
-        query = query.filter(left_on__isnull=False)
+        query = query.filter(left_on__lte=local_today())
     if reachable is not None:
         query = query.filter(reachable)
     if grades:

@@ -75,6 +75,15 @@ def test_a_decision_refuses_students_still_at_school_at_every_entrance(logged_in
     assert saved.status_code == 303
     record_id = int(saved.headers["location"].split("/")[2].split("?")[0])
 
+    async def leaving_later():  # a leaving date ahead (entered before the summer): not left yet
+        from server.models import Student
+
+        await Student.filter(id=ids["staying"]).update(left_on=dt.date.today() + dt.timedelta(days=30), left_reason="转出")
+    world.run(leaving_later)
+    assert f'<option value="{ids["staying"]}"' not in world.client.get("/forms/archive_disposal/new").text
+    refused = post_new(world, application(), [ids["staying"]])
+    assert refused.status_code == 422 and "周明轩" in refused.text and "仍在校" in refused.text
+
     async def back_at_school():  # re-enrolled after the request was written: no step may act on the file now
         from server.models import Student
 
