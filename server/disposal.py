@@ -321,7 +321,9 @@ def hide_closed_students(definition: Definition, record: Record, students: list[
     that student is named 「已封存学生」 wherever the record shows them (their own Student object, names in the
     answers) and their own rows (`x-student-rows` tables: attendance, notes about them) are closed. A decision on
     files (x-disposal) keeps the names: it is read by those who decide and carry it out. `shown`: opened files."""
-    closed = [s for s in students if s.name in hidden_names(definition, students, shown)]
+    if spec_of(definition):
+        return
+    closed = [s for s in students if s.file_state in CLOSED_STATES and s.id not in shown]  # by id: a namesake stays shown
     if not closed:
         return
     record.data = closed_answers(definition, record.data, {s.name for s in closed})
@@ -347,7 +349,7 @@ def closed_answers(definition: Definition, data: dict, names: set[str]) -> dict:
         rows = data.get(path) if "." not in path else None
         if spec.item_fields and column and isinstance(rows, list):
             data[path] = [{column: label} if isinstance(row, dict) and str(row.get(column, "")).strip() in names else row for row in rows]
-    ordered = sorted(names, key=len, reverse=True)
+    ordered = sorted((name for name in names if name.strip()), key=len, reverse=True)  # never an empty name
 
     def masked(value: Any) -> Any:
         if isinstance(value, str):
@@ -370,6 +372,7 @@ async def hide_closed_in(registry: Registry, records: list[Record], session: dic
             definition = await registry.at(record.form_id, record.form_version)
             if definition is not None:
                 hide_closed_students(definition, record, students, shown_here(session, students))
+
 
 def opened(session: dict, students: list[Student]) -> bool:
     grants = session.get("opened_files") or {}
