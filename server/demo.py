@@ -70,8 +70,12 @@ async def demo_leavers(definition: Definition, school: School, example: dict) ->
         return None
     columns = {source: column for column, source in table["columns"].items()}
     found = []
+    listed = [r for other in definition.examples.values() for r in other.get(table["field"]) or [] if r.get(columns.get("number", ""))]
     for row in example.get(table["field"]) or []:
         name, number = row.get(columns.get("name", ""), ""), row.get(columns.get("number", ""), "")
+        if not number:  # a short example names a student another example describes in full: the same leaver
+            row = next((r for r in listed if r.get(columns.get("name", "")) == name), row)
+            number = row.get(columns.get("number", ""), "")
         student = await (Student.get_or_none(school=school, student_number=number) if number else
                          Student.filter(school=school, name=name, left_on__isnull=False).first())
         if student is None:
