@@ -168,13 +168,16 @@ class PrintRunner:
             parts: list[tuple[str, str, str]] = []  # (file, outline title, name in the ZIP)
             if await PrintJob.filter(id=job.id, status="running").count() == 0:
                 raise Withdrawn()
+            left_out: list[dict] = []
             for index, student_id in enumerate(job.student_ids):
                 student = found.get(student_id)
                 # a sealed file is opened one at a time, with a reason: never in a batch
                 html, count = await student_archive(forms, actor, student, school, job.form_id or None) \
                     if student is not None and student.file_state == "open" else ("", 0)
-                if not count:  # nothing this user may print: no empty cover either
-                    await PrintJob.filter(id=job.id).update(skipped=F("skipped") + 1, done=F("done") + 1)
+                if not count:  # nothing this user may print: no empty cover either; the job says who and why
+                    why = "gone" if student is None else student.file_state if student.file_state != "open" else "nothing"
+                    left_out.append({"id": student_id, "why": why})
+                    await PrintJob.filter(id=job.id).update(skipped=F("skipped") + 1, done=F("done") + 1, skipped_students=left_out)
                     continue
                 await slots.acquire()
                 path = str(folder / f"{index:04d}.pdf")
@@ -227,9 +230,9 @@ async def _heartbeat(job_id: int) -> None:
         await PrintJob.filter(id=job_id, status__in=LIVE).update(updated_at=dt.datetime.now(dt.timezone.utc))
 
 
-async def fail(settings: Settings, job_id: int, message: str) -> None:
-    """End a job as failed (or cancelled) and delete whatever it made."""
-    await PrintJob.filter(id=job_id, status__in=LIVE).update(status="failed", error=message[:200],
+async def fail(settings: Settings, job_id: int, message: str, status: str = "failed") -> None:
+    """End a job as failed (or withdrawn) and delete whatever it made."""
+    await PrintJob.filter(id=job_id, status__in=LIVE).update(status=status, error=message[:200],
                                                              finished_at=dt.datetime.now(dt.timezone.utc))
     shutil.rmtree(prints_dir(settings) / f"job-{job_id}", ignore_errors=True)
     for bundle in BUNDLES:
@@ -238,15 +241,16 @@ async def fail(settings: Settings, job_id: int, message: str) -> None:
 
 async def withdraw(settings: Settings, student_ids: set[int], message: str) -> int:
     """A file was sealed, transferred or destroyed: every printed copy that holds it goes now, and jobs
-    still running with it are stopped."""
+    still running with it are stopped; each says so ("withdrawn", with `message`: why)."""
     withdrawn = 0
     for job in await PrintJob.filter(status__in=(*LIVE, "done")):
         if student_ids & set(job.student_ids or []):
             if job.status == "done":
                 result_path(settings, job).unlink(missing_ok=True)
-                await PrintJob.filter(id=job.id).update(status="expired", expires_at=dt.datetime.now(dt.timezone.utc))
+                await PrintJob.filter(id=job.id, status="done").update(status="withdrawn", error=message[:200],
+                                                                       expires_at=dt.datetime.now(dt.timezone.utc))
             else:
-                await fail(settings, job.id, message)
+                await fail(settings, job.id, message, status="withdrawn")
             withdrawn += 1
     return withdrawn
 

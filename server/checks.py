@@ -105,6 +105,7 @@ def check_definition(form_id: str, schema: Any, layout: Any, examples: dict[str,
     problems += check_formula_titles(schema, schema_file)
     problems += check_record_date(fields, schema, schema_file)
     problems += check_linked_students(fields, schema, schema_file)
+    problems += check_students_rule(fields, schema, schema_file)
     if problems:
         return problems
     validator = Definition(form_id=form_id, schema=schema, layout=layout).validator
@@ -248,6 +249,35 @@ def check_linked_students(fields: dict[str, FieldSpec], schema: dict, file: str)
                           _("x-linked-students: %(column)s is not a column of %(rows)s.", column=str(column), rows=rows.path))
 
 
+def check_students_rule(fields: dict[str, FieldSpec], schema: dict, file: str) -> Iterator[Problem]:
+    """`x-students` (the name of the student picker, and whether only students who left school may be chosen) and
+    `x-after` on a top-level date field (it must be later than another top-level date field)."""
+    rule = schema.get("x-students")
+    if rule is not None:
+        label = rule.get("label", "-") if isinstance(rule, dict) else None
+        if not isinstance(rule, dict) or set(rule) - {"label", "left_school"} or not (isinstance(label, str) and 0 < len(label) <= 30) \
+                or not isinstance(rule.get("left_school", False), bool):
+            yield Problem(file, "/x-students", _("x-students holds label (up to 30 characters) and left_school (true or false)."))
+        elif schema.get("x-subject", "student") not in ("student", "students"):
+            yield Problem(file, "/x-students", _("x-students belongs on a form about students."))
+    for path, spec in fields.items():
+        column = spec.schema.get("x-student-rows")
+        if column is not None and not ("." not in path and spec.item_fields and isinstance(column, str) and column in spec.item_fields
+                                       and spec.item_fields[column].type == "string"
+                                       and schema.get("x-subject", "student") in ("student", "students")):
+            yield Problem(file, "/properties/" + path.replace(".", "/properties/") + "/x-student-rows",
+                          _("x-student-rows belongs on a top-level table of a form about students and names its text column "
+                            "holding the student's name."))
+    for path, spec in fields.items():
+        earlier = spec.schema.get("x-after")
+        if earlier is None:
+            continue
+        other = fields.get(earlier) if isinstance(earlier, str) else None
+        if "." in path or spec.kind != "date" or other is None or "." in earlier or other.kind != "date" or earlier == path:
+            yield Problem(file, "/properties/" + path.replace(".", "/properties/") + "/x-after",
+                          _("x-after belongs on a top-level date field and names another top-level date field."))
+
+
 def check_disposal(fields: dict[str, FieldSpec], schema: dict, file: str) -> Iterator[Problem]:
     """`x-retention-years` (how long a left student's records of this form are kept before a decision) and
     `x-disposal` (the form that decides on files: which fields hold the decision, dates and opinions)."""
@@ -281,6 +311,16 @@ def check_disposal(fields: dict[str, FieldSpec], schema: dict, file: str) -> Ite
     for key, kind in (("seal_until", "date"), ("basis", None), ("guardian_consent", None)):
         if key in rule and not top(rule[key], kind):
             yield bad(f"/{key}", _("x-disposal: %(key)s must name a top-level field.", key=key))
+    table = rule.get("students_table")
+    if table is not None:
+        from server.disposal import STUDENT_VALUES
+
+        spec = fields.get(table.get("field")) if isinstance(table, dict) and isinstance(table.get("field"), str) else None
+        columns = table.get("columns") if isinstance(table, dict) else None
+        if spec is None or "." in table["field"] or not spec.item_fields or not isinstance(columns, dict) or not columns \
+                or not all(c in spec.item_fields and v in STUDENT_VALUES for c, v in columns.items()):
+            yield bad("/students_table", _("x-disposal: students_table names a top-level table and maps its columns to %(values)s.",
+                                            values=", ".join(STUDENT_VALUES)))
     execution = rule.get("execution", [])
     if not isinstance(execution, list) or not all(top(name) for name in execution):
         yield bad("/execution", _("x-disposal: execution lists top-level fields (filled in after approval)."))

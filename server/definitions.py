@@ -208,6 +208,13 @@ class Definition:
         return self.schema.get("x-subject", "student")
 
     @property
+    def students_rule(self) -> dict:
+        """`x-students`: how the entry page names the students a record is about (`label`) and whether only
+        students who have left school may be chosen (`left_school`, e.g. a decision on leavers' files)."""
+        rule = self.schema.get("x-students")
+        return rule if isinstance(rule, dict) else {}
+
+    @property
     def grades(self) -> list[int]:
         """The grades the form is meant for (`x-grades`, e.g. a scale for 七至九年级); empty for all."""
         return list(self.schema.get("x-grades") or [])

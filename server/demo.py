@@ -10,6 +10,7 @@ import secrets
 import datetime as dt
 import random
 
+from server.context import GRADE_NAMES
 from server.definitions import Definition
 from server.i18n import local_today
 from server.models import Record, School, SchoolClass, Student, User
@@ -77,17 +78,52 @@ async def load_demo(registry: Registry, admin: User, students: int = 48) -> Scho
     for index, definition in enumerate(registry.forms.values()):
         meant_for = [s for s in students if not definition.grades or s.klass.grade in definition.grades] or students
         for offset, example in enumerate(sorted(definition.examples.values(), key=len)):
-            await create_demo_record(definition, school, admin, example, meant_for[(2 * index + offset) % len(meant_for)])
+            leavers = await demo_leavers(definition, school, example)
+            await create_demo_record(definition, school, admin, example, meant_for[(2 * index + offset) % len(meant_for)], leavers)
     return school
 
 
-async def create_demo_record(definition: Definition, school: School, user: User, data: dict, student: Student) -> Record:
+async def demo_leavers(definition: Definition, school: School, example: dict) -> list[Student] | None:
+    """A form about students who left school (`x-students.left_school`, e.g. a 7.2 decision) is linked to the
+    students its example lists, made as leavers with their class, leaving date and reason; never to a pupil
+    still at school. None: the form takes students still at school."""
+    table = ((definition.schema.get("x-disposal") or {}).get("students_table") or {})
+    if not definition.students_rule.get("left_school") or not table:
+        return None
+    columns = {source: column for column, source in table["columns"].items()}
+    found = []
+    listed = [r for other in definition.examples.values() for r in other.get(table["field"]) or [] if r.get(columns.get("number", ""))]
+    for row in example.get(table["field"]) or []:
+        name, number = row.get(columns.get("name", ""), ""), row.get(columns.get("number", ""), "")
+        if not number:  # a short example names a student another example describes in full: the same leaver
+            row = next((r for r in listed if r.get(columns.get("name", "")) == name), row)
+            number = row.get(columns.get("number", ""), "")
+        student = await (Student.get_or_none(school=school, student_number=number) if number else
+                         Student.filter(school=school, name=name, left_on__isnull=False).first())
+        if student is None:
+            left_on = dt.date.fromisoformat(row.get(columns.get("left_on", ""), "") or f"{local_today().year}-07-01")
+            year = f"{left_on.year - 1}-{left_on.year}" if left_on.month < 9 else f"{left_on.year}-{left_on.year + 1}"
+            class_name = row.get(columns.get("class", ""), "")
+            klass = None
+            if class_name:
+                grade = next((g for g, n in GRADE_NAMES.items() if class_name.startswith(n)), 9)
+                klass = await SchoolClass.get_or_none(school=school, name=class_name, school_year=year) \
+                    or await SchoolClass.create(school=school, grade=grade, name=class_name, school_year=year)
+            student = await Student.create(school=school, klass=klass, name=name, gender="女" if len(found) % 2 else "男",
+                                           student_number=number or f"DEMOL{await Student.filter(school=school).count() + 1:04d}",
+                                           left_on=left_on, left_reason=row.get(columns.get("left_reason", ""), "") or "毕业")
+        found.append(student)
+    return found
+
+
+async def create_demo_record(definition: Definition, school: School, user: User, data: dict, student: Student,
+                             students: list[Student] | None = None) -> Record:
     """Saved the way a page or the API saves: validated, hidden answers dropped, scores computed."""
     data = copy.deepcopy(data)
     errors = validate(definition, data)
     if errors:
         raise ValueError(f"{definition.form_id}: the example does not validate: {errors}")
-    subjects = [student] if definition.subject in ("student", "students") else []
+    subjects = (students if students is not None else [student]) if definition.subject in ("student", "students") else []
     return await create_record(definition, school, user, data, subjects)
 
 

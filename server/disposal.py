@@ -32,7 +32,8 @@ from server.definitions import Definition, unanswered
 from server.i18n import gettext as _, local_today
 from server.batch_print import withdraw
 from server.models import Disposal, FileTombstone, Record, RecordRevision, Student, User
-from server.records import IN_PROGRESS, update_record  # noqa: F401  (IN_PROGRESS: the pages import it from here)
+from server.records import IN_PROGRESS, students_refusal, update_record  # noqa: F401  (IN_PROGRESS: the pages import it from here)
+from server.validation import date_order_errors, field_title
 from server.registry import Registry
 from server.settings import Settings
 
@@ -102,12 +103,51 @@ def decided_fields(spec: dict, after_apply: bool) -> set[str]:
     return names
 
 
-async def keep_decided(definition: Definition, stored: dict, posted: dict, record_id: int | None = None) -> None:
+STUDENT_VALUES = {  # what a `students_table` column may be filled with, from the linked student
+    "name": lambda s: s.name,
+    "number": lambda s: s.student_number,
+    "class": lambda s: s.klass.name if getattr(s, "klass", None) else "",
+    "left_on": lambda s: s.left_on.isoformat() if s.left_on else "",
+    "left_reason": lambda s: s.left_reason,
+}
+
+
+def fill_students_table(definition: Definition, data: dict, students: list[Student]) -> None:
+    """`x-disposal.students_table`: the form's list of students is written from the students the decision is
+    linked to (name, 学籍号, class, leaving), so the paper shows whose files it acts on, never a typed name.
+    What was typed in other columns (a note) stays with the row of the same student."""
+    spec = spec_of(definition) or {}
+    table = spec.get("students_table")
+    if not table or not students:
+        return
+    columns = table["columns"]
+    item_schema = definition.fields[table["field"]].schema.get("items", {}).get("properties", {})
+    key_column = next((c for c, source in columns.items() if source == "number"), None)
+    typed = {str(row.get(key_column)): row for row in data.get(table["field"]) or [] if isinstance(row, dict) and key_column}
+    rows = []
+    for student in sorted(students, key=lambda s: (s.left_on or dt.date.max, s.student_number)):
+        row = {k: v for k, v in typed.get(student.student_number, {}).items() if k not in columns}
+        for column, source in columns.items():
+            value = STUDENT_VALUES[source](student)
+            options = item_schema.get(column, {}).get("enum")
+            if options and value not in options:
+                value = options[-1] if value else ""  # e.g. a reason the form does not list: 其他
+            limit = item_schema.get(column, {}).get("maxLength")
+            if value:
+                row[column] = value[:limit] if limit else value
+        rows.append(row)
+    data[table["field"]] = rows
+
+
+async def keep_decided(definition: Definition, stored: dict, posted: dict, record_id: int | None = None,
+                       students: list[Student] | None = None) -> None:
     """Once a request is in the workflow, a save by hand cannot change what the workflow wrote: no one
     types an approval, and a decision taken stays as taken; once decided, only the execution fields
     (`execution`: who carried it out, when, the inventory) are still filled in. (Before that, the record
     is a transcription of paper, and applying wipes any review or approval typed into it.)"""
     spec = spec_of(definition)
+    if spec and isinstance(posted, dict) and students:
+        fill_students_table(definition, posted, students)
     disposal = await Disposal.get_or_none(record_id=record_id) if spec and record_id else None
     if disposal is None or not isinstance(posted, dict):
         return
@@ -136,9 +176,11 @@ async def take_step(registry: Registry, settings: Settings, record: Record, defi
         if (reason := refusal(spec, step, actor, disposal, await writers_of(record.id))) is not None:
             raise DisposalRefused(reason)
         record = await Record.get(id=record.id)
-        students = list(await record.students.all())
+        students = list(await record.students.all().select_related("klass"))
         if any(s.file_state == "destroyed" for s in students):
             raise DisposalRefused(_("A file in this request was destroyed already."))
+        if (refused := students_refusal(definition, students)) is not None:
+            raise DisposalRefused(refused)
         data = dict(record.data)
         now = dt.datetime.now(dt.timezone.utc)
         stamp = {spec[step]["by"]: user.display_name[:20], spec[step]["on"]: local_today().isoformat()}
@@ -157,6 +199,10 @@ async def take_step(registry: Registry, settings: Settings, record: Record, defi
             for name in decided_fields(spec, after_apply=False):  # whatever was typed there before is not a decision
                 data.pop(name, None)
             data.update(stamp)
+            fill_students_table(definition, data, students)
+            if problems := date_order_errors(definition, data):  # e.g. a sealing that would end before today's application
+                raise DisposalRefused(_("The record does not hold as submitted today: %(problems)s Correct it first.",
+                                        problems=" ".join(f"{field_title(definition, p.path)}：{p.message}" for p in problems)))
         else:
             options = [option.value for option in definition.fields[spec[step]["opinion"]].options]
             if opinion not in options:
@@ -177,7 +223,9 @@ async def take_step(registry: Registry, settings: Settings, record: Record, defi
             disposal.outcome = await carry_out(registry, disposal, record, definition, students, user, scope)
             await disposal.save()
     if disposal.state == "approved":
-        await withdraw(settings, {s.id for s in students}, _("A file in this print was sealed, transferred or destroyed meanwhile."))
+        why = {"seal": _("a student's file was sealed"), "transfer": _("a student's file was transferred"),
+               "destroy": _("a student's file was destroyed")}[disposal.action]
+        await withdraw(settings, {s.id for s in students}, why)
         if disposal.action == "destroy":
             try:
                 await erase_freed_space()
@@ -195,7 +243,9 @@ async def carry_out(registry: Registry, disposal: Disposal, record: Record, defi
               if r.form_id not in kept_forms]
     if disposal.action in ("seal", "transfer"):
         until = _date(record.data.get(spec.get("seal_until", ""))) if disposal.action == "seal" else None
-        await Record.filter(id__in=[r.id for r in linked]).update(sealed=True)
+        closed = set(ids) | {s.id for r in linked for s in r.students if s.file_state in CLOSED_STATES}
+        # a record about these files alone is sealed; a group record stays for the others, these students' part hidden
+        await Record.filter(id__in=[r.id for r in linked if {s.id for s in r.students} <= closed]).update(sealed=True)
         await Student.filter(id__in=ids).update(file_state="sealed" if disposal.action == "seal" else "transferred", sealed_until=until)
         for student in students:
             await audit.append(disposal.action, f"student:{student.id}", user=user, scope=scope,
@@ -260,6 +310,69 @@ def _date(value: Any) -> dt.date | None:
 
 
 # Opening a sealed file: a reason, recorded, for a while, in this session only.
+
+def shown_here(session: dict | None, students: list[Student]) -> set[int]:
+    """The closed files among these that this session opened with a reason (shown as before)."""
+    return {s.id for s in students if s.file_state in CLOSED_STATES and session is not None and opened(session, [s])}
+
+
+def hide_closed_students(definition: Definition, record: Record, students: list[Student], shown: set[int] = frozenset()) -> None:
+    """A group record shared with a sealed or transferred file stays for the others: in memory only (never saved),
+    that student is named 「已封存学生」 wherever the record shows them (their own Student object, names in the
+    answers) and their own rows (`x-student-rows` tables: attendance, notes about them) are closed. A decision on
+    files (x-disposal) keeps the names: it is read by those who decide and carry it out. `shown`: opened files."""
+    if spec_of(definition):
+        return
+    closed = [s for s in students if s.file_state in CLOSED_STATES and s.id not in shown]  # by id: a namesake stays shown
+    if not closed:
+        return
+    record.data = closed_answers(definition, record.data, {s.name for s in closed})
+    label = _("Sealed student")
+    for student in closed:
+        student.name, student.student_number, student.gender, student.birth_date = label, "", "", None
+        student.klass = None
+
+
+def hidden_names(definition: Definition, students: list[Student], shown: set[int] = frozenset()) -> set[str]:
+    """The names hide_closed_students masks in a record of this form about these students."""
+    if spec_of(definition):
+        return set()
+    return {s.name for s in students if s.file_state in CLOSED_STATES and s.id not in shown and s.name}
+
+
+def closed_answers(definition: Definition, data: dict, names: set[str]) -> dict:
+    """A copy of the answers with these students' rows closed and their names masked in every text."""
+    label = _("Sealed student")
+    data = json.loads(json.dumps(data))  # a deep copy of JSON data
+    for path, spec in definition.fields.items():
+        column = spec.schema.get("x-student-rows")
+        rows = data.get(path) if "." not in path else None
+        if spec.item_fields and column and isinstance(rows, list):
+            data[path] = [{column: label} if isinstance(row, dict) and str(row.get(column, "")).strip() in names else row for row in rows]
+    ordered = sorted((name for name in names if name.strip()), key=len, reverse=True)  # never an empty name
+
+    def masked(value: Any) -> Any:
+        if isinstance(value, str):
+            for name in ordered:
+                value = value.replace(name, label)
+            return value
+        if isinstance(value, list):
+            return [masked(v) for v in value]
+        if isinstance(value, dict):
+            return {k: masked(v) for k, v in value.items()}
+        return value
+    return masked(data)
+
+
+async def hide_closed_in(registry: Registry, records: list[Record], session: dict | None = None) -> None:
+    """hide_closed_students for records listed with their students prefetched (lists, exports, the API)."""
+    for record in records:
+        students = list(record.students)
+        if any(s.file_state in CLOSED_STATES for s in students):
+            definition = await registry.at(record.form_id, record.form_version)
+            if definition is not None:
+                hide_closed_students(definition, record, students, shown_here(session, students))
+
 
 def opened(session: dict, students: list[Student]) -> bool:
     grants = session.get("opened_files") or {}
@@ -350,6 +463,9 @@ class Panel:
     note: Any  # the field for the step's written opinion (None: the step writes none)
     refused: str | None  # why this user cannot take the step (None: they can)
     waiting_for: list[str]  # the roles the next step waits for
+    students: list[Student]  # whose files the decision acts on, with their class and leaving
+    students_label: str  # the definition's name for them
+    students_refused: str | None  # why these students cannot be decided on (still at school)
 
 
 async def panel_for(definition: Definition, record: Record, actor: Actor) -> Panel | None:
@@ -361,4 +477,6 @@ async def panel_for(definition: Definition, record: Record, actor: Actor) -> Pan
     opinions = definition.fields[spec[step]["opinion"]].options if step in ("review", "approve") else []
     refused = refusal(spec, step, actor, disposal, await writers_of(record.id)) if step else None
     note = definition.fields.get(spec[step].get("note", "")) if step in ("review", "approve") else None
-    return Panel(disposal, step, opinions, note, refused, list(spec[step]["roles"]) if step else [])
+    students = sorted(await record.students.all().select_related("klass"), key=lambda s: (s.left_on or dt.date.max, s.student_number))
+    return Panel(disposal, step, opinions, note, refused, list(spec[step]["roles"]) if step else [], students,
+                 definition.students_rule.get("label") or "", students_refusal(definition, students))

@@ -198,11 +198,12 @@ class PrintJob(Model):
     form_id = fields.CharField(max_length=64, default="")  # one form only; "" = the whole files
     student_ids = fields.JSONField(default=list)
     bundle = fields.CharField(max_length=8, default="pdf")  # pdf (one file) | zip (a PDF per student)
-    status = fields.CharField(max_length=16, default="queued")  # queued | running | done | failed | expired
+    status = fields.CharField(max_length=16, default="queued")  # queued | running | done | failed | expired | withdrawn
     total = fields.IntField(default=0)
     done = fields.IntField(default=0)
     pages = fields.IntField(default=0)
     skipped = fields.IntField(default=0)  # students with nothing this user may print
+    skipped_students = fields.JSONField(null=True)  # [{"id": student id, "why": sealed | transferred | destroyed | nothing | gone}]
     error = fields.CharField(max_length=200, default="")
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)

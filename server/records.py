@@ -19,7 +19,7 @@ from tortoise.functions import Count
 from server import audit
 from server.access import AccessRefused
 from server.definitions import Definition
-from server.i18n import gettext as _
+from server.i18n import gettext as _, local_today
 from server.validation import FieldError, validate
 from server.models import Disposal, Record, RecordRevision, School, SchoolClass, Student, User
 
@@ -84,10 +84,32 @@ def check_files_open(definition: Definition, students: list[Student]) -> None:
         raise FileSealed(_("This student's file is sealed (or was transferred or destroyed): no records can be added to it."))
 
 
+class StudentsRefused(AccessRefused):
+    """Students a record of this form may not be about (`x-students`: only students who have left school)."""
+
+
+def students_refusal(definition: Definition, students: list[Student]) -> str | None:
+    """Why these students cannot be the ones a record of this form is about (None: they can). One rule for the
+    entry page, the API, the save itself and every step of a decision (server/disposal.py)."""
+    if definition.students_rule.get("left_school"):
+        today = local_today()
+        staying = [s for s in students if s.left_on is None or s.left_on > today]  # a leaving date ahead: not left yet
+        if staying:
+            klass = {s.id: getattr(getattr(s, "klass", None), "name", "") for s in staying}
+            names = "、".join(f"{s.name}（{' '.join(filter(None, (klass[s.id], s.student_number)))}）" for s in staying)
+            return _("Only students who have left school can be chosen here; still at school: %(names)s. "
+                     "Record their leaving in the roster first.", names=names)
+    return None
+
+
 async def check_writable(record: Record, deciding: bool = False) -> None:
     """A record of a sealed file is read-only; a decision under review is locked but to the workflow (`deciding`)."""
     if record.sealed:
         raise FileSealed(_("This record belongs to a sealed file: it is read-only."))
+    if not await Disposal.filter(record_id=record.id).exists() and \
+            await Student.filter(records__id=record.id, file_state__in=("sealed", "transferred")).exists():
+        raise FileSealed(_("A student in this group record has a sealed file: "
+                           "the record is kept for the others and can no longer be changed."))
     if not deciding and await Disposal.filter(record_id=record.id, state__in=IN_PROGRESS).exists():
         raise FileSealed(_("This decision is being reviewed and approved: it cannot be changed now. The reviewer can return it to the applicant."))
 
@@ -97,6 +119,8 @@ async def create_record(definition: Definition, school: School, user: User, data
     """The record, its first revision and its audit entry commit together (or not at all).
     `klass`: the class a record about a class is about."""
     check_files_open(definition, students)
+    if (refused := students_refusal(definition, students)) is not None:
+        raise StudentsRefused(refused)
     async with audit.transaction() as log:
         record = await Record.create(school=school, form_id=definition.form_id, form_version=definition.version,
                                      data=data, status=status, version=1, created_by=user, updated_by=user, klass=klass)
@@ -165,13 +189,17 @@ async def students_of(school: School, ids: list[Any], reachable: Q | None = None
 
 
 def pickable_students(school: School, reachable: Q | None = None, grades: list[int] | None = None,
-                      chosen: list[int] | None = None, with_left: bool = False):
+                      chosen: list[int] | None = None, with_left: bool = False, only_left: bool = False):
     """The students a new record can be about: the one rule behind the picker, its search and a whole class.
     At school with an open file (a closed file takes no new record); `with_left`: students who left
-    too, whose files are not destroyed (a decision on their files). With `grades`, only students of
-    those grades (and any already chosen); never beyond `reachable`."""
-    query = Student.filter(school=school).exclude(file_state="destroyed") if with_left \
-        else Student.filter(school=school, left_on__isnull=True, file_state="open")
+    too, whose files are not destroyed (a decision on their files); `only_left`: those alone (x-students'
+    left_school). With `grades`, only students of those grades (and any already chosen); never beyond `reachable`."""
+    if only_left:
+        query = Student.filter(school=school, left_on__lte=local_today()).exclude(file_state="destroyed")
+    elif with_left:
+        query = Student.filter(school=school).exclude(file_state="destroyed")
+    else:
+        query = Student.filter(school=school, left_on__isnull=True, file_state="open")
     if reachable is not None:
         query = query.filter(reachable)
     if grades:
@@ -180,9 +208,10 @@ def pickable_students(school: School, reachable: Q | None = None, grades: list[i
 
 
 async def student_choices(school: School, limit: int = 3000, grades: list[int] | None = None,
-                          chosen: list[int] | None = None, reachable: Q | None = None, with_left: bool = False) -> list[dict]:
+                          chosen: list[int] | None = None, reachable: Q | None = None, with_left: bool = False,
+                          only_left: bool = False) -> list[dict]:
     """Students a new record can be about (a picker), as plain rows: no model objects to build."""
-    rows = await pickable_students(school, reachable, grades, chosen, with_left).order_by("klass__grade", "klass__name", "name") \
+    rows = await pickable_students(school, reachable, grades, chosen, with_left, only_left).order_by("klass__grade", "klass__name", "name") \
         .limit(limit).values("id", "name", "student_number", klass="klass__name")
     return [{"id": r["id"], "name": r["name"], "number": r["student_number"], "klass": r["klass"] or ""} for r in rows]
 
@@ -203,7 +232,8 @@ class StudentSearch:
 
 
 async def search_students(school: School, text: str, reachable: Q | None = None, grades: list[int] | None = None,
-                          with_left: bool = False, with_classes: bool = False, limit: int = PICKER_LIMIT) -> StudentSearch:
+                          with_left: bool = False, with_classes: bool = False, limit: int = PICKER_LIMIT,
+                          only_left: bool = False) -> StudentSearch:
     """Students a new record can be about whose name, 学籍号 or class contains the text (three queries whatever
     the school's size: count, first rows, and the matching classes when a whole class may be chosen)."""
     text = text.strip()[:50]
@@ -212,7 +242,7 @@ async def search_students(school: School, text: str, reachable: Q | None = None,
     in_class = Q()
     for variant in _class_name_variants(text):
         in_class |= Q(klass__name__icontains=variant)
-    base = pickable_students(school, reachable, grades, None, with_left)
+    base = pickable_students(school, reachable, grades, None, with_left, only_left)
     query = base.filter(Q(name__icontains=text) | Q(student_number__icontains=text) | in_class)
     total = await query.count()
     rows = await query.order_by("klass__grade", "klass__name", "name", "id").limit(limit) \
@@ -228,20 +258,20 @@ async def search_students(school: School, text: str, reachable: Q | None = None,
 
 
 async def pickable(school: School, ids: list[int], reachable: Q | None = None, grades: list[int] | None = None,
-                   with_left: bool = False) -> list[Student]:
+                   with_left: bool = False, only_left: bool = False) -> list[Student]:
     """Those of these students a new record can be about (a pick checked with the suggestions' own rule)."""
     ids = [i for i in ids if isinstance(i, int) and 0 < i < 2**31]
     if not ids:
         return []
-    return list(await pickable_students(school, reachable, grades, None, with_left).filter(id__in=ids).select_related("klass"))
+    return list(await pickable_students(school, reachable, grades, None, with_left, only_left).filter(id__in=ids).select_related("klass"))
 
 
 async def class_students(school: School, class_id: int, reachable: Q | None = None, grades: list[int] | None = None,
-                         with_left: bool = False) -> list[Student]:
+                         with_left: bool = False, only_left: bool = False) -> list[Student]:
     """The students of one class a new record can be about (a whole class chosen in one step)."""
     if not 0 < class_id < 2**31:
         return []
-    query = pickable_students(school, reachable, grades, None, with_left).filter(klass_id=class_id)
+    query = pickable_students(school, reachable, grades, None, with_left, only_left).filter(klass_id=class_id)
     return list(await query.order_by("name", "id").select_related("klass"))
 
 
@@ -383,6 +413,7 @@ def _search_condition(definition: Definition, school: School, text: str, dialect
         about = Q(students__name__icontains=text) | Q(students__student_number__icontains=text)
         for variant in _class_name_variants(text):
             about |= Q(students__klass__name__icontains=variant)
+        about &= Q(students__file_state="open")  # a sealed file's student is not found in a group record
         mine = Record.filter(school=school, form_id=definition.form_id).filter(about)
         condition |= Q(id__in=Subquery(mine.values("id")))
     if definition.subject == "class":

@@ -134,7 +134,11 @@ def _newer_level(current: tuple | None, definition: Definition, records: list[Re
 
 async def archive_parts(actor: Actor, found: StudentFile, form_id: str | None = None) -> list[ArchivePart]:
     """The records of the file this user may print, in handbook order (oldest first within a form),
-    each with the fields the user may not read left out; `form_id`: that form's records only."""
+    each with the fields the user may not read left out; `form_id`: that form's records only. Another
+    student of a group record whose file is sealed appears as 「已封存学生」 (the file's own student as is:
+    a sealed file is printed only once opened with a reason)."""
+    from server.disposal import hide_closed_students
+
     school = await School.get(id=found.student.school_id)
     parts = []
     for part in found.parts:
@@ -150,6 +154,7 @@ async def archive_parts(actor: Actor, found: StudentFile, form_id: str | None = 
             for record in sorted((r for r in form.records if r.id in allowed), key=lambda r: (record_day(definition, r)[0], r.created_at)):
                 students = list(await record.students.all().select_related("klass"))
                 made_with = await found.forms.at(record.form_id, record.form_version) or definition
+                hide_closed_students(made_with, record, students, {found.student.id})
                 days.append(day_label(made_with, record))
                 label = f"{record_number(record)} · {days[-1]}"
                 entries.append(ArchiveEntry(made_with, record.id, label, record.data, subject_context(school, students, record),

@@ -169,6 +169,9 @@ def validate(definition: Definition, data: Any, *, draft: bool = False) -> list[
                 errors.setdefault(found.path, found)
     for found in answer_rule_errors(definition, data):
         errors.setdefault(found.path, found)
+    for found in date_order_errors(definition, data):
+        if not _under(found.path, hidden):
+            errors.setdefault(found.path, found)
     if not errors:
         return [] if draft else computed_errors(definition, data)
     return list(errors.values())
@@ -187,6 +190,25 @@ def create_limit_errors(definition: Definition, roles: frozenset[str], data: Any
             return []
         refusals = refusals or found
     return refusals
+
+
+def date_order_errors(definition: Definition, data: dict) -> list[FieldError]:
+    """`x-after` on a top-level date field: it must be later than the date of the field named (e.g. a sealing's
+    end after the application). JSON Schema cannot compare two answers, so the definition declares it."""
+    wrong = []
+    for path, spec in definition.fields.items():
+        earlier = spec.schema.get("x-after")
+        if not earlier or "." in path:
+            continue
+        value, before = data.get(path), data.get(earlier)
+        if isinstance(value, str) and isinstance(before, str) and _iso_day(value) and _iso_day(before) and value <= before:
+            wrong.append(FieldError((path,), _("Must be after %(field)s (%(date)s).", field=field_title(definition, (earlier,)),
+                                                date=before)))
+    return wrong
+
+
+def _iso_day(text: str) -> bool:
+    return bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", text))
 
 
 def computed_errors(definition: Definition, data: dict) -> list[FieldError]:

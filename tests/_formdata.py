@@ -88,9 +88,32 @@ def form_fields(definition: Definition, data: dict) -> dict[str, list[str]]:
 
 
 def example(form_id: str, name: str = "full") -> dict:
+    """The shipped example; a form about leavers only (`x-students.left_school`) lists the test school's first
+    student (林小雨, T0001) as a leaver instead, as a save linked to her writes it (`x-disposal.students_table`)."""
     import json
 
-    return json.loads((FORM_DEFS_DIR / form_id / "examples" / f"{name}.json").read_text(encoding="utf-8"))
+    data = json.loads((FORM_DEFS_DIR / form_id / "examples" / f"{name}.json").read_text(encoding="utf-8"))
+    table = (definition(form_id).schema.get("x-disposal") or {}).get("students_table")
+    if takes_leavers(form_id) and table and table["field"] in data:
+        data[table["field"]] = [{column: LEAVER[source] for column, source in table["columns"].items()}]
+    return data
+
+
+LEAVER = {"name": "林小雨", "number": "T0001", "class": "七年级(1)班", "left_on": "2026-07-03", "left_reason": "毕业"}
+
+
+def takes_leavers(form_id: str) -> bool:
+    """A form whose records are about students who left school only (a decision on their files)."""
+    return bool(definition(form_id).students_rule.get("left_school"))
+
+
+async def make_leaver(student_id: int) -> None:
+    """The test school's 林小雨 left school (LEAVER), so that a form about leavers may be about her."""
+    import datetime as dt
+
+    from server.models import Student
+
+    await Student.filter(id=student_id).update(left_on=dt.date.fromisoformat(LEAVER["left_on"]), left_reason=LEAVER["left_reason"])
 
 
 def stored(form_id: str, data: dict) -> dict:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from _formdata import FORMS, about_students, assert_chinese, definition, example, stored
+from _formdata import FORMS, about_students, assert_chinese, definition, example, make_leaver, stored, takes_leavers
 from server.models import Record
 
 
@@ -52,6 +52,8 @@ def test_forms(api):
 def test_create_read_update_conflict(api, form_id):
     client = api.client
     students = [api.student_ids[0]] if about_students(form_id) else []
+    if takes_leavers(form_id):
+        api.run(make_leaver, api.student_ids[0])
     data = example(form_id)
     response = client.post(f"/api/forms/{form_id}/records", json={"students": students, "data": data})
     assert response.status_code == 201, response.text

@@ -9,8 +9,8 @@ import re
 import openpyxl
 import pytest
 
-from _formdata import (CJK, FORMS, about_students, assert_chinese, definition, example, form_fields, layout_labels, stored,
-                       short_text_field, shows_student_name, squash, text_values)
+from _formdata import (CJK, FORMS, about_students, assert_chinese, definition, example, form_fields, layout_labels, make_leaver, stored,
+                       short_text_field, shows_student_name, squash, takes_leavers, text_values)
 from server.definitions import get_path
 from server.models import Record, RecordRevision
 
@@ -30,6 +30,8 @@ def page_text(response) -> str:
 
 def valid_post(world, form_id: str, data: dict | None = None) -> dict:
     d = definition(form_id)
+    if takes_leavers(form_id):
+        world.run(make_leaver, world.student_ids[0])
     fields = form_fields(d, example(form_id) if data is None else data)
     fields["_student"] = [str(world.student_ids[0])]
     if d.subject == "class":  # a record about a class is linked to it (the fixture's 七年级(1)班)

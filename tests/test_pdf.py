@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from litestar.testing import TestClient
 
-from _formdata import FORMS, about_students, definition, example, form_fields, layout_labels, squash, text_values
+from _formdata import FORMS, about_students, definition, example, form_fields, layout_labels, make_leaver, squash, takes_leavers, text_values
 from server.settings import FORM_DEFS_DIR
 
 CATALOG = json.loads((FORM_DEFS_DIR / "catalog.json").read_text(encoding="utf-8"))
@@ -68,6 +68,8 @@ def printed(tmp_path_factory):
             assert client.post("/login", data={"username": "admin", "password": PASSWORD, "_csrf_token": token},
                                follow_redirects=False).status_code == 303
             for form_id in FORMS:
+                if takes_leavers(form_id):
+                    client.blocking_portal.call(make_leaver, ids[0])
                 fields = form_fields(definition(form_id), example(form_id))
                 fields.update(_student=[str(ids[0])], _csrf_token=[token])
                 if definition(form_id).subject == "class":  # a record about a class is linked to one (the seed's)

@@ -10,11 +10,11 @@ from litestar.exceptions import NotFoundException
 from litestar.params import Parameter
 
 from server.definitions import Definition
-from server.disposal import keep_decided
+from server.disposal import CLOSED_STATES, hide_closed_in, keep_decided
 from server.i18n import gettext as _
 from server.models import Record, SchoolClass, Student
 from server.records import (ListQuery, VersionConflict, checked_save, create_record, list_records, once_only_records, record_number,
-                            students_of, update_record)
+                            students_of, students_refusal, update_record)
 from server.validation import FieldError, create_limit_errors, field_title
 from server import audit
 from server.access import (Actor, actor_of, choosable_class, classes_filter, hidden_fields, keep_hidden, keep_hidden_on_create, mask, record_reached,
@@ -24,6 +24,11 @@ from server.form_versions import (CriticalChanges, DefinitionRejected, VersionRa
 from server.web import definition_or_404, form_editors, form_for, record_for, registry, school_of
 
 MAX_JSON_BYTES = 1_000_000
+
+
+def open_ids(students: Any) -> list[int]:
+    """The students a record lists: a sealed or transferred file's student is left out (hide_closed_students)."""
+    return [s.id for s in students if s.file_state not in CLOSED_STATES]
 
 
 def record_json(record: Record, student_ids: list[int], actor: Actor, definition: Definition) -> dict:
@@ -125,8 +130,9 @@ class ApiController(Controller):
         result = await list_records(definition, school, query)
         await audit.append("list", f"form:{form_id}", user=request.user, detail="api", scope=request.scope)
         forms = await registry(request)  # each record masked by the version it was made with
+        await hide_closed_in(forms, result.records)
         return {"total": result.total, "page": result.page, "pages": result.pages,
-                "records": [record_json(r, [s.id for s in r.students], actor, await forms.at(r.form_id, r.form_version) or definition)
+                "records": [record_json(r, open_ids(r.students), actor, await forms.at(r.form_id, r.form_version) or definition)
                             for r in result.records]}
 
     @post("/forms/{form_id:str}/records")
@@ -142,7 +148,7 @@ class ApiController(Controller):
         students = await students_of(school, given, reachable) if isinstance(given, list) and len(given) <= 200 else None
         if isinstance(data, dict):
             keep_hidden_on_create(actor, definition, data)  # a field one may not read (nor fill in) cannot be written
-            await keep_decided(definition, {}, data)
+            await keep_decided(definition, {}, data, students=students or [])
         status, errors = checked_save(definition, data, body.get("status"), None)
         errors += create_limit_errors(definition, roles_for(actor, definition, "create"), data)
         if students is None:
@@ -153,6 +159,8 @@ class ApiController(Controller):
             errors.append(FieldError(("students",), _("Please choose the students who took part.")))
         elif definition.subject not in ("student", "students") and students:
             errors.append(FieldError(("students",), _("A record of this form is not about students.")))
+        elif refused := students_refusal(definition, students):
+            errors.append(FieldError(("students",), refused))
         elif (existing := await once_only_records(definition, students)) and body.get("confirm_duplicate") is not True:
             errors.append(FieldError(("students",), _(
                 "This form is kept once per student and one already exists (%(numbers)s): update it, or send "
@@ -169,7 +177,9 @@ class ApiController(Controller):
     @get("/records/{record_id:int}")
     async def record(self, request: Request, record_id: int) -> dict:
         record, definition, actor = await record_for(request, record_id, "read")
-        return record_json(record, [s.id for s in await record.students.all()], actor, definition)
+        await record.fetch_related("students")
+        await hide_closed_in(await registry(request), [record])
+        return record_json(record, open_ids(record.students), actor, definition)
 
     @put("/records/{record_id:int}")
     async def update(self, request: Request, record_id: int) -> Response:
@@ -183,7 +193,7 @@ class ApiController(Controller):
         data = body.get("data")
         if isinstance(data, dict):
             keep_hidden(actor, definition, record.data, data)
-            await keep_decided(definition, record.data, data, record.id)
+            await keep_decided(definition, record.data, data, record.id, students=list(await record.students.all().select_related("klass")))
         status, errors = checked_save(definition, data, body.get("status"), record.status)
         if errors:
             return errors_response(errors, definition)
@@ -234,8 +244,11 @@ class ApiController(Controller):
             raise NotFoundException(_("There is no such student."))
         await audit.append("read", f"student:{student.id}", user=request.user, detail="api records", scope=request.scope)
         found = []
-        for record in await student.records.filter(school=school).order_by("-created_at"):
+        if student.file_state in CLOSED_STATES:  # a sealed file is opened on its page, with a reason
+            return found
+        for record in await student.records.filter(school=school).order_by("-created_at").prefetch_related("students"):
             definition = await (await registry(request)).at(record.form_id, record.form_version)
             if definition and not record.sealed and await record_reached(actor, definition, record, "read"):
-                found.append(record_json(record, [s.id for s in await record.students.all()], actor, definition))
+                await hide_closed_in(await registry(request), [record])
+                found.append(record_json(record, open_ids(record.students), actor, definition))
         return found

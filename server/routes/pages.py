@@ -22,7 +22,7 @@ from server.i18n import gettext as _, ngettext, to_local
 from server.models import Record, RecordRevision, School, SchoolClass, Student
 from server.records import (DONE, DRAFT, ListQuery, VersionConflict, check_files_open, checked_save, class_students, create_record,
                             effective_sort, list_records, once_only_records, pickable, record_number, search_students, sortable_keys,
-                            students_of, update_record)
+                            students_of, students_refusal, update_record)
 from server.validation import apply_row_action, carry_unposted, create_limit_errors, field_title, form_text, parse_form, row_index_errors, small_int
 from server.tabular import codebook, export_rows, list_columns, row_cells, to_csv, to_xlsx, value_text
 from server.context import GRADE_NAMES, subject_context
@@ -30,7 +30,8 @@ from server.record_upgrade import UpgradePlan, plan_upgrade
 from server import audit, unsaved_work
 from server.access import (Actor, actor_of, can, choosable_class, choosable_classes, classes_filter, hidden_fields, hidden_on_create, keep_hidden,
                            keep_hidden_on_create, mask, record_reached, records_filter, role_names, roles_for, students_filter)
-from server.disposal import IN_PROGRESS, keep_decided, panel_for
+from server.disposal import (IN_PROGRESS, closed_answers, hidden_names, hide_closed_in, hide_closed_students, keep_decided, panel_for,
+                             shown_here)
 from server.linked_students import add_rows, drop_untouched_row, linked_list
 from server.web import definition_or_404, form_for, is_htmx, page, pdf_response, record_for, registry, school_of
 
@@ -73,6 +74,7 @@ class FormPages(Controller):
         if exporting:
             return await _export(request, definition, actor, school, params["format"], query)
         result = await list_records(definition, school, query)
+        await hide_closed_in(await registry(request), result.records, request.session)
         columns = list_columns(definition, query.hidden)
         keys = [c["key"] for c in columns]
         rows = [{"record": r, "cells": row_cells(definition, r, keys, school)} for r in result.records]
@@ -141,7 +143,7 @@ class FormPages(Controller):
             students.sort(key=lambda s: chosen.index(str(s.id)) if str(s.id) in chosen else len(chosen))  # as chosen
         data = parse_form(definition, form, keep_empty_rows=not saving)
         keep_hidden_on_create(actor, definition, data)  # a field one may not read cannot be written either, unless
-        await keep_decided(definition, {}, data)  # the field lets them fill it in; nor what a decision's reviewers write
+        await keep_decided(definition, {}, data, students=students or [])  # the field lets them fill it in; nor what a decision's reviewers write
         if not saving:
             query, note = form_text(form, "_student_q") or "", ""
             if action.startswith(PICKER_ACTIONS):
@@ -165,6 +167,8 @@ class FormPages(Controller):
             errors["_student"] = _("Please choose the students who took part.")
         elif definition.subject == "class" and klass is None:
             errors["_class"] = _("Please choose the class this record is about.")
+        elif students and (refused := students_refusal(definition, students)):
+            errors["_student"] = refused
         if await once_only_records(definition, students or []) and form_text(form, "_confirm_duplicate") != "yes":
             errors["_confirm_duplicate"] = _("This form is kept once per student and one already exists: open it to update it, "
                                              "or tick the box to create a second record anyway.")
@@ -259,7 +263,7 @@ class FormPages(Controller):
         action = form_text(form, "_action") or "save"
         data = carry_unposted(definition, record.data, parse_form(definition, form, keep_empty_rows=action not in SAVE_ACTIONS))
         keep_hidden(actor, definition, record.data, data)
-        await keep_decided(definition, record.data, data, record.id)
+        await keep_decided(definition, record.data, data, record.id, students=students)
         return await _save_edit(request, school, record, definition, students, form, data, {}, action=f"/records/{record_id}")
 
     @get("/records/{record_id:int}/history")
@@ -267,6 +271,12 @@ class FormPages(Controller):
         """Who changed what, when: every revision, field by field (fields the user may not read stay hidden)."""
         _school, record, definition, _students, actor = await _load(request, record_id, "read")
         revisions = list(await RecordRevision.filter(record_id=record.id).order_by("version").select_related("changed_by"))
+        linked = list(await record.students.all())
+        # what a sealed student's part of a group record was stays closed in its history too
+        if closed := hidden_names(definition, linked, shown_here(request.session, linked)):
+            for revision in revisions:
+                revision.data_before = closed_answers(definition, revision.data_before, closed) if revision.data_before else None
+                revision.data_after = closed_answers(definition, revision.data_after, closed)
         forms = await registry(request)
         items, made_with = [], None
         for revision in revisions:  # each side read with the version of the form it was made with, under today's access rules
@@ -414,6 +424,7 @@ async def _load(request: Request, record_id: int, action: str) -> tuple[School, 
     students = list(await record.students.all().select_related("klass"))
     if record.klass_id is not None:
         await record.fetch_related("klass")  # the class a record about a class is about (@class.name)
+    hide_closed_students(definition, record, students, shown_here(request.session, students))
     return await school_of(request.user), record, definition, students, actor
 
 
@@ -495,6 +506,7 @@ async def _entry_page(request: Request, school: School, definition: Definition, 
     return page(request, template, status_code=status_code, headers=headers, definition=definition, body=body, action=action,
                 errors=errors, error_items=_error_items(definition, errors), version=version, picker=picker, class_choices=class_choices, klass=klass,
                 chosen=students, chosen_students=[s.id for s in students], many_students=definition.subject == "students",
+                students_label=definition.students_rule.get("label") or "",
                 chosen_names=[f"{s.name}（{s.student_number}）" for s in students],
                 grades_note=_grades_note(definition),
                 cancel_url=f"/records/{record.id}" if record else f"/forms/{definition.form_id}", conflict=conflict,
@@ -532,7 +544,8 @@ async def _class_choices(definition: Definition, actor: Actor) -> list[dict]:
 
 async def _search(school: School, definition: Definition, actor: Actor, text: str):
     return await search_students(school, text, students_filter(actor, definition, "create"), definition.grades,
-                                 with_left=bool(definition.schema.get("x-disposal")), with_classes=definition.subject == "students")
+                                 with_left=bool(definition.schema.get("x-disposal")), with_classes=definition.subject == "students",
+                                 only_left=bool(definition.students_rule.get("left_school")))
 
 
 def _picker(definition: Definition, query: str, found: Any, note: str, chosen: set) -> dict:
@@ -548,17 +561,18 @@ async def _pick(school: School, definition: Definition, actor: Actor, action: st
     number = small_int(value) or 0
     reachable = students_filter(actor, definition, "create")
     with_left = bool(definition.schema.get("x-disposal"))
+    only_left = bool(definition.students_rule.get("left_school"))
     if verb == "unpick-student":
         return [s for s in students if s.id != number], ""
     if verb == "pick-student":
-        found = await pickable(school, [number], reachable, definition.grades, with_left)
+        found = await pickable(school, [number], reachable, definition.grades, with_left, only_left)
         if not found:
             return students, _("This student cannot be chosen for this form.")
         if definition.subject == "student":
             return found, ""
         return students + [s for s in found if s.id not in {c.id for c in students}], ""
     if verb == "pick-class" and definition.subject == "students":
-        added = [s for s in await class_students(school, number, reachable, definition.grades, with_left)
+        added = [s for s in await class_students(school, number, reachable, definition.grades, with_left, only_left)
                  if s.id not in {c.id for c in students}]
         if not added and not any(s.klass_id == number for s in students):
             return students, _("This class has no students who can be chosen for this form.")
@@ -686,6 +700,7 @@ async def _export(request: Request, definition: Definition, actor: Actor, school
     query.page, query.page_size = 1, 100_000
     result = await list_records(definition, school, query)
     forms = await registry(request)
+    await hide_closed_in(forms, result.records, request.session)
     versions = {}
     for number in {r.form_version for r in result.records} - {definition.version}:
         if (old := await forms.at(definition.form_id, number)) is not None:

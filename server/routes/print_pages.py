@@ -22,7 +22,25 @@ LIVE_JOBS_PER_USER = 3
 
 def status_names() -> dict[str, str]:
     return {"queued": _("Waiting to start"), "running": _("Printing…"), "done": _("Ready"), "failed": _("Failed"),
-            "expired": _("Deleted (expired)")}
+            "expired": _("Deleted (expired)"), "withdrawn": _("Withdrawn")}
+
+
+SKIP_REASONS = {"sealed": lambda: _("the file is sealed (opened one at a time, with a reason)"),
+                "transferred": lambda: _("the file was transferred"), "destroyed": lambda: _("the file was destroyed"),
+                "gone": lambda: _("no longer in this school"), "nothing": lambda: _("no record here that you may print")}
+
+
+async def skipped_students(job: PrintJob) -> list[dict]:
+    """Who a batch print left out and why, named as the class list names them."""
+    notes = job.skipped_students or []
+    found = {s.id: s for s in await Student.filter(id__in=[n["id"] for n in notes], school_id=job.school_id).select_related("klass")}
+    rows = []
+    for note in notes:
+        student = found.get(note["id"])
+        who = f"{student.name}（{' '.join(filter(None, (student.klass.name if student.klass else '', student.student_number)))}）" \
+            if student else _("student %(id)s", id=note["id"])
+        rows.append({"who": who, "why": SKIP_REASONS.get(note["why"], SKIP_REASONS["nothing"])()})
+    return rows
 
 
 def runner(request: Request) -> PrintRunner:
@@ -97,7 +115,7 @@ class PrintPages(Controller):
     async def job(self, request: Request, job_id: int) -> Response:
         job = await own_job(request, job_id)
         template = "pages/print_progress.html" if is_htmx(request) else "pages/print_job.html"
-        return page(request, template, job=job, status_names=status_names())
+        return page(request, template, job=job, status_names=status_names(), skipped=await skipped_students(job))
 
     @get("/{job_id:int}/download")
     async def download(self, request: Request, job_id: int) -> Response:
