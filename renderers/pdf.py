@@ -85,7 +85,7 @@ def ledger_print_html(definition: Definition, rows: list[LedgerRow], *, context:
     `note` says which records it holds (the list's filters)."""
     plan = plan_for(definition)
     body = render_ledger(definition, rows, context=context)
-    return render("print.html", plan=plan, body=body, context=context, blank=False, note=note,
+    return render("print.html", plan=plan, body=body, context=context, blank=False, note=note, linked=None,
                   css=Markup(print_css()), css_string=css_string, counter_css=counter_css)
 
 
