@@ -58,10 +58,13 @@ def kept_count(db) -> int:
 
 
 def choose_first_student(page, form_path: str) -> None:
-    student = page.locator("#f-_student")
-    value = next(o.get_attribute("value") for o in student.locator("option").all() if o.get_attribute("value"))
+    """The picker: part of a 学籍号 typed, the first suggestion chosen (one htmx round trip)."""
+    page.fill("#f-_student_q", "DEMO0000")
+    chosen = page.locator("#student-suggestions button.suggestion").first
+    chosen.wait_for()
     with page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith(form_path)):
-        student.select_option(value)
+        chosen.click()
+    page.locator(".student-pick .chip").first.wait_for()
 
 
 def test_typed_work_comes_back_after_the_session_ends_and_leaving_asks_first(server):
@@ -112,7 +115,7 @@ def test_typed_work_comes_back_after_the_session_ends_and_leaving_asks_first(ser
             page.wait_for_url("**/forms/individual_counseling/new?**restore=**")
             assert page.input_value("#f-complaint") == COMPLAINT
             expect(page.locator("#record-form")).to_contain_text("已恢复")
-            assert page.locator("#f-_student").input_value() != ""
+            assert page.locator(".student-pick .chip input[name=_student]").count() == 1  # the student chosen again
             assert kept_count(db) == 0
             page.screenshot(path=str(tmp / "restored.png"), full_page=False)
 

@@ -51,7 +51,8 @@ def test_a_decision_refuses_students_still_at_school_at_every_entrance(logged_in
     as_user(world, "xinli")
     new = world.client.get("/forms/archive_disposal/new")
     assert "涉及学生（已离校）" in new.text and "参与学生" not in new.text  # the box says what it holds
-    assert f'<option value="{ids["left"]}"' in new.text and f'<option value="{ids["staying"]}"' not in new.text
+    offered = world.client.get("/forms/archive_disposal/students", params={"q": "T000"}).text  # the picker's suggestions
+    assert f'value="pick-student:{ids["left"]}"' in offered and f'value="pick-student:{ids["staying"]}"' not in offered
     refused = post_new(world, application(reason="毕业离校，申请封存"), [ids["left"], ids["staying"]])
     assert refused.status_code == 422
     assert "周明轩" in refused.text and "T0002" in refused.text and "仍在校" in refused.text
@@ -80,7 +81,7 @@ def test_a_decision_refuses_students_still_at_school_at_every_entrance(logged_in
 
         await Student.filter(id=ids["staying"]).update(left_on=dt.date.today() + dt.timedelta(days=30), left_reason="转出")
     world.run(leaving_later)
-    assert f'<option value="{ids["staying"]}"' not in world.client.get("/forms/archive_disposal/new").text
+    assert f'value="pick-student:{ids["staying"]}"' not in world.client.get("/forms/archive_disposal/students", params={"q": "T000"}).text
     refused = post_new(world, application(), [ids["staying"]])
     assert refused.status_code == 422 and "周明轩" in refused.text and "仍在校" in refused.text
 

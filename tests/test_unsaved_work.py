@@ -97,7 +97,7 @@ def test_a_save_after_the_idle_timeout_comes_back_filled_after_signing_in(logged
     assert back.status_code == 200
     assert COMPLAINT in html.unescape(back.text)
     assert 'data-unsaved="true"' in back.text and "已恢复" in back.text
-    assert re.search(rf'<option value="{world.student_ids[0]}" selected', back.text)
+    assert f'<input type="hidden" name="_student" value="{world.student_ids[0]}">' in back.text  # the student chosen again
     assert world.run(kept_rows) == []  # handed back once, then deleted
     assert "restore-unsaved" in [e[0] for e in world.run(audit_rows)]
     again = client.get(resume)

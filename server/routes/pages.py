@@ -586,7 +586,7 @@ def _list_detail(definition: Definition, query: ListQuery, kind: str) -> str:
     """What shaped a list, in known values only: the export kind, whether there was a search (never its
     words: they may be a student's name) and the form's own filters (a made-up key or kind could carry a
     name too)."""
-    parts = [kind] if kind in EXPORT_TYPES else []
+    parts = [kind] if kind in EXPORT_TYPES or kind == "ledger" else []
     if query.search.strip():
         parts.append("search")
     if query.class_id:
