@@ -96,6 +96,8 @@ class RenderState:
     def input_attrs(self, spec: FieldSpec, name: str, suffix: str = "") -> str:
         """id, name, accessibility and refresh attributes, all quoted and escaped (F5)."""
         attrs = _id_and_name(name, suffix)
+        if not suffix:  # one input of its own (options are named by their <label>s, the group by its aria-label)
+            attrs += f' aria-label="{escape(accessible_name(spec, name))}"'
         if name in self.errors:
             attrs += f' aria-invalid="true" aria-describedby="err-{escape(name.replace(".", "-"))}"'
         if self.refresh_url and name == spec.path and spec.path in when_fields(self.definition):
@@ -283,6 +285,16 @@ def restricted_notice() -> str:
 
 def _restricted() -> Markup:
     return Markup(f'<span class="restricted">{escape(restricted_notice())}</span>')
+
+
+def accessible_name(spec: FieldSpec, name: str) -> str:
+    """An input's accessible name is its field's title, whatever the layout shows around it (a blank inside a
+    letter, a signature line, a table cell); in a table or repeat the row's number is added."""
+    rows = [int(part) + 1 for part in name.split(".")[:-len(spec.path.split("."))] if part.isdigit()]
+    title = spec.title or spec.path
+    for row in rows:
+        title = _("%(title)s, row %(row)s", title=title, row=row)
+    return title
 
 
 @lru_cache(maxsize=20_000)
