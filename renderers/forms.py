@@ -97,7 +97,7 @@ class RenderState:
         """id, name, accessibility and refresh attributes, all quoted and escaped (F5)."""
         attrs = _id_and_name(name, suffix)
         if not suffix:  # one input of its own (options are named by their <label>s, the group by its aria-label)
-            attrs += f' aria-label="{escape(accessible_name(spec, name))}"'
+            attrs = f'aria-label="{escape(accessible_name(spec, name))}" ' + attrs  # first: `name="…" value="…"` stay together
         if name in self.errors:
             attrs += f' aria-invalid="true" aria-describedby="err-{escape(name.replace(".", "-"))}"'
         if self.refresh_url and name == spec.path and spec.path in when_fields(self.definition):
