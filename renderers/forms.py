@@ -115,7 +115,7 @@ class RenderState:
         if not self.entry:
             lines = cell.lines if cell else 0
             shown = getattr(display_macros(), widget.display)(self, spec, value, lines, compact)
-            if cell and cell.show_title:
+            if cell and (cell.show_title or (cell.screen_title and not self.paper)):
                 return Markup(f'<span class="field-title">{escape(spec.title)}：</span>') + shown
             return shown
         name = prefix + spec.path
@@ -132,7 +132,7 @@ class RenderState:
     def _entry_html(self, spec: FieldSpec, widget: Widget, name: str, value: Any, cell: Cell | None) -> Markup:
         html_id = name.replace(".", "-")
         parts = []
-        if cell and cell.show_title:
+        if cell and (cell.show_title or cell.screen_title):
             required = '<span class="req">*</span>' if spec.required else ""
             parts.append(f'<label class="field-title" for="f-{escape(html_id)}">{escape(spec.title)}{required}</label>')
         parts.append(widget.entry(self, spec, name, value))

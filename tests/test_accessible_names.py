@@ -59,3 +59,15 @@ def test_the_blanks_of_the_consent_letter_and_a_tables_cells_are_named_by_their_
     registration.feed(str(render_layout(definition("registration"), ENTRY, example("registration", "full"))))
     cells = {item["name"]: item.get("aria-label") for item in registration.inputs}
     assert cells["family.members.1.relation"] == "称谓（第 2 行）", cells
+
+
+def test_a_field_alone_in_its_grid_row_shows_its_title_on_screen_not_on_paper():
+    from renderers.forms import PRINT, VIEW
+
+    agreement = definition("confidentiality_agreement")  # 第十条 其他约定: a grid row holding only the field
+    data = {"extra_terms": "每学期末核对一次查阅日志。"}
+    assert '<label class="field-title" for="f-extra_terms">其他约定</label>' in str(render_layout(agreement, ENTRY, data))
+    assert '<span class="field-title">其他约定：</span>' in str(render_layout(agreement, VIEW, data))
+    assert "其他约定：" not in str(render_layout(agreement, PRINT, data))  # the paper keeps the handbook's page
+    pledge = str(render_layout(definition("safety_pledge"), ENTRY, {}))  # a check box alone names itself, once
+    assert 'for="f-student_ack"' not in pledge and pledge.count(">我已认真阅读以上内容，愿意做到<") == 1
