@@ -71,3 +71,10 @@ def test_a_field_alone_in_its_grid_row_shows_its_title_on_screen_not_on_paper():
     assert "其他约定：" not in str(render_layout(agreement, PRINT, data))  # the paper keeps the handbook's page
     pledge = str(render_layout(definition("safety_pledge"), ENTRY, {}))  # a check box alone names itself, once
     assert 'for="f-student_ack"' not in pledge and pledge.count(">我已认真阅读以上内容，愿意做到<") == 1
+
+
+def test_tables_and_repeats_say_what_their_add_button_adds():
+    table = str(render_layout(definition("registration"), ENTRY, {}))
+    repeat = str(render_layout(definition("classroom_observation"), ENTRY, {}))
+    assert "＋ 添加家庭成员</button>" in table and "＋ 添加观察记录</button>" in repeat
+    assert not any(words in table + repeat for words in ("添加一行", "再添加一项"))
