@@ -81,7 +81,8 @@ $(SEMGREP_VENV)/.installed: .semgrep/requirements.txt | $(VENV)/.installed
 	$(SEMGREP_VENV)/bin/pip install --disable-pip-version-check -q -r .semgrep/requirements.txt
 	@touch $@
 
-# htmx from the npm registry, pinned by package-lock.json, copied to static/vendor/.
+# htmx from the npm registry, pinned by package-lock.json, copied to static/vendor/; axe-core (a dev dependency,
+# same lock) stays in node_modules/ for the browser tests' accessibility check (tests/test_accessibility.py).
 node_modules: static/vendor/htmx.min.js
 node_modules/.installed: package.json package-lock.json | os-packages
 	npm ci --no-audit --no-fund

@@ -136,6 +136,8 @@ class RenderState:
     def input_attrs(self, spec: FieldSpec, name: str, suffix: str = "") -> str:
         """id, name, accessibility and refresh attributes, all quoted and escaped (F5)."""
         attrs = _id_and_name(name, suffix)
+        if not suffix:  # one input of its own (options are named by their <label>s, the group by its aria-label)
+            attrs = f'aria-label="{escape(accessible_name(spec, name))}" ' + attrs  # first: `name="…" value="…"` stay together
         if name in self.errors:
             attrs += f' aria-invalid="true" aria-describedby="err-{escape(name.replace(".", "-"))}"'
         if self.refresh_url and name == spec.path and spec.path in when_fields(self.definition):
@@ -153,7 +155,7 @@ class RenderState:
         if not self.entry:
             lines = cell.lines if cell else 0
             shown = getattr(display_macros(), widget.display)(self, spec, value, lines, compact)
-            if cell and cell.show_title:
+            if cell and (cell.show_title or (cell.screen_title and not self.paper)):
                 return Markup(f'<span class="field-title">{escape(spec.title)}：</span>') + shown
             return shown
         name = prefix + spec.path
@@ -171,7 +173,7 @@ class RenderState:
     def _entry_html(self, spec: FieldSpec, widget: Widget, name: str, value: Any, cell: Cell | None) -> Markup:
         html_id = name.replace(".", "-")
         parts = []
-        if cell and cell.show_title:
+        if cell and (cell.show_title or cell.screen_title):
             required = '<span class="req">*</span>' if spec.required else ""
             parts.append(f'<label class="field-title" for="f-{escape(html_id)}">{escape(spec.title)}{required}</label>')
         parts.append(widget.entry(self, spec, name, value))
@@ -352,6 +354,16 @@ def restricted_notice() -> str:
 
 def _restricted() -> Markup:
     return Markup(f'<span class="restricted">{escape(restricted_notice())}</span>')
+
+
+def accessible_name(spec: FieldSpec, name: str) -> str:
+    """An input's accessible name is its field's title, whatever the layout shows around it (a blank inside a
+    letter, a signature line, a table cell); in a table or repeat the row's number is added."""
+    rows = [int(part) + 1 for part in name.split(".")[:-len(spec.path.split("."))] if part.isdigit()]
+    title = spec.title or spec.path
+    for row in rows:
+        title = _("%(title)s, row %(row)s", title=title, row=row)
+    return title
 
 
 @lru_cache(maxsize=20_000)

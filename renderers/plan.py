@@ -38,6 +38,8 @@ class Cell:
     label_for: FieldSpec | None = None  # a label cell: the field of the cell right after it
     label_for_input: bool = False  # …which is one input a <label for> can point at
     title_above: str = ""  # on paper, a long text moved to a full-width row of its own: its label, above it
+    screen_title: bool = False  # a field alone in its grid row, with no label: its title is shown on screen
+    label_given: bool = False  # the layout says how the field cell is labelled (a "label" key)
 
     @property
     def long_text(self) -> bool:
@@ -226,6 +228,7 @@ def _cell(definition: Definition, raw: dict, scope: str | None) -> Cell:
         cell.spec = _spec(definition, raw["field"], scope)
         cell.widget = widget_for(cell.spec, raw.get("widget"))
         cell.show_title = label is True
+        cell.label_given = "label" in raw
         cell.text = label if isinstance(label, str) else cell.spec.title
         cell.help = cell.help or cell.spec.description
     elif "context" in raw:
@@ -237,6 +240,8 @@ def _cell(definition: Definition, raw: dict, scope: str | None) -> Cell:
 
 def _label_fields(row: list[Cell]) -> list[Cell]:
     """On paper a label cell names the field cell after it; on screen it becomes that field's <label>."""
+    if len(row) == 1 and row[0].kind == "field" and not row[0].label_given and row[0].widget.name != "checkbox":
+        row[0].screen_title = True  # nothing else in the row names it (a check box names itself)
     for label, following in zip(row, row[1:]):
         if label.kind == "label" and label.text and following.kind == "field" and not following.show_title:
             label.label_for = following.spec

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import secrets
 import os
+import socket
 import sys
 from pathlib import Path
 
 import click
 
 from server.i18n import gettext as _
-from server.settings import Settings
+from server.settings import Settings, StartError
 
 
 def _run(coro):
@@ -37,7 +39,19 @@ async def school_forms(settings: Settings, school_id: int):
     return await FormLibrary(Registry.load(settings.form_dirs, settings.school_forms_dir)).school_forms(school_id)
 
 
-@click.group()
+class _Commands(click.Group):
+    """Every command: a start that fails (unsafe settings, an unreachable or unmigratable database, a port in use)
+    ends with one sentence and exit status 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except StartError as failure:
+            click.echo(str(failure), err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=_Commands)
 def main() -> None:
     """心档 xindang: student mental-health files (一生一档)."""
 
@@ -112,12 +126,28 @@ def serve(host: str, port: int, workers: int) -> None:
     if workers > 1 and settings.is_sqlite:  # one SQLite connection per process (F9): workers would wait on each other's locks
         click.echo(_("Several workers need PostgreSQL (XINDANG_DATABASE_URL); with SQLite serve with one worker."), err=True)
         sys.exit(2)
+    _check_port_free(host, port)
     _run(_migrate_only(settings))
     click.echo(_("Xindang is running at http://%(host)s:%(port)s/", host=host, port=port))
     if workers > 1 and not os.environ.get("XINDANG_PRINT_WORKERS"):  # the cores are shared by the workers' print pools
         os.environ["XINDANG_PRINT_WORKERS"] = str(max(1, (os.cpu_count() or 1) // workers))
     uvicorn.run("server.app:create_app", factory=True, host=host, port=port, workers=workers,
                 log_level="info", proxy_headers=False, server_header=False)
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Bind the address as uvicorn will, before migrating, so a port in use is one sentence, not uvicorn's log."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            raise StartError(_("Port %(port)s on %(host)s is already in use (is xindang already running?); stop the other "
+                               "program or choose another port with --port.", host=host, port=port)) from error
+        raise StartError(_("Cannot listen on %(host)s:%(port)s (%(error)s); choose another address with --host and --port.",
+                           host=host, port=port, error=error.strerror or error)) from error
 
 
 async def _migrate_only(settings: Settings) -> None:

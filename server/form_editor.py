@@ -198,8 +198,8 @@ def _join(table: str, names: list[str]) -> str:
     return f"{table}[].{'.'.join(names)}" if table else ".".join(names)
 
 
-def condition_choices(schema: dict) -> list[tuple[str, str, list[str]]]:
-    """(path, title, option codes) of the fields a condition may test: top-level fields and table columns."""
+def condition_choices(schema: dict) -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """(path, title, options as (code, label)) of the fields a condition may test: top-level fields and table columns."""
     found = []
 
     def walk(props: dict, prefix: str, table: str, title_prefix: str) -> None:
@@ -213,10 +213,10 @@ def condition_choices(schema: dict) -> list[tuple[str, str, list[str]]]:
             elif sub.get("type") == "array" and isinstance(sub.get("items"), dict) and sub["items"].get("type") == "object" and not table:
                 walk(sub["items"].get("properties", {}), "", path, title + " · ")
             else:
-                codes = [line.split("=", 1)[0] for line in options_text(sub).splitlines()]
+                options = [(str(o.value), o.label) for o in FieldSpec(path="", schema=sub, required=False).options]
                 if sub.get("type") == "boolean":
-                    codes = ["true", "false"]
-                found.append((f"{table}[].{path}" if table else path, title, codes))
+                    options = [("true", _("Yes")), ("false", _("No"))]
+                found.append((f"{table}[].{path}" if table else path, title, options))
 
     walk(schema.get("properties", {}), "", "", "")
     return found

@@ -33,12 +33,13 @@ def translations(locale: str) -> NullTranslations:
     return loaded
 
 
-def gettext(message: str, **params: object) -> str:
+def gettext(message: str, /, **params: object) -> str:
+    """Positional-only msgid, so a placeholder may be called `message` (or any other name)."""
     text = translations(current_locale.get()).gettext(message)
     return text % params if params else text
 
 
-def ngettext(singular: str, plural: str, n: int, **params: object) -> str:
+def ngettext(singular: str, plural: str, n: int, /, **params: object) -> str:
     text = translations(current_locale.get()).ngettext(singular, plural, n)
     return text % {"num": n, **params}
 

@@ -6,6 +6,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FORM_DEFS_DIR = PROJECT_ROOT / "form_defs"
@@ -22,9 +23,62 @@ SQLITE_PRAGMAS = {
 }
 
 
+
+class StartError(RuntimeError):
+    """xindang cannot start with this configuration or database; the message is one sentence for the operator,
+    which the command line prints instead of a traceback."""
+
+
+class SettingsError(StartError, ValueError):
+    """A setting the server refuses to run with."""
+
+
 def _sqlite_url(path: Path) -> str:
     params = "&".join(f"{k}={v}" for k, v in SQLITE_PRAGMAS.items())
     return f"sqlite://{path}?{params}"
+
+
+def _safe_pragma_value(pragma: str, value: str) -> str | None:
+    """The canonical form of a safe value the user gave for one of our pragmas, or None when it is unsafe."""
+    word = value.strip().lower()
+    if pragma == "journal_mode":
+        return "wal" if word == "wal" else None
+    if pragma == "synchronous":
+        return {"full": "FULL", "2": "FULL", "extra": "EXTRA", "3": "EXTRA"}.get(word)
+    if pragma in ("foreign_keys", "secure_delete"):
+        return "ON" if word in ("on", "1", "true", "yes") else None
+    if pragma == "busy_timeout":  # a shorter wait turns a busy moment into a refused save
+        return str(int(word)) if word.isdigit() and int(word) >= int(SQLITE_PRAGMAS["busy_timeout"]) else None
+    return value
+
+
+def safe_sqlite_url(url: str) -> str:
+    """A SQLite URL the user gave, with the safe settings (SECURITY.md F9, F10) added where it names none;
+    the user's own safe values win, an unsafe one is refused with a sentence."""
+    base, _, query = url.partition("?")
+    params: dict[str, str] = {}
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        pragma = key.strip().lower()
+        if pragma in SQLITE_PRAGMAS:
+            safe = _safe_pragma_value(pragma, value)
+            if safe is None:
+                from server.i18n import gettext as _
+
+                wanted = f"≥ {SQLITE_PRAGMAS[pragma]}" if pragma == "busy_timeout" else SQLITE_PRAGMAS[pragma]
+                raise SettingsError(_("XINDANG_DATABASE_URL sets the SQLite setting %(setting)s=%(value)s, which could lose or "
+                                      "damage saved records or make saves fail; remove it or set it to %(safe)s.",
+                                      setting=key, value=value, safe=wanted))
+            params[pragma] = safe
+        else:
+            params[key] = value
+    merged = {**SQLITE_PRAGMAS, **params}
+    return f"{base}?{urlencode(merged, safe='/:')}"
+
+
+def sqlite_pragmas(url: str) -> dict[str, str]:
+    """The safety pragmas a (safe_sqlite_url) SQLite URL asks for: what the start-up check expects."""
+    given = {key.lower(): value for key, value in parse_qsl(url.partition("?")[2])}
+    return {pragma: given.get(pragma, wanted) for pragma, wanted in SQLITE_PRAGMAS.items()}
 
 
 @dataclass
@@ -56,6 +110,8 @@ class Settings:
         database_url = env.get("XINDANG_DATABASE_URL") or _sqlite_url(data_dir / "xindang.sqlite3")
         if database_url.startswith("postgresql://"):
             database_url = "postgres://" + database_url.removeprefix("postgresql://")
+        if database_url.startswith("sqlite"):
+            database_url = safe_sqlite_url(database_url)
         extra = [Path(p) for p in env.get("XINDANG_FORM_DIRS", "").split(os.pathsep) if p]
         return cls(
             data_dir=data_dir,

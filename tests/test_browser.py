@@ -271,7 +271,8 @@ def test_an_admin_changes_a_form_a_teacher_fills_the_new_version_and_old_records
             expect(admin.locator(".ed-panel h2", has_text="字段")).to_contain_text("field_1")
             admin.select_option("#when-field", "reason")
             admin.select_option("#when-op", "equals")
-            admin.fill("#when-value", "家长反映")
+            admin.locator("select#when-value").wait_for()  # the field's options (htmx), not typed text
+            admin.select_option("#when-value", "家长反映")
             admin.click(".ed-panel button:has-text('保存单元格')")
             expect(admin.locator(".ed-grid td.field", has_text="观察时长（分钟）").locator(".badge")).to_have_text("有条件")
             # move the 班主任 label one cell to the right

@@ -125,6 +125,15 @@ class FormEditorPages(Controller):
         view = request.query_params.get("view", "")
         return await self._editor_page(request, forms, working, request.query_params.get("select", ""), json_view=view == "json")
 
+    @get("/{form_id:str}/condition-value")
+    async def condition_value(self, request: Request, form_id: str) -> Response:
+        """The condition picker's value control for the field just chosen: its options, or a text box (htmx)."""
+        _forms, working = await self._working(request, form_id)
+        field = request.query_params.get("when_field", "")
+        options = next((options for path, _title, options in condition_choices(working.schema) if path == field), [])
+        return page(request, "pages/form_condition_value.html", standalone=True, options=options,
+                    value=request.query_params.get("when_value", "")[:100])
+
     @post("/{form_id:str}/edit", status_code=200)
     async def edit(self, request: Request, form_id: str) -> Response:
         """One edit of the draft; the editor comes back with it applied, or with the reason it was not."""
@@ -386,10 +395,11 @@ class FormEditorPages(Controller):
         published = small_int(request.query_params.get("published"))
         conflicts = request.session.pop("merge_conflicts", None) if working.draft is not None else None
         selection = select(working.schema, working.layout, selected)
+        choices = condition_choices(working.schema)
         context = dict(
             form_id=form_id, working=working, schema=working.schema, layout=working.layout, current=current, draft=draft,
             problems=problems, places=places, links=links, selection=selection, preview=preview,
-            choices=condition_choices(working.schema), kinds=KINDS, block_kinds=BLOCK_KINDS, json_view=json_view, message=message,
+            choices=choices, condition_options={path: options for path, _title, options in choices}, kinds=KINDS, block_kinds=BLOCK_KINDS, json_view=json_view, message=message,
             saved=saved, published=published, upstream=form_id in forms.upstream, conflicts=conflicts or [],
             schema_json=typed["schema_json"] if typed and "schema_json" in typed else json.dumps(working.schema, ensure_ascii=False, indent=2),
             layout_json=typed["layout_json"] if typed and "layout_json" in typed else json.dumps(working.layout, ensure_ascii=False, indent=2),
