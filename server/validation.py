@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Protocol
 
+import anyio
 from jsonschema.exceptions import ValidationError
 
 from renderers.plan import field_widgets
@@ -25,6 +26,9 @@ MAX_DEPTH = 32  # objects and lists nested deeper than any form needs
 SMALL_INT = re.compile(r"[0-9]{1,9}")
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # invisible; tab and new lines are fine
 MAX_ROWS = 500
+MAX_ITEMS = MAX_ROWS  # any list of an answer, whatever its schema says (table rows are the longest)
+MAX_ERRORS = 100  # problems listed for one save; the rest are counted
+MAX_VALUES = 20_000  # answers, lists and groups in one record: 500 table rows of 40 cells
 ROW_KEY = re.compile(r"^(?P<index>\d{1,4})\.(?P<rest>.+)$")
 
 
@@ -77,7 +81,8 @@ def parse_form(definition: Definition, form: FormLike, keep_empty_rows: bool = F
 
 
 def _strings(form: FormLike, key: str) -> list[str]:
-    return [v if isinstance(v, str) else "" for v in form.getall(key, [])]
+    # one more value than any list may hold is enough to refuse the post, and keeps parsing linear in the form
+    return [v if isinstance(v, str) else "" for v in form.getall(key, [])[:MAX_ITEMS + 1]]
 
 
 def _parse_rows(spec: FieldSpec, form: FormLike, keys: list[str], widgets: dict, keep_empty: bool) -> list[dict]:
@@ -138,9 +143,13 @@ def validate(definition: Definition, data: Any) -> list[FieldError]:
     When there is none, the definition's scores are computed into `data`."""
     if not isinstance(data, dict):
         return [FieldError((), _("The data must be a JSON object."))]
+    # lists longer than the form allows are refused before anything whose cost grows with their length
+    too_long = [found for error in definition.size_validator.iter_errors(data) for found in _explain(definition, error)]
+    if too_long:
+        return capped(too_long)
     bad = list(_bad_values(data))
     if bad:
-        return bad
+        return capped(bad)
     drop_computed(definition.scoring, data)
     hidden = drop_hidden(definition, data)
     add_group_objects(definition.schema, data)
@@ -151,7 +160,26 @@ def validate(definition: Definition, data: Any) -> list[FieldError]:
                 errors.setdefault(found.path, found)
     if not errors:
         return computed_errors(definition, data)
-    return list(errors.values())
+    return capped(list(errors.values()))
+
+
+async def validate_off_loop(definition: Definition, data: Any) -> list[FieldError]:
+    """`validate` in a worker thread: a large body is checked while other requests are answered."""
+    return await anyio.to_thread.run_sync(validate, definition, data)
+
+
+def capped(errors: list[FieldError]) -> list[FieldError]:
+    """At most MAX_ERRORS problems, then one line saying how many more there are: a page or an
+    answer listing a hundred thousand problems helps nobody and costs the server."""
+    if len(errors) <= MAX_ERRORS:
+        return errors
+    more = len(errors) - MAX_ERRORS
+    return errors[:MAX_ERRORS] + [FieldError((), _("%(count)s more problems are not listed; fix those above and save again.", count=more))]
+
+
+def explain_error(error: ValidationError) -> list[FieldError]:
+    """jsonschema's error as the Chinese messages a save shows (also used for a definition's examples)."""
+    return _explain(None, error)
 
 
 def computed_errors(definition: Definition, data: dict) -> list[FieldError]:
@@ -177,8 +205,17 @@ def _bad_values(data: Any) -> Iterable[FieldError]:
     """Answers no form asks for: too long, invisible control characters, nested too deep.
     Walked with a stack, so a hostile body cannot exhaust Python's recursion limit."""
     stack: list[tuple[Any, tuple]] = [(data, ())]
+    visited = 0
     while stack:
         value, path = stack.pop()
+        visited += 1
+        if isinstance(value, list) and len(value) > MAX_ITEMS:  # a list longer than any form allows
+            yield FieldError(path, _("Please choose or add at most %(limit)s.", limit=MAX_ITEMS))
+            continue
+        if visited + len(stack) + (len(value) if isinstance(value, (dict, list)) else 0) > MAX_VALUES:
+            # bounds the work of every later step, whatever the body holds
+            yield FieldError((), _("The data holds more answers than any form has."))
+            return
         if len(path) > MAX_DEPTH:
             yield FieldError(path[:MAX_DEPTH], _("The data is nested too deeply."))
             return
@@ -195,7 +232,7 @@ def _bad_values(data: Any) -> Iterable[FieldError]:
             stack.extend((sub, (*path, index)) for index, sub in enumerate(value))
 
 
-def _explain(definition: Definition, error: ValidationError) -> list[FieldError]:
+def _explain(definition: Definition | None, error: ValidationError) -> list[FieldError]:
     path = tuple(error.absolute_path)
     kind, value = error.validator, error.validator_value
     if kind == "required":
@@ -205,7 +242,8 @@ def _explain(definition: Definition, error: ValidationError) -> list[FieldError]
                 if name not in error.instance]
     if kind == "additionalProperties":
         extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-        return [FieldError((*path, name), _("This form has no field with this name.")) for name in extra]
+        message = _("This form has no field with this name.")
+        return [FieldError((*path, name), message) for name in extra]
     return [FieldError(path, _message(kind, value, error))]
 
 

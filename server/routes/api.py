@@ -14,7 +14,7 @@ from server.disposal import keep_decided
 from server.i18n import gettext as _
 from server.models import Record, SchoolClass, Student
 from server.records import ListQuery, VersionConflict, create_record, list_records, students_of, update_record
-from server.validation import FieldError, field_title, validate
+from server.validation import FieldError, field_title, validate_off_loop
 from server import audit
 from server.access import Actor, actor_of, hidden_fields, keep_hidden, mask, record_reached, records_filter, classes_filter, roster_filter, students_filter
 from server.form_versions import (CriticalChanges, DefinitionRejected, VersionRace, audit_publish, change_json, history, may_confirm_critical,
@@ -141,7 +141,7 @@ class ApiController(Controller):
         if isinstance(data, dict):
             keep_hidden(actor, definition, {}, data)  # a field one may not read cannot be written either
             await keep_decided(definition, {}, data)
-        errors = validate(definition, data)
+        errors = await validate_off_loop(definition, data)
         if students is None:
             errors.append(FieldError(("students",), _("Unknown student id.")))
         elif definition.subject == "student" and len(students) != 1:
@@ -173,7 +173,7 @@ class ApiController(Controller):
         if isinstance(data, dict):
             keep_hidden(actor, definition, record.data, data)
             await keep_decided(definition, record.data, data, record.id)
-        errors = validate(definition, data)
+        errors = await validate_off_loop(definition, data)
         if errors:
             return errors_response(errors, definition)
         try:

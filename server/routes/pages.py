@@ -22,7 +22,7 @@ from server.models import Record, RecordRevision, School, Student
 from server.records import (ListQuery, VersionConflict, check_files_open, create_record, effective_sort, list_records, record_number, sortable_keys,
                             student_choices, students_of, update_record)
 from server.validation import (apply_row_action, carry_unposted, field_title, form_text, parse_form, small_int,
-                               validate)
+                               validate_off_loop)
 from server.tabular import export_rows, list_columns, row_cells, to_csv, to_xlsx, value_text
 from server.context import GRADE_NAMES, subject_context
 from server.record_upgrade import UpgradePlan, plan_upgrade
@@ -117,7 +117,7 @@ class FormPages(Controller):
         if action != "save":
             apply_row_action(definition, data, action)
             return await _entry_page(request, school, definition, data, {}, students or [], action=_same_action(request))
-        errors = {e.name: e.message for e in validate(definition, data)}
+        errors = {e.name: e.message for e in await validate_off_loop(definition, data)}
         if definition.subject == "student" and not students:
             errors["_student"] = _("Please choose the student this record is about.")
         elif definition.subject == "students" and not students:
@@ -248,7 +248,7 @@ async def _save_edit(request: Request, school: School, record: Record, definitio
     if (form_text(form, "_action") or "save") != "save":
         apply_row_action(definition, data, form_text(form, "_action"))
         return await _entry_page(request, school, definition, data, {}, students, **common)
-    errors = {e.name: e.message for e in validate(definition, data)} | refusals
+    errors = {e.name: e.message for e in await validate_off_loop(definition, data)} | refusals
     if errors:
         return await _entry_page(request, school, definition, data, errors, students, status_code=422, **common)
     try:
@@ -363,6 +363,9 @@ def _error_items(definition: Definition, errors: dict[str, str]) -> list[dict[st
         if last and matrix != -1 and last["matrix"] == matrix and last["message"] == message:
             last["count"] += 1
             last["title"] = _("%(first)s to %(last)s (%(count)s items)", first=last["first"], last=title, count=last["count"])
+            continue
+        if not name:  # "N more problems": about the whole form, nowhere to link to
+            items.append({"anchor": "", "title": "", "first": "", "message": message, "matrix": -1, "count": 1})
             continue
         items.append({"anchor": "err-" + name.replace(".", "-"), "title": title, "first": title, "message": message,
                       "matrix": matrix, "count": 1})
