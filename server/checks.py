@@ -87,11 +87,11 @@ def load_form_dir(form_dir: Path) -> tuple[Definition | None, list[Problem]]:
 def check_definition(form_id: str, schema: Any, layout: Any, examples: dict[str, Any] | None = None) -> list[Problem]:
     schema_file, layout_file = f"{form_id}/schema.json", f"{form_id}/layout.json"
     problems = list(check_schema(schema, schema_file))
-    if not problems:  # examples are checked whatever else is wrong, as long as the schema itself can validate
-        problems += check_examples(form_id, schema, examples or {})
+    # examples are checked whatever else is wrong, as long as the schema itself can validate
+    example_problems = [] if problems else list(check_examples(form_id, schema, examples or {}))
     problems += check_layout_shape(layout, layout_file)
     if problems:
-        return problems
+        return problems + example_problems
     fields = collect_fields(schema)
     problems += check_layout_fields(fields, layout, layout_file)
     problems += check_condition_values(fields, layout, layout_file)
@@ -103,7 +103,7 @@ def check_definition(form_id: str, schema: Any, layout: Any, examples: dict[str,
     problems += check_account_agreement(fields, schema.get("x-account-agreement"), schema_file)
     problems += check_student_file_keys(fields, schema, schema_file)
     problems += check_disposal(fields, schema, schema_file)
-    return problems
+    return problems + example_problems
 
 
 def check_examples(form_id: str, schema: dict, examples: dict[str, Any]) -> Iterator[Problem]:
