@@ -205,3 +205,11 @@ def test_the_shipped_definitions_pass_with_only_reminders_about_hand_signed_role
         assert problems == [], [str(p) for p in problems]
         for warning in definition_warnings(definition.form_id, definition.schema, definition.layout, checked=True):
             assert warning.pointer.endswith("/label"), str(warning)
+
+
+def test_the_editor_shows_the_reminders_of_a_definition(logged_in):
+    response = logged_in.client.get("/admin/forms/support_plan")
+    assert response.status_code == 200
+    box = response.text.split('class="reminders"', 1)[1].split("</div>", 1)[0]
+    assert "提醒（不影响发布" in box and "homeroom_teacher" in box and "班主任" in box
+    assert 'class="reminders"' not in logged_in.client.get("/admin/forms/monthly_mood").text
