@@ -123,6 +123,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
              fill(head, lambda n: b", %d" % n, b"]}}", API_LIMIT)),
             ("1 100,000+ made-up keys at the API limit (1 MB)", "POST", "/api/forms/classroom_observation/records", api,
              fill(b'{"students": [%d], "data": {"date": "2026-03-02"' % student, lambda n: b', "k%d": 1' % n, b"}}", API_LIMIT)),
+            ("2 15,000 invalid check box values, entry page (630 KB)", "POST", "/forms/classroom_observation", page,
+             urlencode({"_csrf_token": csrf, "_student": student, "_action": "save"}).encode()
+             + b"".join(b"&next_step=%E6%89%93%E6%B8%B8%E6%88%8F" + b"%d" % n for n in range(15_000))),
             ("2 invalid check box values, entry page (2 MB)", "POST", "/forms/classroom_observation", page,
              fill(urlencode({"_csrf_token": csrf, "_student": student, "_action": "save"}).encode(),
                   lambda n: b"&next_step=%E6%89%93%E6%B8%B8%E6%88%8F" + b"%d" % n, b"", PAGE_LIMIT)),

@@ -98,9 +98,19 @@ EMPTY_REGISTRY: referencing.Registry = referencing.Registry()
 
 # the keywords a cheap first pass follows to find every array of the data and its `maxItems`
 _SIZE_KEYWORDS = ("$ref", "properties", "items", "prefixItems", "allOf", "maxItems")
+LONGEST_LIST = 500  # what the first pass allows a list without a `maxItems` (the checks require one)
+
+
+def _items_of_short_lists(validator, items, instance, schema):
+    """`items`, not descending into a list already too long: its length is the one problem to report."""
+    if validator.is_type(instance, "array") and len(instance) > min(schema.get("maxItems", LONGEST_LIST), LONGEST_LIST):
+        return
+    yield from Draft202012Validator.VALIDATORS["items"](validator, items, instance, schema)
+
+
 SizeValidator = validators.create(
     meta_schema=Draft202012Validator.META_SCHEMA,
-    validators={k: v for k, v in Draft202012Validator.VALIDATORS.items() if k in _SIZE_KEYWORDS},
+    validators={**{k: v for k, v in Draft202012Validator.VALIDATORS.items() if k in _SIZE_KEYWORDS}, "items": _items_of_short_lists},
     type_checker=Draft202012Validator.TYPE_CHECKER,
 )  # no `version`: that would register the class as the validator of every 2020-12 schema
 
