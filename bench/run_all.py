@@ -19,6 +19,7 @@ import common  # noqa: E402,F401  (puts the project root on sys.path)
 import batch_print  # noqa: E402
 import form_versions  # noqa: E402
 import handbook  # noqa: E402
+import hostile_bodies  # noqa: E402
 import pdf  # noqa: E402
 import roster_import  # noqa: E402
 import throughput  # noqa: E402
@@ -37,6 +38,7 @@ def main() -> None:
     roster_import.main(["--students", "1000"] if args.quick else [])
     bp = batch_print.main(["--students", "6"] if args.quick else [])
     form_versions.main(["--records", "300"] if args.quick else [])
+    hostile = hostile_bodies.main(["--timeout", "30"])
 
     print("\nSummary")
     for row in tp:
@@ -48,6 +50,9 @@ def main() -> None:
     verdict = "meets" if bp["ratio"] <= 1.2 else "above"
     print(f"  batch print class  all workers/(raw/cores) = {bp['ratio']:.2f}x  ({verdict} the 1.2x target), "
           f"worker peak {bp['peak_mb']:.0f} MB")
+    worst = max(hostile, key=lambda r: r["seconds"])
+    print(f"  hostile bodies     worst request {worst['seconds']:.2f} s, worst concurrent GET /login "
+          f"{max(r['login'] for r in hostile):.2f} s  (target: ≤ 1 s each)")
 
 
 if __name__ == "__main__":

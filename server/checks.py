@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator
+from urllib.parse import unquote
 
 import re2
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from server.definitions import (CONTEXT_PREFIX, Definition, FieldSpec, add_group_objects, build_validator, collect_fields, condition_paths,
-                                inline_fields, paths_in_block, pointer)
+                                inline_fields, options_of, paths_in_block, pointer)
 from server.i18n import gettext as _
 from server.scoring import inputs_of, operation_of
 from server.settings import FORM_DEFS_DIR
@@ -86,9 +87,11 @@ def load_form_dir(form_dir: Path) -> tuple[Definition | None, list[Problem]]:
 def check_definition(form_id: str, schema: Any, layout: Any, examples: dict[str, Any] | None = None) -> list[Problem]:
     schema_file, layout_file = f"{form_id}/schema.json", f"{form_id}/layout.json"
     problems = list(check_schema(schema, schema_file))
+    # examples are checked whatever else is wrong, as long as the schema itself can validate
+    example_problems = [] if problems else list(check_examples(form_id, schema, examples or {}))
     problems += check_layout_shape(layout, layout_file)
     if problems:
-        return problems
+        return problems + example_problems
     fields = collect_fields(schema)
     problems += check_layout_fields(fields, layout, layout_file)
     problems += check_condition_values(fields, layout, layout_file)
@@ -106,17 +109,27 @@ def check_definition(form_id: str, schema: Any, layout: Any, examples: dict[str,
     problems += check_record_date(fields, schema, schema_file)
     problems += check_linked_students(fields, schema, schema_file)
     problems += check_students_rule(fields, schema, schema_file)
-    if problems:
-        return problems
-    validator = Definition(form_id=form_id, schema=schema, layout=layout).validator
-    for name, example in (examples or {}).items():
+    return problems + example_problems
+
+
+def check_examples(form_id: str, schema: dict, examples: dict[str, Any]) -> Iterator[Problem]:
+    """Each example against the schema, with the Chinese messages a save shows."""
+    from server.validation import explain_error
+
+    validator = build_validator(schema)
+    for name, example in examples.items():
         example = copy.deepcopy(example)
         if isinstance(example, dict):
             add_group_objects(schema, example)  # as a save does: a group of fields is always there
-        for error in validator.iter_errors(example):
-            problems.append(Problem(f"{form_id}/examples/{name}.json", pointer(error.absolute_path),
-                                    _("The example does not match the schema: %(error)s", error=error.message)))
-    return problems
+        file = f"{form_id}/examples/{name}.json"
+        try:
+            errors = list(validator.iter_errors(example))
+        except Exception as exc:  # noqa: BLE001  a check never raises; the schema's own checks say what is wrong
+            yield Problem(file, "", _("The example could not be checked: %(error)s", error=str(exc)[:200]))
+            continue
+        for error in errors:
+            for found in explain_error(error):
+                yield Problem(file, found.pointer, _("The example does not match the schema: %(error)s", error=found.message))
 
 
 def check_schema(schema: Any, file: str) -> Iterator[Problem]:
@@ -133,6 +146,7 @@ def check_schema(schema: Any, file: str) -> Iterator[Problem]:
                                    and all(isinstance(g, int) and not isinstance(g, bool) and 1 <= g <= 12 for g in grades)):
         yield Problem(file, "/x-grades", _("x-grades must list grades 1 to 12, each once."))
     yield from check_refs_and_patterns(schema, file, [])
+    yield from check_data_shapes(schema, file)
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet runs as a formula (server.tabular)
@@ -393,22 +407,87 @@ def check_access_rules(schema: dict, file: str) -> Iterator[Problem]:
     yield from walk(schema, [], False)
 
 
-def check_refs_and_patterns(node: Any, file: str, path: list) -> Iterator[Problem]:
-    """Remote `$ref`s (F8) and patterns RE2 refuses (F7), anywhere in a schema."""
+def check_refs_and_patterns(node: Any, file: str, path: list, root: Any = None) -> Iterator[Problem]:
+    """Remote `$ref`s (F8), references to nothing, patterns RE2 refuses (F7), and keywords the server does
+    not run, anywhere in a schema (`root`: the document a `#/…` reference is read in; `node` by default)."""
+    root = node if root is None else root
     if isinstance(node, dict):
         for key, value in node.items():
             here = [*path, key]
             if key in ("$ref", "$dynamicRef") and isinstance(value, str) and not value.startswith("#"):
                 yield Problem(file, pointer(here), _("Only references inside the same file (starting with #) are allowed: %(ref)s", ref=value))
+            elif key == "$ref" and isinstance(value, str) and not _resolves(value, root):
+                yield Problem(file, pointer(here), _("The reference %(ref)s points to nothing in this file: add the definition it names "
+                                                     "(e.g. under $defs) or correct the reference.", ref=value))
+            elif key in ("$dynamicRef", "unevaluatedProperties", "unevaluatedItems"):
+                yield Problem(file, pointer(here), _("The keyword %(key)s is not supported in a form; use $ref and "
+                                                     "\"additionalProperties\": false instead.", key=key))
             elif key == "pattern" and isinstance(value, str):
                 yield from _check_pattern(value, file, here)
             elif key == "patternProperties" and isinstance(value, dict):
                 for regex in value:
                     yield from _check_pattern(regex, file, [*here, regex])
-            yield from check_refs_and_patterns(value, file, here)
+            yield from check_refs_and_patterns(value, file, here, root)
     elif isinstance(node, list):
         for index, value in enumerate(node):
-            yield from check_refs_and_patterns(value, file, [*path, index])
+            yield from check_refs_and_patterns(value, file, [*path, index], root)
+
+
+def _resolves(ref: str, root: Any) -> bool:
+    """Whether a `#` or `#/json/pointer` reference names a schema in `root` (anchors are not used by forms)."""
+    if ref == "#":
+        return True
+    if not ref.startswith("#/"):
+        return False
+    target = root
+    for part in ref[2:].split("/"):
+        part = unquote(part).replace("~1", "/").replace("~0", "~")
+        if isinstance(target, dict) and part in target:
+            target = target[part]
+        elif isinstance(target, list) and part.isdigit() and int(part) < len(target):
+            target = target[int(part)]
+        else:
+            return False
+    return isinstance(target, (dict, bool))
+
+
+# where a schema holds schemas that shape the stored data (not `if`, `not`, `contains`: those only test it)
+_SUBSCHEMA_MAPS = ("properties", "$defs", "definitions", "dependentSchemas", "patternProperties")
+_SUBSCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
+_SUBSCHEMA_ONES = ("items", "additionalProperties", "then", "else")
+
+
+def check_data_shapes(schema: dict, file: str) -> Iterator[Problem]:
+    """What bounds a record: every list has a `maxItems` (checked before anything else on a save), every
+    object refuses made-up keys, every long text has a `maxLength`."""
+    from server.validation import MAX_ITEMS
+
+    stack: list[tuple[Any, list]] = [(schema, [])]
+    while stack:
+        node, where = stack.pop()
+        if not isinstance(node, dict):
+            continue
+        types = node.get("type") if isinstance(node.get("type"), list) else [node.get("type")]
+        if "array" in types:
+            limit = node.get("maxItems")
+            if not (isinstance(limit, int) and not isinstance(limit, bool) and 0 <= limit <= MAX_ITEMS):
+                yield Problem(file, pointer(where), _("Add \"maxItems\" to this list (at most %(limit)s; for check boxes, the number of options): "
+                                                      "a save checks how long a list is before anything else.", limit=MAX_ITEMS))
+        if "object" in types and node.get("additionalProperties") is not False:
+            yield Problem(file, pointer(where), _("Add \"additionalProperties\": false to this object: otherwise a save through the API "
+                                                  "stores answers under names the form does not have."))
+        if "string" in types and "maxLength" not in node and not options_of(node) and "const" not in node and "format" not in node:
+            yield Problem(file, pointer(where), _("Add \"maxLength\" to this text (e.g. 2000 for a long text): without it one answer "
+                                                  "may fill pages."))
+        for key in _SUBSCHEMA_MAPS:
+            if isinstance(node.get(key), dict):
+                stack.extend((sub, [*where, key, name]) for name, sub in node[key].items())
+        for key in _SUBSCHEMA_LISTS:
+            if isinstance(node.get(key), list):
+                stack.extend((sub, [*where, key, index]) for index, sub in enumerate(node[key]))
+        for key in _SUBSCHEMA_ONES:
+            if isinstance(node.get(key), dict):
+                stack.append((node[key], [*where, key]))
 
 
 def _check_pattern(regex: str, file: str, path: list) -> Iterator[Problem]:
@@ -508,6 +587,7 @@ def _block_refs(blocks: list, base: list, scope: str | None) -> Iterator[tuple[s
 
 def check_layout_fields(fields: dict[str, FieldSpec], layout: dict, file: str) -> Iterator[Problem]:
     seen: dict[tuple[str | None, str], int] = {}
+    rows_block: dict[str, list] = {}  # an array field → the pointer parts of the table or repeat showing its rows
     for path, parts, scope in iter_field_refs(layout):
         where = pointer(parts)
         known = fields if scope is None else fields[scope].item_fields if scope in fields else {}
@@ -517,6 +597,8 @@ def check_layout_fields(fields: dict[str, FieldSpec], layout: dict, file: str) -
             continue
         if _is_rows_ref(layout, parts) and not spec.item_fields:
             yield Problem(file, where, _("A table or repeat needs an array of objects; %(path)s is not one.", path=path))
+        if _is_rows_ref(layout, parts) and scope is None:
+            rows_block.setdefault(path, parts[:-1])
         seen[(scope, path)] = seen.get((scope, path), 0) + 1
         if seen[(scope, path)] == 2:
             yield Problem(file, where, _("The field %(path)s is shown twice; show each field once.", path=path))
@@ -524,12 +606,25 @@ def check_layout_fields(fields: dict[str, FieldSpec], layout: dict, file: str) -
         if (None, path) not in seen:
             yield Problem(file, "/blocks", _("The schema field %(path)s is not shown anywhere in the layout.", path=path))
         elif spec.item_fields:
-            for item_path in spec.item_fields:
-                if (path, item_path) not in seen:
-                    yield Problem(file, "/blocks", _("The field %(path)s of %(parent)s is not shown in its table or repeat.", path=item_path, parent=path))
+            block_parts = rows_block.get(path, ["blocks"])
+            block = _node_at(layout, block_parts)
+            unseen = [item_path for item_path in spec.item_fields if (path, item_path) not in seen]
+            if isinstance(block, dict) and block.get("type") == "table" and not block.get("columns"):
+                yield Problem(file, pointer(block_parts), _("This table has no columns: add \"columns\" with one entry per field of its rows, "
+                                                            "e.g. [%(example)s].", example=", ".join(
+                                                                f'{{"field": "{name}"}}' for name in list(spec.item_fields)[:3]) + (", …" if len(spec.item_fields) > 3 else "")))
+                continue
+            for item_path in unseen:
+                yield Problem(file, pointer(block_parts), _("The field %(path)s of %(parent)s is not shown in its table or repeat.", path=item_path, parent=path))
     roots = {path.split(".", 1)[0] for path in fields}
     yield from _check_when(layout, [], file, roots)
     yield from _check_list(fields, layout.get("list", {}), file)
+
+
+def _node_at(document: Any, parts: list) -> Any:
+    for part in parts:
+        document = document[part] if isinstance(document, (dict, list)) else None
+    return document
 
 
 def _is_rows_ref(layout: dict, parts: list) -> bool:
@@ -550,7 +645,7 @@ def _check_when(node: Any, path: list, file: str, roots: set[str]) -> Iterator[P
                     continue
                 for error in Draft202012Validator(Draft202012Validator.META_SCHEMA).iter_errors(value):
                     yield Problem(file, pointer([*where, *error.absolute_path]), _("The condition is not a valid JSON Schema: %(error)s", error=error.message))
-                yield from check_refs_and_patterns(value, file, where)
+                yield from check_refs_and_patterns(value, file, where, value)
                 for name in sorted({p.split(".", 1)[0] for p in condition_paths(value)} - roots):
                     yield Problem(file, pointer(where), _("The condition refers to %(name)s, which the schema does not have.", name=name))
             else:
@@ -794,3 +889,99 @@ def _markup(node: Any, file: str, path: list) -> Iterator[Problem]:
     elif isinstance(node, list):
         for index, value in enumerate(node):
             yield from _markup(value, file, [*path, index])
+
+
+def definition_warnings(form_id: str, schema: Any, layout: Any, checked: bool = False) -> list[Problem]:
+    """What works but is probably not what the school meant: printed by `check-forms` and shown by the
+    editor as reminders, never refusing the definition. Empty while the definition has problems
+    (`checked`: the caller knows it has none)."""
+    from server.access import DEFAULT_FORM_ACCESS, role_names
+
+    if not isinstance(schema, dict) or not isinstance(layout, dict) or (not checked and check_definition(form_id, schema, layout)):
+        return []
+    file = f"{form_id}/layout.json"
+    fields = collect_fields(schema)
+    warnings: list[Problem] = []
+
+    row_blocks = [b for b in _all_blocks(layout.get("blocks", [])) if b.get("type") in ("table", "repeat")]
+
+    def named_by_context(blocks: list, index: int, heading: str, only_table: bool = True) -> bool:
+        """A heading right above (the section's title, a heading text), or the form's one table at its top level."""
+        before = blocks[index - 1] if index else None
+        alone = sum(1 for b in blocks if isinstance(b, dict) and b.get("type") in ("table", "repeat")) == 1
+        return ((bool(heading.strip()) and (index == 0 or (only_table and alone))) or (isinstance(before, dict) and before.get("type") == "text"
+                                                           and before.get("style") == "heading")
+                or (only_table and len(row_blocks) == 1 and blocks is layout.get("blocks")))
+
+    def walk(blocks: list, base: list, scope: str | None, heading: str = "") -> None:
+        for index, block in enumerate(blocks):
+            here = [*base, index]
+            kind = block.get("type")
+            if kind in ("table", "repeat") and not str(block.get("title", "")).strip() and not named_by_context(blocks, index, heading):
+                warnings.append(Problem(file, pointer(here), _("This table has no title: on screen and on paper nothing says what its rows "
+                                                               "are. Add \"title\".") if kind == "table" else _(
+                    "This repeated group has no title: on screen and on paper nothing says what its items are. Add \"title\".")))
+            if kind == "grid":
+                known = fields if scope is None else fields[scope].item_fields if scope in fields else {}
+                covered = 0  # rows still covered by a label cell with a rowspan from above
+                headed = named_by_context(blocks, index, heading, only_table=False)
+                for r, row in enumerate(block.get("rows", [])):
+                    labelled = covered > 0 or any(str(cell.get("label", "")).strip() for cell in row) or (headed and r == 0)
+                    covered = max([covered - 1] + [cell.get("rowspan", 1) - 1 for cell in row if str(cell.get("label", "")).strip()])
+                    for c, cell in enumerate(row):
+                        if "field" in cell and not labelled and cell.get("field") in known and cell.get("widget") != "checkbox":  # a box shows its title
+                            warnings.append(Problem(file, pointer([*here, "rows", r, c]), _(
+                                "No label in this row: the title of %(title)s appears nowhere on screen or paper. Add a label cell "
+                                "or a \"label\" to the cell.", title=known[cell["field"]].title)))
+            if kind in ("section", "repeat"):
+                walk(block.get("blocks", []), [*here, "blocks"], block.get("field") if kind == "repeat" else scope,
+                     str(block.get("title", "")))
+
+    walk(layout.get("blocks", []), ["blocks"], None)
+    warnings += _writers_missing(schema, layout, file, DEFAULT_FORM_ACCESS, role_names())
+    return warnings
+
+
+def _writers_missing(schema: dict, layout: dict, file: str, defaults: dict, names: dict[str, str]) -> list[Problem]:
+    """A signature or reply labelled with a role (班主任签名, 班主任意见) on a form only the 心理教师 may fill in:
+    that role can never open the record to write it."""
+    rules = schema.get("x-access") if isinstance(schema.get("x-access"), dict) else {}
+    writers = set().union(*(set(rules.get(action, defaults[action])) for action in ("create", "edit")))
+    if writers != {"psych_teacher"}:
+        return []
+    found = []
+    for parts, label in _labels(layout.get("blocks", []), ["blocks"]):
+        for role, name in names.items():
+            if role not in writers and role != "admin" and name and name in label:
+                found.append(Problem(file, pointer(parts), _(
+                    "“%(label)s” is for the %(role)s, but only the psychology teacher may fill in or edit this form (x-access). "
+                    "Add %(code)s to x-access create and edit, or ignore this if it is signed by hand on paper.",
+                    label=label, role=name, code=role)))
+                break
+    return found
+
+
+REPLY_WORDS = ("意见", "回复", "反馈", "签名", "签字")
+
+
+def _all_blocks(blocks: list) -> Iterator[dict]:
+    for block in blocks:
+        yield block
+        if block.get("type") in ("section", "repeat"):
+            yield from _all_blocks(block.get("blocks", []))
+
+
+def _labels(blocks: list, base: list) -> Iterator[tuple[list, str]]:
+    """(pointer parts, text) of what someone writes or signs in the system: a signature with a field or
+    date to fill in, a grid label that asks for an opinion or reply (意见, 回复, 签名…)."""
+    for index, block in enumerate(blocks):
+        here = [*base, index]
+        if block.get("type") == "signature" and isinstance(block.get("label"), str) and ("field" in block or "date_field" in block):
+            yield [*here, "label"], block["label"]
+        elif block.get("type") == "grid":
+            for r, row in enumerate(block.get("rows", [])):
+                for c, cell in enumerate(row):
+                    if isinstance(cell.get("label"), str) and any(word in cell["label"] for word in REPLY_WORDS):
+                        yield [*here, "rows", r, c, "label"], cell["label"]
+        if block.get("type") in ("section", "repeat"):
+            yield from _labels(block.get("blocks", []), [*here, "blocks"])

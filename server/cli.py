@@ -161,7 +161,7 @@ async def _migrate_only(settings: Settings) -> None:
 @click.argument("directory", required=False, type=click.Path(path_type=Path))
 def check_forms(directory: Path | None) -> None:
     """Check every definition; print each problem with file, JSON pointer and a sentence."""
-    from server.checks import load_form_dir
+    from server.checks import definition_warnings, load_form_dir
     from server.registry import form_dir_list
 
     settings = Settings.from_env()
@@ -170,13 +170,19 @@ def check_forms(directory: Path | None) -> None:
         form_dirs = [directory]
     else:
         form_dirs = form_dir_list(dirs)
-    problems = []
+    problems, warnings = [], []
     for form_dir in form_dirs:
-        _definition, found = load_form_dir(form_dir)
+        definition, found = load_form_dir(form_dir)
         problems += found
+        if definition is not None:  # reminders do not fail the check; they say what is probably not meant
+            warnings += definition_warnings(definition.form_id, definition.schema, definition.layout, checked=True)
     for problem in problems:
         click.echo(str(problem))
+    for warning in warnings:
+        click.echo(_("Reminder: %(warning)s", warning=str(warning)))
     click.echo(_("Checked %(forms)s form definitions, found %(problems)s problems.", forms=len(form_dirs), problems=len(problems)))
+    if warnings:
+        click.echo(_("%(count)s reminders (they do not fail the check).", count=len(warnings)))
     sys.exit(1 if problems else 0)
 
 

@@ -24,6 +24,14 @@ from server.scoring import Rule, parse_rules
 
 CONTEXT_PREFIX = "@"
 FORMAT_CHECKER = FormatChecker()
+QUIET_RE2 = re2.Options()
+QUIET_RE2.log_errors = False  # a refused regex is reported to whoever wrote it, not to the server's stderr
+
+
+@FORMAT_CHECKER.checks("regex", raises=Exception)
+def _re2_regex_format(instance: object) -> bool:
+    """`"format": "regex"` compiles the answer with RE2, as every other regex a definition brings."""
+    return not isinstance(instance, str) or bool(re2.compile(instance, QUIET_RE2))
 
 
 def _re2_pattern(validator, pattern, instance, schema):
@@ -32,8 +40,86 @@ def _re2_pattern(validator, pattern, instance, schema):
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
-SafeValidator = validators.extend(Draft202012Validator, {"pattern": _re2_pattern})
+def _re2_pattern_properties(validator, patterns, instance, schema):
+    """`patternProperties` with RE2: a key cannot make a definition's regex backtrack for seconds."""
+    if not validator.is_type(instance, "object"):
+        return
+    for regex, subschema in patterns.items():
+        compiled = re2.compile(regex)
+        for key, value in instance.items():
+            if compiled.search(key):
+                yield from validator.descend(value, subschema, path=key, schema_path=regex)
+
+
+def _re2_additional_properties(validator, allowed, instance, schema):
+    """`additionalProperties`, matching `patternProperties` with RE2 (jsonschema's own uses `re`)."""
+    if not validator.is_type(instance, "object"):
+        return
+    known = schema.get("properties", {})
+    patterns = [re2.compile(regex) for regex in schema.get("patternProperties", {})]
+    extras = [key for key in instance if key not in known and not any(p.search(key) for p in patterns)]
+    if validator.is_type(allowed, "object"):
+        for extra in extras:
+            yield from validator.descend(instance[extra], allowed, path=extra)
+    elif not allowed and extras:
+        yield ValidationError(f"Additional properties are not allowed ({', '.join(map(repr, extras[:20]))} unexpected)")
+
+
+def _unique_key(value: Any) -> Any:
+    """A hashable stand-in with JSON Schema's equality: 1 == 1.0, True != 1, objects unordered."""
+    if isinstance(value, bool) or value is None:
+        return ("b", value)
+    if isinstance(value, (int, float)):
+        return ("n", value)
+    if isinstance(value, str):
+        return ("s", value)
+    if isinstance(value, list):
+        return ("l", tuple(_unique_key(v) for v in value))
+    if isinstance(value, dict):
+        return ("o", frozenset((k, _unique_key(v)) for k, v in value.items()))
+    return ("?", repr(value))
+
+
+def _linear_unique_items(validator, unique, instance, schema):
+    """`uniqueItems` in linear time (jsonschema compares every pair when items mix types)."""
+    if unique and validator.is_type(instance, "array"):
+        seen: set = set()
+        for item in instance:
+            key = _unique_key(item)
+            if key in seen:
+                yield ValidationError(f"{instance!r:.200} has non-unique elements")
+                return
+            seen.add(key)
+
+
+SafeValidator = validators.extend(Draft202012Validator, {
+    "pattern": _re2_pattern, "patternProperties": _re2_pattern_properties,
+    "additionalProperties": _re2_additional_properties, "uniqueItems": _linear_unique_items})
 EMPTY_REGISTRY: referencing.Registry = referencing.Registry()
+
+# the keywords a cheap first pass follows to find every array of the data and its `maxItems`
+_SIZE_KEYWORDS = ("$ref", "properties", "items", "prefixItems", "allOf", "maxItems")
+LONGEST_LIST = 500  # what the first pass allows a list without a `maxItems` (the checks require one)
+
+
+def _items_of_short_lists(validator, items, instance, schema):
+    """`items`, not descending into a list already too long: its length is the one problem to report."""
+    if validator.is_type(instance, "array") and len(instance) > min(schema.get("maxItems", LONGEST_LIST), LONGEST_LIST):
+        return
+    yield from Draft202012Validator.VALIDATORS["items"](validator, items, instance, schema)
+
+
+SizeValidator = validators.create(
+    meta_schema=Draft202012Validator.META_SCHEMA,
+    validators={**{k: v for k, v in Draft202012Validator.VALIDATORS.items() if k in _SIZE_KEYWORDS}, "items": _items_of_short_lists},
+    type_checker=Draft202012Validator.TYPE_CHECKER,
+)  # no `version`: that would register the class as the validator of every 2020-12 schema
+
+
+def build_size_validator(schema: dict) -> Draft202012Validator:
+    """Only `maxItems` along the schema's properties and items: run before the full validator, so a
+    list far longer than the form allows is refused before any keyword whose cost grows with it."""
+    return SizeValidator(schema, registry=EMPTY_REGISTRY)
 
 
 def build_validator(schema: dict) -> Draft202012Validator:
@@ -196,6 +282,7 @@ class Definition:
                 spec.computed, spec.decimals = True, rule.digits
                 self.computed_validators[rule.target] = build_validator(spec.schema)
         self.validator = build_validator(self.schema)
+        self.size_validator = build_size_validator(self.schema)
         self._when_validators: dict[int, tuple[dict, Draft202012Validator]] = {}
         self.cache: dict[str, Any] = {}  # renderers keep their compiled pieces here
 

@@ -314,7 +314,8 @@ def new_field_schema(kind: str, old: dict, form: dict) -> dict:
         if kind == "choice":
             sub.update(type="integer" if integer else "string", **options)
         else:
-            sub.update(type="array", uniqueItems=True, items={**({"type": "integer"} if integer else {}), **options})
+            count = len(options.get("enum") or options.get("oneOf") or options.get("anyOf") or [])
+            sub.update(type="array", uniqueItems=True, maxItems=max(count, 1), items={**({"type": "integer"} if integer else {}), **options})
     if (default := (form.get("default") or "").strip()) and kind != "multi_choice":
         sub["default"] = number_or_none(default) if kind == "number" else typed_value(default, sub)
     return sub

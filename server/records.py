@@ -20,7 +20,7 @@ from server import audit
 from server.access import AccessRefused
 from server.definitions import Definition
 from server.i18n import gettext as _, local_today
-from server.validation import FieldError, validate
+from server.validation import FieldError, validate, validate_off_loop
 from server.models import Disposal, Record, RecordRevision, School, SchoolClass, Student, User
 
 
@@ -58,17 +58,18 @@ def next_status(requested: Any, current: str | None) -> str:
     return requested
 
 
-def checked_save(definition: Definition, data: Any, requested: Any, current: str | None,
+async def checked_save(definition: Definition, data: Any, requested: Any, current: str | None,
                  status_field: tuple = ("status",)) -> tuple[str, list[FieldError]]:
     """The status a save gives the record and the problems of its data for that status: a draft may skip its
     required answers (server.validation.DRAFT_MAY_SKIP), a finished record needs everything. The one rule the
-    entry pages and the API both follow; a refused status is a problem under `status_field`."""
+    entry pages and the API both follow; a refused status is a problem under `status_field`. Checked in a worker
+    thread: a large body never holds up other requests."""
     try:
         status = next_status(requested, current)
     except StatusRefused as refused:
         status = current or DONE
-        return status, [FieldError(status_field, str(refused)), *validate(definition, data, draft=status == DRAFT)]
-    return status, validate(definition, data, draft=status == DRAFT)
+        return status, [FieldError(status_field, str(refused)), *await validate_off_loop(definition, data, draft=status == DRAFT)]
+    return status, await validate_off_loop(definition, data, draft=status == DRAFT)
 
 
 IN_PROGRESS = ("applied", "reviewed")  # a decision (server/disposal.py) being reviewed and approved: locked

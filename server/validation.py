@@ -7,11 +7,13 @@ neither shown, nor validated, nor stored.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Protocol
 
+import anyio
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
@@ -34,6 +36,9 @@ CONTROL_CHARS = re.compile(
     f"|(?<![{_EMOJI}\ufe0f])\u200d|\u200d(?![{_EMOJI}])")
 LINE_BREAKS = re.compile(r"\r\n?")
 MAX_ROWS = 500
+MAX_ITEMS = MAX_ROWS  # any list of an answer, whatever its schema says (table rows are the longest)
+MAX_ERRORS = 100  # problems listed for one save; the rest are counted
+MAX_VALUES = 20_000  # answers, lists and groups in one record: 500 table rows of 40 cells
 ROW_KEY = re.compile(r"^(?P<index>[0-9]{1,4})\.(?P<rest>.+)$")
 ANY_ROW_KEY = re.compile(r"^(?P<index>[0-9]+)\.")
 
@@ -87,7 +92,8 @@ def parse_form(definition: Definition, form: FormLike, keep_empty_rows: bool = F
 
 
 def _strings(form: FormLike, key: str) -> list[str]:
-    return [v if isinstance(v, str) else "" for v in form.getall(key, [])]
+    # one more value than any list may hold is enough to refuse the post, and keeps parsing linear in the form
+    return [v if isinstance(v, str) else "" for v in form.getall(key, [])[:MAX_ITEMS + 1]]
 
 
 def _parse_rows(spec: FieldSpec, form: FormLike, keys: list[str], widgets: dict, keep_empty: bool) -> list[dict]:
@@ -153,10 +159,14 @@ def validate(definition: Definition, data: Any, *, draft: bool = False) -> list[
     lengths, options and patterns still apply. Its scores are computed when it is finished, not from a part."""
     if not isinstance(data, dict):
         return [FieldError((), _("The data must be a JSON object."))]
+    # lists longer than the form allows are refused before anything whose cost grows with their length
+    too_long = [found for error in definition.size_validator.iter_errors(data) for found in _explain(definition, error)]
+    if too_long:
+        return capped(too_long)
     normalise_line_endings(data)
     bad = list(_bad_values(data))
     if bad:
-        return bad
+        return capped(bad)
     drop_computed(definition.scoring, data)
     hidden = drop_hidden(definition, data)
     add_group_objects(definition.schema, data)
@@ -174,7 +184,26 @@ def validate(definition: Definition, data: Any, *, draft: bool = False) -> list[
             errors.setdefault(found.path, found)
     if not errors:
         return [] if draft else computed_errors(definition, data)
-    return list(errors.values())
+    return capped(list(errors.values()))
+
+
+async def validate_off_loop(definition: Definition, data: Any, *, draft: bool = False) -> list[FieldError]:
+    """`validate` in a worker thread: a large body is checked while other requests are answered."""
+    return await anyio.to_thread.run_sync(functools.partial(validate, definition, data, draft=draft))
+
+
+def capped(errors: list[FieldError]) -> list[FieldError]:
+    """At most MAX_ERRORS problems, then one line saying how many more there are: a page or an
+    answer listing a hundred thousand problems helps nobody and costs the server."""
+    if len(errors) <= MAX_ERRORS:
+        return errors
+    more = len(errors) - MAX_ERRORS
+    return errors[:MAX_ERRORS] + [FieldError((), _("%(count)s more problems are not listed; fix those above and save again.", count=more))]
+
+
+def explain_error(error: ValidationError) -> list[FieldError]:
+    """jsonschema's error as the Chinese messages a save shows (also used for a definition's examples)."""
+    return _explain(None, error)
 
 
 def create_limit_errors(definition: Definition, roles: frozenset[str], data: Any) -> list[FieldError]:
@@ -298,6 +327,8 @@ def row_index_errors(definition: Definition, form: FormLike) -> list[FieldError]
 def _field_path(definition: Definition, path: tuple) -> tuple:
     """An error about one ticked option of a check box group (`activities.0`) belongs to the group,
     where the page shows its message."""
+    if definition is None:  # a definition's example being checked: pointers as they are
+        return path
     fields, start = definition.fields, 0
     for index, part in enumerate(path):
         if not isinstance(part, str):
@@ -316,8 +347,17 @@ def _bad_values(data: Any) -> Iterable[FieldError]:
     """Answers no form asks for: too long, invisible control characters, nested too deep.
     Walked with a stack, so a hostile body cannot exhaust Python's recursion limit."""
     stack: list[tuple[Any, tuple]] = [(data, ())]
+    visited = 0
     while stack:
         value, path = stack.pop()
+        visited += 1
+        if isinstance(value, list) and len(value) > MAX_ITEMS:  # a list longer than any form allows
+            yield FieldError(path, _("Please choose or add at most %(limit)s.", limit=MAX_ITEMS))
+            continue
+        if visited + len(stack) + (len(value) if isinstance(value, (dict, list)) else 0) > MAX_VALUES:
+            # bounds the work of every later step, whatever the body holds
+            yield FieldError((), _("The data holds more answers than any form has."))
+            return
         if len(path) > MAX_DEPTH:
             yield FieldError(path[:MAX_DEPTH], _("The data is nested too deeply."))
             return
@@ -334,7 +374,7 @@ def _bad_values(data: Any) -> Iterable[FieldError]:
             stack.extend((sub, (*path, index)) for index, sub in enumerate(value))
 
 
-def _explain(definition: Definition, error: ValidationError) -> list[FieldError]:
+def _explain(definition: Definition | None, error: ValidationError) -> list[FieldError]:
     path = tuple(error.absolute_path)
     kind, value = error.validator, error.validator_value
     if kind == "required":
@@ -344,7 +384,8 @@ def _explain(definition: Definition, error: ValidationError) -> list[FieldError]
                 if name not in error.instance]
     if kind == "additionalProperties":
         extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-        return [FieldError((*path, name), _("This form has no field with this name.")) for name in extra]
+        message = _("This form has no field with this name.")
+        return [FieldError((*path, name), message) for name in extra]
     custom = error.schema.get("x-message") if isinstance(error.schema, dict) else None
     return [FieldError(_field_path(definition, path), custom if isinstance(custom, str) and custom else _message(kind, value, error))]
 

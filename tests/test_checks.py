@@ -99,7 +99,7 @@ BREAKERS: dict[str, tuple[Callable[[Path], None], str, str, str]] = {
                           "schema.json", "/properties/batch/pattern", "\\1"),
     "grid_spans": (_edit("layout.json", _set_cell(PHONE_ROW, 1, span=2)),
                    "layout.json", f"/blocks/{G}/rows/{PHONE_ROW}", "3"),
-    "example_invalid": (_example, "examples/full.json", "/decision", "也许"),
+    "example_invalid": (_example, "examples/full.json", "/decision", "请选择其中一项"),
     "risk_level_not_ordinal": (_edit("schema.json", lambda s: s["properties"]["batch"].__setitem__("x-risk-level", True)),
                                "schema.json", "/properties/batch", "x-risk-level"),
     "agreement_unknown_field": (_edit("schema.json", lambda s: s.__setitem__("x-account-agreement", {"account": "nobody"})),

@@ -183,7 +183,7 @@ def test_posted_scores_are_ignored_and_recomputed():
 def mini_scale(rules: list, **score_fields) -> tuple[dict, dict]:
     response = {"type": "integer", "oneOf": [{"const": 0, "title": "否"}, {"const": 1, "title": "是"}]}
     schema = {
-        "$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", "title": "小量表",
+        "$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", "title": "小量表", "additionalProperties": False,
         "properties": {
             "q1": {"title": "第 1 题", **response}, "q2": {"title": "第 2 题", **response},
             "note": {"type": "string", "title": "备注", "maxLength": 50},

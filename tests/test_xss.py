@@ -38,8 +38,8 @@ def write_form(base: Path) -> None:
         "properties": {
             "note": {"title": f"备注{SCRIPT}", "description": f"帮助{SCRIPT}{ATTR}{TEMPLATE}", "type": "string", "maxLength": 200},
             "choice": {"title": f"选择{ATTR}", "type": "string", "enum": OPTIONS},
-            "picks": {"title": f"多选{TEMPLATE}", "type": "array", "uniqueItems": True, "items": {"enum": OPTIONS}},
-            "rows": {"title": "行", "type": "array", "items": {"type": "object", "additionalProperties": False,
+            "picks": {"title": f"多选{TEMPLATE}", "type": "array", "uniqueItems": True, "maxItems": len(OPTIONS), "items": {"enum": OPTIONS}},
+            "rows": {"title": "行", "type": "array", "maxItems": 50, "items": {"type": "object", "additionalProperties": False,
                                                                "properties": {"what": {"title": f"内容{SCRIPT}", "type": "string", "maxLength": 100}}}},
         },
     }

@@ -149,7 +149,7 @@ class ApiController(Controller):
         if isinstance(data, dict):
             keep_hidden_on_create(actor, definition, data)  # a field one may not read (nor fill in) cannot be written
             await keep_decided(definition, {}, data, students=students or [])
-        status, errors = checked_save(definition, data, body.get("status"), None)
+        status, errors = await checked_save(definition, data, body.get("status"), None)
         errors += create_limit_errors(definition, roles_for(actor, definition, "create"), data)
         if students is None:
             errors.append(FieldError(("students",), _("Unknown student id.")))
@@ -194,7 +194,7 @@ class ApiController(Controller):
         if isinstance(data, dict):
             keep_hidden(actor, definition, record.data, data)
             await keep_decided(definition, record.data, data, record.id, students=list(await record.students.all().select_related("klass")))
-        status, errors = checked_save(definition, data, body.get("status"), record.status)
+        status, errors = await checked_save(definition, data, body.get("status"), record.status)
         if errors:
             return errors_response(errors, definition)
         try:

@@ -25,7 +25,7 @@ from renderers.forms import ENTRY, render_layout
 from renderers.pdf import html_to_pdf, page_count, print_html
 from server import audit
 from server.access import ACTIONS, role_names
-from server.checks import Problem, check_publishable
+from server.checks import Problem, check_publishable, definition_warnings
 from server.definition_diff import action_names, compare
 from server.definitions import Definition
 from server.form_drafts import (DraftExists, StaleDraft, Working, discard_draft, edit_draft, export_json, export_zip, merged, read_definition,
@@ -171,9 +171,10 @@ class FormEditorPages(Controller):
         try:
             schema, layout = parse_json(str(form.get("schema_json", "")), "schema.json"), parse_json(str(form.get("layout_json", "")), "layout.json")
             problems = check_publishable(form_id, schema, layout)
+            reminders = [] if problems else definition_warnings(form_id, schema, layout, checked=True)
         except EditRefused as refused:
-            problems = [Problem("", "", str(refused))]
-        return page(request, "pages/form_problems.html", problems=problems, links={}, form_id=form_id,
+            problems, reminders = [Problem("", "", str(refused))], []
+        return page(request, "pages/form_problems.html", problems=problems, links={}, form_id=form_id, reminders=reminders,
                     problem_intro=_("What you typed has these problems (not saved yet):") if problems else "")
 
     @post("/{form_id:str}/discard", status_code=200)
@@ -399,6 +400,7 @@ class FormEditorPages(Controller):
         context = dict(
             form_id=form_id, working=working, schema=working.schema, layout=working.layout, current=current, draft=draft,
             problems=problems, places=places, links=links, selection=selection, preview=preview,
+            reminders=definition_warnings(form_id, working.schema, working.layout, checked=True) if draft is not None else [],
             choices=choices, condition_options={path: options for path, _title, options in choices}, kinds=KINDS, block_kinds=BLOCK_KINDS, json_view=json_view, message=message,
             saved=saved, published=published, upstream=form_id in forms.upstream, conflicts=conflicts or [],
             schema_json=typed["schema_json"] if typed and "schema_json" in typed else json.dumps(working.schema, ensure_ascii=False, indent=2),
