@@ -27,7 +27,7 @@ from urllib.parse import urlencode
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BENCH_USER, ROOT, demo_env, free_port  # noqa: E402
+from common import BENCH_USER, ROOT, demo_env, free_port, stop, wait_until_serving  # noqa: E402
 from throughput import login  # noqa: E402
 
 API_LIMIT, PAGE_LIMIT = 1_000_000, 2_000_000
@@ -46,15 +46,7 @@ def regex_form(folder: Path) -> Path:
 def start(env: dict, port: int) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "server.app:create_app", "--factory", "--host", "127.0.0.1",
                              "--port", str(port), "--log-level", "warning", "--no-access-log"], env=env, cwd=ROOT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/login", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("the server did not start")
+    return wait_until_serving(proc, port)
 
 
 def timed(base: str, method: str, path: str, headers: dict, body: bytes, timeout: float) -> dict:
@@ -154,11 +146,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
               f"{max(r['login'] for r in results):.2f} s")
         return results
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
         shutil.rmtree(forms, ignore_errors=True)
         shutil.rmtree(data_dir, ignore_errors=True)
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BENCH_PASSWORD, BENCH_USER, ROOT, demo_env, example, flatten, free_port  # noqa: E402
+from common import BENCH_PASSWORD, BENCH_USER, ROOT, demo_env, example, flatten, free_port, stop, wait_until_serving  # noqa: E402
 
 import httpx  # noqa: E402
 
@@ -99,17 +99,7 @@ def start_server(env: dict, port: int, pin: bool) -> subprocess.Popen:
                "--port", str(port), "--workers", "1", "--log-level", "warning", "--no-access-log"]
     preexec = (lambda: os.sched_setaffinity(0, {0})) if pin else None
     proc = subprocess.Popen(command, env=env, cwd=ROOT, preexec_fn=preexec)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("the server exited")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/login", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("the server did not start")
+    return wait_until_serving(proc, port, timeout=30)
 
 
 def login(base: str) -> tuple[str, str]:
@@ -191,11 +181,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                   f"   (runs: engine {', '.join(f'{x:.0f}' for x in r['engine_runs'])}; hand {', '.join(f'{x:.0f}' for x in r['hand_runs'])})")
         return results
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
         if affinity:
             os.sched_setaffinity(0, affinity)
         shutil.rmtree(data_dir, ignore_errors=True)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,3 +52,29 @@ def wait_until_up(url: str, proc: subprocess.Popen, log: Path, timeout: float = 
         except OSError:
             time.sleep(0.2)
     raise RuntimeError(f"the server did not answer within {timeout} s:\n{log.read_text(errors='replace')}")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Ask the server to stop; kill it when it does not within ten seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@contextmanager
+def demo_server(tmp: Path, *commands: list[str], timeout: int = 120) -> Iterator[str]:
+    """A server of its own for browser tests: the given `xindang` commands (e.g. `init --demo`, `user create …`)
+    in a fresh data folder under `tmp`, then `xindang serve` on a free port; its address, stopped whatever happens."""
+    env = {**os.environ, "XINDANG_DATA_DIR": str(tmp / "data"), "XINDANG_SECRET_KEY": "x"}
+    env.pop("XINDANG_DATABASE_URL", None)
+    for args in commands:
+        done = subprocess.run([*xindang(), *args], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=timeout)
+        assert done.returncode == 0, done.stdout + done.stderr
+    proc, base = start_server(env, tmp / "server.log")
+    try:
+        yield base
+    finally:
+        stop(proc)

@@ -9,7 +9,6 @@ Never downloads a browser: without /usr/bin/chromium the test is skipped.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from contextlib import contextmanager
@@ -18,7 +17,7 @@ from typing import Iterator
 
 import pytest
 
-from _server import PROJECT_ROOT, free_port, wait_until_up, xindang
+from _server import PROJECT_ROOT, demo_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -35,30 +34,10 @@ def server(tmp_path_factory):
     if not CHROMIUM.exists():
         pytest.skip("Debian Chromium (/usr/bin/chromium) is not installed")
     tmp = tmp_path_factory.mktemp("browser")
-    env = {**os.environ, "XINDANG_DATA_DIR": str(tmp / "data"), "XINDANG_SECRET_KEY": "x"}
-    env.pop("XINDANG_DATABASE_URL", None)
-    init = subprocess.run([*xindang(), "init", "--demo", "--admin-user", "admin", "--admin-password", ADMIN_PASSWORD],
-                          env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
-    assert init.returncode == 0, init.stdout + init.stderr
-    teacher = subprocess.run([*xindang(), "user", "create", "psych", "--role", "psych_teacher", "--name", "心理老师", "--final-password",
-                              "--password", ADMIN_PASSWORD], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
-    assert teacher.returncode == 0, teacher.stdout + teacher.stderr
-    port = free_port()
-    log = tmp / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([*xindang(), "serve", "--host", "127.0.0.1", "--port", str(port)],
-                                env=env, cwd=PROJECT_ROOT, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(base + "/login", proc, log)
-        yield {"base": base, "tmp": tmp, "log": log}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with demo_server(tmp, ["init", "--demo", "--admin-user", "admin", "--admin-password", ADMIN_PASSWORD],
+                     ["user", "create", "psych", "--role", "psych_teacher", "--name", "心理老师", "--final-password",
+                      "--password", ADMIN_PASSWORD]) as base:
+        yield {"base": base, "tmp": tmp, "log": tmp / "server.log"}
 
 
 @contextmanager

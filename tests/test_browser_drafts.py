@@ -6,13 +6,11 @@ timeout, or a logout on another computer, would end it)."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
 
 import pytest
 
-from _server import PROJECT_ROOT, start_server, xindang
+from _server import demo_server
 from test_browser import ADMIN_PASSWORD, CHROMIUM, chromium, new_page, screenshot_on_failure, sign_in
 
 pytestmark = pytest.mark.browser
@@ -26,24 +24,11 @@ def server(tmp_path_factory):
     if not CHROMIUM.exists():
         pytest.skip("Debian Chromium (/usr/bin/chromium) is not installed")
     tmp = tmp_path_factory.mktemp("drafts")
-    env = {**os.environ, "XINDANG_DATA_DIR": str(tmp / "data"), "XINDANG_SECRET_KEY": "x"}
-    env.pop("XINDANG_DATABASE_URL", None)
-    for args in (["init", "--demo", "--admin-user", "admin", "--admin-password", ADMIN_PASSWORD],
-                 ["user", "create", "psych", "--role", "psych_teacher", "--name", "心理老师", "--final-password", "--password", ADMIN_PASSWORD],
-                 ["user", "create", "bzr", "--role", "homeroom_teacher", "--class", "1", "--name", "班主任", "--final-password",
-                  "--password", ADMIN_PASSWORD]):
-        done = subprocess.run([*xindang(), *args], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
-        assert done.returncode == 0, done.stdout + done.stderr
-    proc, base = start_server(env, tmp / "server.log")
-    try:
+    with demo_server(tmp, ["init", "--demo", "--admin-user", "admin", "--admin-password", ADMIN_PASSWORD],
+                     ["user", "create", "psych", "--role", "psych_teacher", "--name", "心理老师", "--final-password", "--password", ADMIN_PASSWORD],
+                     ["user", "create", "bzr", "--role", "homeroom_teacher", "--class", "1", "--name", "班主任", "--final-password",
+                      "--password", ADMIN_PASSWORD]) as base:
         yield {"base": base, "tmp": tmp, "db": tmp / "data" / "xindang.sqlite3"}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def end_sessions(db) -> None:

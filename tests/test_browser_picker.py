@@ -5,15 +5,12 @@ the picker has an accessible name. Debian's Chromium via Playwright; skipped wit
 
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
-import subprocess
-import time
 
 import pytest
 
-from _server import PROJECT_ROOT, free_port, wait_until_up, xindang
+from _server import demo_server
 from test_browser import CHROMIUM, chromium, new_page, screenshot_on_failure
 
 pytestmark = pytest.mark.browser
@@ -24,30 +21,14 @@ def big_school(tmp_path_factory):
     if not CHROMIUM.exists():
         pytest.skip("Debian Chromium (/usr/bin/chromium) is not installed")
     tmp = tmp_path_factory.mktemp("picker")
-    env = {**os.environ, "XINDANG_DATA_DIR": str(tmp / "data"), "XINDANG_SECRET_KEY": "x"}
-    env.pop("XINDANG_DATABASE_URL", None)
-    init = subprocess.run([*xindang(), "init", "--demo", "--students", "2000", "--admin-user", "admin", "--admin-password", "picker pw 1"],
-                          env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=180)
-    assert init.returncode == 0, init.stdout + init.stderr
-    database = sqlite3.connect(tmp / "data" / "xindang.sqlite3")
-    assert database.execute("SELECT count(*) FROM student WHERE left_on IS NULL").fetchone()[0] == 2000  # and the 7.2 examples' leavers
-    port = free_port()
-    log = tmp / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([*xindang(), "serve", "--host", "127.0.0.1", "--port", str(port)],
-                                env=env, cwd=PROJECT_ROOT, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(base + "/login", proc, log)
-        yield {"base": base, "tmp": tmp, "db": database, "password": (tmp / "data" / "demo-password.txt").read_text().strip()}
-    finally:
-        database.close()
-        proc.terminate()
+    with demo_server(tmp, ["init", "--demo", "--students", "2000", "--admin-user", "admin", "--admin-password", "picker pw 1"],
+                     timeout=180) as base:
+        database = sqlite3.connect(tmp / "data" / "xindang.sqlite3")
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            assert database.execute("SELECT count(*) FROM student WHERE left_on IS NULL").fetchone()[0] == 2000  # and the 7.2 examples' leavers
+            yield {"base": base, "tmp": tmp, "db": database, "password": (tmp / "data" / "demo-password.txt").read_text().strip()}
+        finally:
+            database.close()
 
 
 def sign_in(page, school: dict, username: str) -> None:

@@ -67,6 +67,7 @@ def printed(tmp_path_factory):
             token = client.cookies.get("xd_csrf")
             assert client.post("/login", data={"username": "admin", "password": PASSWORD, "_csrf_token": token},
                                follow_redirects=False).status_code == 303
+            token = client.cookies.get("xd_csrf")  # signing in gives the session a CSRF token of its own
             for form_id in FORMS:
                 if takes_leavers(form_id):
                     client.blocking_portal.call(make_leaver, ids[0])
