@@ -18,8 +18,11 @@ TEMPLATES = Path(__file__).parent / "templates"
 
 
 def fmt_date(value: Any, form: str = "long") -> str:
+    """A date, or the school's local day of a moment (a stored time is UTC: 00:55 in Beijing is the day before there)."""
     if not value:
         return ""
+    if isinstance(value, dt.datetime):
+        value = to_local(value).date()
     try:
         parsed = dt.date.fromisoformat(str(value)) if not isinstance(value, dt.date) else value
     except ValueError:

@@ -78,8 +78,8 @@ def test_a_date_that_cannot_be_in_the_future_is_refused_everywhere(logged_in):
     assert messages("referral", {**example("referral"), "planned_visit_by": "2031-03-01"}) == {}
     client = logged_in.client
     page = client.get("/forms/registration/new").text
-    assert re.search(rf'<input type="date" id="f-established_on"[^>]* max="{today.isoformat()}"', page)
-    assert re.search(r'<input type="date" id="f-parent_signed_on"[^>]* max="', page)
+    assert re.search(rf'<input type="date" [^>]*id="f-established_on"[^>]* max="{today.isoformat()}"', page)
+    assert re.search(r'<input type="date" [^>]*id="f-parent_signed_on"[^>]* max="', page)
     refused = client.post("/api/forms/registration/records", headers={"Authorization": f"Bearer {token(logged_in)}"},
                           json={"students": [logged_in.student_ids[0]], "data": reg(established_on="2031-03-01")})
     assert refused.status_code == 422 and "不能晚于今天" in refused.text
@@ -136,7 +136,7 @@ def test_line_breaks_are_normalised_and_refused_in_single_line_fields(logged_in)
     assert refused.json()["errors"][0]["field"] == "/family/guardian"
     # the page saved without a change: no revision, no new version
     edit = client.get(f"/records/{record_id}/edit").text
-    typed = html.unescape(re.search(r'<textarea id="f-learning-personality"[^>]*>(.*?)</textarea>', edit, re.S).group(1))
+    typed = html.unescape(re.search(r'<textarea [^>]*id="f-learning-personality"[^>]*>(.*?)</textarea>', edit, re.S).group(1))
     fields = form_fields(definition("registration"), created.json()["data"])
     fields["learning.personality"] = [typed.replace("\n", "\r\n")]  # as a browser posts a textarea
     fields.update(_csrf_token=[world.csrf()], _version=["1"])
@@ -214,7 +214,7 @@ def test_a_line_break_stored_earlier_in_a_single_line_field_is_shown_not_dropped
                                     data, [student])).id
     record_id = world.run(legacy)
     edit = client.get(f"/records/{record_id}/edit").text
-    assert re.search(r'<textarea id="f-family-guardian"[^>]*>王丽\n（母亲）</textarea>', edit), edit[edit.find("f-family-guardian") - 200:][:400]
+    assert re.search(r'<textarea [^>]*id="f-family-guardian"[^>]*>王丽\n（母亲）</textarea>', edit), edit[edit.find("f-family-guardian") - 200:][:400]
     fields = page_post(world, "registration", reg(family__guardian="王丽\r\n（母亲）"), _version="1")
     refused = client.post(f"/records/{record_id}", data=fields)
     assert refused.status_code == 422 and "只能填写一行" in refused.text

@@ -98,6 +98,7 @@ class FormPages(Controller):
         return page(request, "pages/list.html", definition=definition, columns=columns, rows=rows, page=result,
                     filters=filter_specs, search=query.search, query_string=urlencode(kept),
                     class_options=class_options, class_id=query.class_id,
+                    may_create=can(actor, definition, "create"), may_export=can(actor, definition, "export"),
                     ledger_url=f"/forms/{form_id}/ledger.pdf" + (f"?{urlencode(kept)}" if kept else "")
                     if definition.ledger_block and can(actor, definition, "print") else "")
 
