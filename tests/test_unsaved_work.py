@@ -236,7 +236,7 @@ def test_a_form_posted_while_another_account_is_signed_in_is_kept_for_its_opener
     client.post("/logout", data={"_csrf_token": world.csrf()})
     assert sign_in(world, "admin", "/forms").status_code == 303
     catalog = client.get("/forms").text
-    assert "为你暂存" in catalog and "个别心理辅导全过程记录表" in catalog and "睡不着" not in catalog
+    assert "为您暂存" in catalog and "个别心理辅导全过程记录表" in catalog and "睡不着" not in catalog
     link = html.unescape(re.search(r'<a href="(/forms/individual_counseling/new\?restore=[^"]+)"', catalog).group(1))
     assert COMPLAINT in html.unescape(client.get(link).text)
-    assert "为你暂存" not in client.get("/forms").text  # handed back: no longer waiting
+    assert "为您暂存" not in client.get("/forms").text  # handed back: no longer waiting
