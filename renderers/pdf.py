@@ -1,6 +1,6 @@
 """Paper: the print HTML of a form (blank or filled) and its PDF through WeasyPrint.
 
-WeasyPrint reads `file://` URLs by default (SECURITY.md F6); every render here goes
+WeasyPrint reads `file://` URLs by default (docs/SECURITY.md F6); every render here goes
 through `DenyFetcher`, which serves only data: URLs. The CSS is inlined, so nothing
 else is ever fetched.
 """

@@ -7,7 +7,7 @@ role reaches a set of students: the whole school, or only the classes the user i
 record is reachable when one of the user's roles has the right for its form and reaches it.
 
 Nothing here is per form: the rules are data in the definitions, with the handbook's default
-(TABLES.md §4) when a definition says nothing.
+(docs/HANDBOOK.md §4) when a definition says nothing.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Password rules (SECURITY.md item 6): long enough, any characters, not a common one."""
+"""Password rules (docs/SECURITY.md item 6): long enough, any characters, not a common one."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Server-side sessions kept in the database, with the fixation fix of SECURITY.md F1.
+"""Server-side sessions kept in the database, with the fixation fix of docs/SECURITY.md F1.
 
 Litestar's backend accepts any session id a browser sends and keeps it across login.
 Ours only reuses an id the store already knows, and issues a new one when the

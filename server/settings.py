@@ -13,7 +13,7 @@ FORM_DEFS_DIR = PROJECT_ROOT / "form_defs"
 STATIC_DIR = PROJECT_ROOT / "static"
 I18N_DIR = PROJECT_ROOT / "i18n"
 
-# Pinned on every SQLite connection and asserted at start-up (SECURITY.md F9, F10).
+# Pinned on every SQLite connection and asserted at start-up (docs/SECURITY.md F9, F10).
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
     "synchronous": "FULL",
@@ -53,7 +53,7 @@ def _safe_pragma_value(pragma: str, value: str) -> str | None:
 
 
 def safe_sqlite_url(url: str) -> str:
-    """A SQLite URL the user gave, with the safe settings (SECURITY.md F9, F10) added where it names none;
+    """A SQLite URL the user gave, with the safe settings (docs/SECURITY.md F9, F10) added where it names none;
     the user's own safe values win, an unsafe one is refused with a sentence."""
     base, _, query = url.partition("?")
     params: dict[str, str] = {}

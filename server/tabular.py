@@ -1,7 +1,7 @@
 """Records as rows: the list view's cells and the CSV / XLSX exports.
 
 Exports carry one column per field; repeating rows become `称谓：母亲，姓名：王丽；…`. Text cells that a
-spreadsheet would run as a formula are neutralised, headers included (SECURITY.md item 7). The XLSX keeps
+spreadsheet would run as a formula are neutralised, headers included (docs/SECURITY.md item 7). The XLSX keeps
 numbers, dates and coded answers typed so statistics can be computed; CSV is text.
 """
 

@@ -1,4 +1,4 @@
-"""Backup while the server writes, and restore into an empty database (SECURITY.md item 16)."""
+"""Backup while the server writes, and restore into an empty database (docs/SECURITY.md item 16)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Nothing acknowledged is ever lost (SECURITY.md item 12): the real server, 50 concurrent
+"""Nothing acknowledged is ever lost (docs/SECURITY.md item 12): the real server, 50 concurrent
 submissions, SIGKILL at a random moment, a restart; every submission that got its 201 is there
 exactly once, nothing is half-written, and SQLite's integrity check passes. Five rounds."""
 

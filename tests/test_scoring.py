@@ -21,7 +21,7 @@ from server.scoring import band, compute
 from server.settings import FORM_DEFS_DIR, Settings
 from server.validation import validate
 
-# TABLES.md §3.1, written out again here so that a slip in the definition shows up
+# docs/HANDBOOK.md §3.1, written out again here so that a slip in the definition shows up
 MSSMHS_FACTORS = {
     "强迫症状": [3, 10, 12, 22, 23, 48],
     "偏执": [11, 20, 24, 26, 47, 49],
