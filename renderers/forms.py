@@ -11,7 +11,6 @@ depends on the record (tables, repeats, anything with `when`).
 
 from __future__ import annotations
 
-import copy
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -24,7 +23,8 @@ from renderers.environment import environment
 from renderers.plan import Cell, plan_for, spread_long_text
 from renderers import widgets
 from renderers.widgets import Widget, marked_options, widget_for
-from server.definitions import Definition, FieldSpec, condition_paths, delete_path, get_path
+from server.definitions import Definition, FieldSpec, condition_paths, get_path
+from server.paths import without_paths
 from server.i18n import current_locale, gettext as _
 
 ENTRY, VIEW, PRINT = "entry", "view", "print"
@@ -84,12 +84,7 @@ class RenderState:
     def readable_data(self) -> dict:
         """The record as this user may read it: a part shown only for an answer they may not read would give
         that answer away (a 说明 row appearing only when 既往就诊 = 有), so conditions see no hidden answer."""
-        if not self.hidden:
-            return self.data
-        readable = copy.deepcopy(self.data)
-        for path in self.hidden:
-            delete_path(readable, path)
-        return readable
+        return without_paths(self.data, self.hidden)
 
     def width(self, percent: float, scale: float = 1.0) -> str:
         """A column's width: millimetres of the printable width on paper, a percentage on screen."""

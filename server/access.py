@@ -12,13 +12,13 @@ Nothing here is per form: the rules are data in the definitions, with the handbo
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 from litestar.exceptions import PermissionDeniedException
 from tortoise.expressions import Q
 
 from server.definitions import Definition, delete_path, get_path, set_path
+from server.paths import without_paths
 from server.i18n import gettext as _
 from server.models import Record, SchoolClass, Student, User
 
@@ -147,13 +147,7 @@ def read_rules(schema: dict, path: str) -> list[dict]:
 
 def mask(actor: Actor, definition: Definition, data: dict) -> dict:
     """A copy of the record's data without the fields this user may not read."""
-    hidden = hidden_fields(actor, definition)
-    if not hidden:
-        return data
-    shown = copy.deepcopy(data)
-    for path in hidden:
-        delete_path(shown, path)
-    return shown
+    return without_paths(data, hidden_fields(actor, definition))
 
 
 def keep_hidden(actor: Actor, definition: Definition, stored: dict, posted: dict) -> dict:

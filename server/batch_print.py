@@ -177,7 +177,7 @@ class PrintRunner:
                 if not count:  # nothing this user may print: no empty cover either; the job says who and why
                     why = "gone" if student is None else student.file_state if student.file_state != "open" else "nothing"
                     left_out.append({"id": student_id, "why": why})
-                    await PrintJob.filter(id=job.id).update(skipped=F("skipped") + 1, done=F("done") + 1, skipped_students=left_out)
+                    await PrintJob.filter(id=job.id).update(skipped=F("skipped") + 1, done=F("done") + 1)
                     continue
                 await slots.acquire()
                 path = str(folder / f"{index:04d}.pdf")
@@ -185,6 +185,8 @@ class PrintRunner:
                 rendering.add_done_callback(lambda _done: slots.release())
                 pending.append(asyncio.ensure_future(self._one_done(job, student, count, rendering, user, actor_name)))
                 parts.append((path, f"{student.name}（{student.student_number}）", f"{student.student_number}-{student.name}.pdf"))
+            if left_out:  # shown once the job is done: written once, not again with every student left out
+                await PrintJob.filter(id=job.id).update(skipped_students=left_out)
             try:
                 await asyncio.gather(*pending)
             except BaseException:

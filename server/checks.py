@@ -18,7 +18,7 @@ import re2
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from server.definitions import (CONTEXT_PREFIX, Definition, FieldSpec, add_group_objects, build_validator, collect_fields, condition_paths,
+from server.definitions import (CONTEXT_PREFIX, FORMULA_PREFIXES, Definition, FieldSpec, add_group_objects, build_validator, collect_fields, condition_paths,
                                 inline_fields, options_of, paths_in_block, pointer)
 from server.i18n import gettext as _
 from server.scoring import inputs_of, operation_of
@@ -149,7 +149,6 @@ def check_schema(schema: Any, file: str) -> Iterator[Problem]:
     yield from check_data_shapes(schema, file)
 
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet runs as a formula (server.tabular)
 
 
 def check_formula_titles(node: Any, file: str, path: list | None = None) -> Iterator[Problem]:
@@ -157,7 +156,7 @@ def check_formula_titles(node: Any, file: str, path: list | None = None) -> Iter
     path = path or []
     if isinstance(node, dict):
         for key, value in node.items():
-            if key == "title" and isinstance(value, str) and value.startswith(FORMULA_STARTS):
+            if key == "title" and isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
                 yield Problem(file, pointer([*path, key]), _("A title may not start with =, +, -, @ or a tab: a spreadsheet "
                                                             "would run it as a formula when the records are exported: %(text)s",
                                                             text=value[:60]))
@@ -891,13 +890,13 @@ def _markup(node: Any, file: str, path: list) -> Iterator[Problem]:
             yield from _markup(value, file, [*path, index])
 
 
-def definition_warnings(form_id: str, schema: Any, layout: Any, checked: bool = False) -> list[Problem]:
+def definition_warnings(form_id: str, schema: Any, layout: Any) -> list[Problem]:
     """What works but is probably not what the school meant: printed by `check-forms` and shown by the
-    editor as reminders, never refusing the definition. Empty while the definition has problems
-    (`checked`: the caller knows it has none)."""
+    editor as reminders, never refusing the definition. For a definition the checks passed (its callers
+    ask only then): the walks below trust its shape."""
     from server.access import DEFAULT_FORM_ACCESS, role_names
 
-    if not isinstance(schema, dict) or not isinstance(layout, dict) or (not checked and check_definition(form_id, schema, layout)):
+    if not isinstance(schema, dict) or not isinstance(layout, dict):
         return []
     file = f"{form_id}/layout.json"
     fields = collect_fields(schema)

@@ -175,7 +175,7 @@ def check_forms(directory: Path | None) -> None:
         definition, found = load_form_dir(form_dir)
         problems += found
         if definition is not None:  # reminders do not fail the check; they say what is probably not meant
-            warnings += definition_warnings(definition.form_id, definition.schema, definition.layout, checked=True)
+            warnings += definition_warnings(definition.form_id, definition.schema, definition.layout)
     for problem in problems:
         click.echo(str(problem))
     for warning in warnings:

@@ -122,6 +122,9 @@ def build_size_validator(schema: dict) -> Draft202012Validator:
     return SizeValidator(schema, registry=EMPTY_REGISTRY)
 
 
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")  # a cell a spreadsheet runs as a formula: refused in titles, neutralised in exports
+
+
 def build_validator(schema: dict) -> Draft202012Validator:
     """A prebuilt validator that checks formats and never fetches a remote `$ref` (F8)."""
     return SafeValidator(schema, registry=EMPTY_REGISTRY, format_checker=FORMAT_CHECKER)

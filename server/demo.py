@@ -23,7 +23,6 @@ SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = ["子涵", "欣怡", "梓轩", "雨桐", "浩然", "一诺", "思远", "佳琪", "宇航", "诗涵", "俊熙", "若曦", "明哲", "可馨", "嘉怡", "天佑"]
 DEMO_CLASSES = [(3, "三年级(1)班"), (5, "五年级(2)班"), (7, "七年级(1)班"), (8, "八年级(3)班")]
 CLASS_SIZE = 45  # a school of real size: classes of up to 45 students in grades 1 to 9
-GRADE_WORDS = "一二三四五六七八九"
 GIVEN_FIRST = "子欣梓雨浩一思佳宇诗俊若明可嘉天晨语沐书奕铭雅博"
 GIVEN_SECOND = "涵怡轩桐然诺远琪航熙曦哲馨佑阳萱辰瑶泽琳宁杰彤"
 
@@ -35,7 +34,7 @@ def school_classes(students: int) -> list[tuple[int, str, int]]:
         size, extra = divmod(students, len(DEMO_CLASSES))
         return [(grade, name, size + (index < extra)) for index, (grade, name) in enumerate(DEMO_CLASSES)]
     per_grade = max(3, -(-students // (CLASS_SIZE * 9)))
-    classes = [(grade, f"{GRADE_WORDS[grade - 1]}年级({n})班") for grade in range(1, 10) for n in range(1, per_grade + 1)]
+    classes = [(grade, f"{GRADE_NAMES[grade]}({n})班") for grade in range(1, 10) for n in range(1, per_grade + 1)]
     size, extra = divmod(students, len(classes))
     return [(grade, name, size + (index < extra)) for index, (grade, name) in enumerate(classes)]
 
@@ -102,7 +101,7 @@ async def demo_leavers(definition: Definition, school: School, example: dict) ->
                          Student.filter(school=school, name=name, left_on__isnull=False).first())
         if student is None:
             left_on = dt.date.fromisoformat(row.get(columns.get("left_on", ""), "") or f"{local_today().year}-07-01")
-            year = f"{left_on.year - 1}-{left_on.year}" if left_on.month < 9 else f"{left_on.year}-{left_on.year + 1}"
+            year = school_year(left_on)
             class_name = row.get(columns.get("class", ""), "")
             klass = None
             if class_name:
@@ -146,9 +145,10 @@ async def ensure_demo_users(admin: User, password_file) -> list[tuple[str, str, 
         password_file.chmod(0o600)
     password_hash = None
     by_name = {klass.name: klass for klass in await SchoolClass.filter(school_id=admin.school_id)}
+    demo_names = [name for _grade, name in DEMO_CLASSES]
     # the four demo classes first (banzhuren1…4 as the README says), then every other class of a large demo
-    classes = [by_name[name] for _grade, name in DEMO_CLASSES if name in by_name] + \
-        sorted((k for k in by_name.values() if k.name not in dict((n, g) for g, n in DEMO_CLASSES)), key=lambda k: (k.grade, k.name))
+    classes = [by_name[name] for name in demo_names if name in by_name] + \
+        sorted((k for k in by_name.values() if k.name not in demo_names), key=lambda k: (k.grade, k.name))
     staff = list(DEMO_STAFF) + [(f"banzhuren{n}", f"{klass.name}班主任", ["homeroom_teacher"]) for n, klass in enumerate(classes, 1)]
     names = role_names()
     listed = [(admin.username, admin.display_name, names["admin"])]

@@ -44,10 +44,12 @@ def _assign(rows: list, students: list[Student], table: dict[str, str]) -> dict[
     """Student id → index of their row: in order, each student takes the first row about them that no one
     before took (two students of one class with the same name each have their own row)."""
     taken: dict[int, int] = {}
+    used: set[int] = set()
     for student in students:
-        found = next((i for i, row in enumerate(rows) if i not in taken.values() and _matches(row, student, table)), None)
+        found = next((i for i, row in enumerate(rows) if i not in used and _matches(row, student, table)), None)
         if found is not None:
             taken[student.id] = found
+            used.add(found)
     return taken
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 
@@ -32,6 +33,16 @@ def delete_path(data: dict, path: str) -> None:
         if not isinstance(data, dict):
             return
     data.pop(parts[-1], None)
+
+
+def without_paths(data: dict, paths: frozenset[str] | set[str]) -> dict:
+    """A copy of the data without these fields (the data itself when there are none): what a user may read."""
+    if not paths:
+        return data
+    kept = copy.deepcopy(data)
+    for path in paths:
+        delete_path(kept, path)
+    return kept
 
 
 def unanswered(value: Any) -> bool:

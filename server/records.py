@@ -20,7 +20,7 @@ from server import audit
 from server.access import AccessRefused
 from server.definitions import Definition
 from server.i18n import gettext as _, local_today
-from server.validation import FieldError, validate, validate_off_loop
+from server.validation import FieldError, validate_off_loop
 from server.models import Disposal, Record, RecordRevision, School, SchoolClass, Student, User
 
 
@@ -141,7 +141,7 @@ async def update_record(record: Record, expected_version: int, data: dict, user:
     `form_version`: the record is carried to that version of its form (an "upgrade" revision).
     `status`: the record's new status (see `next_status`); None keeps it."""
     await check_writable(record, deciding)
-    if form_version is None and data == record.data and expected_version == record.version:
+    if form_version is None and data == record.data and expected_version == record.version and status in (None, record.status):
         return record  # a save that changes nothing writes no revision and keeps the version
     async with audit.transaction() as log:
         carried = {"form_version": form_version} if form_version is not None else {}

@@ -15,13 +15,11 @@ from typing import Any, Iterator
 
 from renderers.environment import option_label
 from renderers.widgets import choices, computed_text
-from server.definitions import Definition, FieldSpec, get_path
+from server.definitions import FORMULA_PREFIXES, Definition, FieldSpec, get_path
 from server.i18n import gettext as _, to_local
 from server.context import subject_context
 from server.models import Record, School
 from server.records import record_number
-
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def spreadsheet_safe(text: str) -> str:

@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Protocol
 
 import anyio
-from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from renderers.plan import field_widgets
 from renderers.widgets import MISSING
-from server.definitions import Definition, FieldSpec, add_group_objects, delete_path, get_path, pointer, set_path
+from server.definitions import Definition, FieldSpec, add_group_objects, build_validator, delete_path, get_path, pointer, set_path
 from server.i18n import gettext as _, local_today
 from server.scoring import compute, drop_computed
 
@@ -214,7 +213,10 @@ def create_limit_errors(definition: Definition, roles: frozenset[str], data: Any
         return []
     refusals = []
     for role in sorted(roles):
-        found = [e for error in Draft202012Validator(limits[role]).iter_errors(data) for e in _explain(definition, error)]
+        key = ("create-when", role)
+        if key not in definition.cache:  # definitions are immutable: one validator per role (RE2, formats, no remote refs)
+            definition.cache[key] = build_validator(limits[role])
+        found = [e for error in definition.cache[key].iter_errors(data) for e in _explain(definition, error)]
         if not found:
             return []
         refusals = refusals or found

@@ -110,3 +110,14 @@ def test_the_api_saves_and_finishes_drafts_with_the_same_rule(api):
     assert back.status_code == 422 and back.json()["errors"][0]["field"] == "/status"
     plain = client.post("/api/forms/individual_counseling/records", json={"students": [student], "data": whole})
     assert plain.status_code == 201 and plain.json()["status"] == "done"  # the API's shapes are as before
+
+
+def test_a_complete_draft_is_finished_without_another_change(api):
+    """A draft whose answers are all there is finished by asking for it: the save changes no answer, but it
+    changes the status (it must not be taken for a save that changes nothing)."""
+    client, student = api.client, api.student_ids[0]
+    whole = {"complaint": "上课走神。", "opened_on": "2026-03-02", "risk_screen": "无自伤他伤迹象", "confidentiality_informed": True}
+    created = client.post("/api/forms/individual_counseling/records", json={"students": [student], "data": whole, "status": "draft"})
+    assert created.status_code == 201 and created.json()["status"] == "draft"
+    done = client.put(f"/api/records/{created.json()['id']}", json={"version": 1, "data": whole, "status": "done"})
+    assert done.status_code == 200 and done.json()["status"] == "done" and done.json()["version"] == 2

@@ -171,7 +171,7 @@ class FormEditorPages(Controller):
         try:
             schema, layout = parse_json(str(form.get("schema_json", "")), "schema.json"), parse_json(str(form.get("layout_json", "")), "layout.json")
             problems = check_publishable(form_id, schema, layout)
-            reminders = [] if problems else definition_warnings(form_id, schema, layout, checked=True)
+            reminders = [] if problems else definition_warnings(form_id, schema, layout)
         except EditRefused as refused:
             problems, reminders = [Problem("", "", str(refused))], []
         return page(request, "pages/form_problems.html", problems=problems, links={}, form_id=form_id, reminders=reminders,
@@ -400,7 +400,7 @@ class FormEditorPages(Controller):
         context = dict(
             form_id=form_id, working=working, schema=working.schema, layout=working.layout, current=current, draft=draft,
             problems=problems, places=places, links=links, selection=selection, preview=preview,
-            reminders=definition_warnings(form_id, working.schema, working.layout, checked=True) if draft is not None else [],
+            reminders=definition_warnings(form_id, working.schema, working.layout) if draft is not None and not problems else [],
             choices=choices, condition_options={path: options for path, _title, options in choices}, kinds=KINDS, block_kinds=BLOCK_KINDS, json_view=json_view, message=message,
             saved=saved, published=published, upstream=form_id in forms.upstream, conflicts=conflicts or [],
             schema_json=typed["schema_json"] if typed and "schema_json" in typed else json.dumps(working.schema, ensure_ascii=False, indent=2),

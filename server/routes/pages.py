@@ -117,9 +117,9 @@ class FormPages(Controller):
         data: dict = {}
         if kept is not None:  # the save that came after the session ended, back in the form
             data = parse_form(definition, kept, keep_empty_rows=True)
-            keep_hidden(actor, definition, {}, data)
+            keep_hidden_on_create(actor, definition, data)  # as the save would: fields one fills in but does not read stay
             if not students and definition.subject in ("student", "students"):
-                picked = [v for v in kept.getall("_student", []) if v][: 1 if definition.subject == "student" else 500]
+                picked = [v for v in kept.getall("_student", []) if v][: 1 if definition.subject == "student" else MAX_CHOSEN_STUDENTS]
                 students = await students_of(school, picked, students_filter(actor, definition, "create")) or []
         return await _entry_page(request, school, definition, data, {}, students, action=f"/forms/{form_id}{fixed}", restored=restored)
 
@@ -319,6 +319,7 @@ class FormPages(Controller):
                         message=_("The ledger would hold %(count)s records, more than %(limit)s: filter the list first.",
                                   count=result.total, limit=MAX_LEDGER_ROWS))
         forms = await registry(request)
+        await hide_closed_in(forms, result.records, request.session)  # a sealed student stays masked on paper too
         made_with: dict[int, tuple[Definition, frozenset[str]]] = {definition.version: (definition, query.hidden)}
         rows = []
         for record in result.records:
@@ -484,8 +485,9 @@ async def _entry_page(request: Request, school: School, definition: Definition, 
                       klass: SchoolClass | None = None, picker_focus: bool = False) -> Response:
     actor = await actor_of(request.user)
     klass = klass or (getattr(record, "_klass", None) if record is not None else None)
+    hidden, hidden_now = hidden_fields(actor, definition), hidden_on_create(actor, definition) if record is None else None
     body = render_layout(definition, ENTRY, data, errors=errors, context=subject_context(school, students, record, klass), refresh_url=action,
-                         hidden=hidden_on_create(actor, definition) if record is None else hidden_fields(actor, definition))
+                         hidden=hidden if hidden_now is None else hidden_now)
     picker = None
     picks_students = definition.subject in ("student", "students")
     if picks_students and record is None and not (students and "_student" not in errors and request.query_params.get("student")):
@@ -499,8 +501,7 @@ async def _entry_page(request: Request, school: School, definition: Definition, 
     duplicates = [{"number": record_number(r), "url": f"/records/{r.id}" if await record_reached(actor, definition, r, "read") else ""}
                   for r in (await once_only_records(definition, students) if record is None else [])]
     # fields this user fills in now but will not read back (x-access "create" on the field): said before typing
-    write_only = [definition.fields[p].title for p in definition.fields
-                  if p in hidden_fields(actor, definition) - hidden_on_create(actor, definition)] if record is None else []
+    write_only = [definition.fields[p].title for p in definition.fields if p in hidden - hidden_now] if record is None else []
     template = "pages/record_form.html" if is_htmx(request) else "pages/entry.html"
     # after a refused save, htmx shows the top of the form, where the summary lists every problem
     headers = {"HX-Reswap": "outerHTML show:top"} if errors or conflict else None

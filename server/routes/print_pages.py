@@ -115,7 +115,8 @@ class PrintPages(Controller):
     async def job(self, request: Request, job_id: int) -> Response:
         job = await own_job(request, job_id)
         template = "pages/print_progress.html" if is_htmx(request) else "pages/print_job.html"
-        return page(request, template, job=job, status_names=status_names(), skipped=await skipped_students(job))
+        return page(request, template, job=job, status_names=status_names(),
+                    skipped=await skipped_students(job) if job.status == "done" else [])  # listed once done, not at every poll
 
     @get("/{job_id:int}/download")
     async def download(self, request: Request, job_id: int) -> Response:
